@@ -1,0 +1,131 @@
+#pragma once
+// The escalation engine: open incidents, their escalation and contact chains.
+// Pure logic: every call takes `now`, returns what changed as Effects, and
+// never sleeps, polls or performs I/O. Not thread-safe: one owner (the bot's
+// engine strand) calls it.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/incident.hpp"
+#include "engine/model.hpp"
+#include "engine/result.hpp"
+
+namespace baton::engine {
+
+/// What one engine call changed. Storage persists it in one transaction
+/// before anyone is told (HTTP 2xx) and before notifications go out.
+struct Effects {
+  std::vector<Incident> incidents;  ///< full snapshots of changed incidents
+  std::vector<TimelineEvent> timeline;
+  std::vector<Notification> notifications;  ///< new outbox entries
+  std::vector<Alert> alerts;                ///< alerts to record (state-changing ones)
+  /// Incident numbers the call touched (for answers such as the dedup key).
+  std::vector<std::int64_t> touched;
+
+  bool empty() const { return incidents.empty() && timeline.empty() && notifications.empty() && alerts.empty(); }
+  void merge(Effects&& other);
+};
+
+/// Who did something, and through which channel.
+struct Actor {
+  std::string id;  ///< person id, "api:<name>", "integration:<service>"...
+  Source channel = Source::api;
+};
+
+/// The counters the engine keeps for /metrics.
+struct EngineStats {
+  std::uint64_t alerts_received = 0;
+  std::uint64_t alerts_deduplicated = 0;
+  std::uint64_t incidents_triggered = 0;
+};
+
+class Engine {
+ public:
+  /// `next_incident` and `next_notification` continue numbering after a restart.
+  explicit Engine(DirectoryPtr directory, std::int64_t next_incident = 1,
+                  std::int64_t next_notification = 1);
+
+  /// Swaps the configuration. Running escalations keep their snapshots.
+  void set_directory(DirectoryPtr directory);
+  const DirectoryPtr& directory() const { return directory_; }
+
+  /// Overrides added at run time (from storage); the schedule's own still apply.
+  void set_overrides(std::vector<Override> overrides);
+  const std::vector<Override>& overrides() const { return overrides_; }
+
+  /// Restores an open incident loaded from storage (after a restart).
+  void restore(Incident incident);
+
+  /// An alert from any source. invalid_request for an unknown integration key.
+  Result<Effects> ingest(const Alert& alert, TimePoint now);
+
+  Result<Effects> acknowledge(std::int64_t number, const Actor& actor, TimePoint now);
+  Result<Effects> resolve(std::int64_t number, const Actor& actor, TimePoint now);
+  /// Moves to the next step now (re-triggers an acknowledged incident).
+  Result<Effects> escalate(std::int64_t number, const Actor& actor, TimePoint now);
+  /// Makes `person` the owner and pages them; the current step's timer restarts.
+  Result<Effects> reassign(std::int64_t number, const std::string& person, const Actor& actor,
+                           TimePoint now);
+  /// Creates an incident by hand (API, chat commands).
+  Result<Effects> create(const std::string& service_id, const std::string& summary,
+                         Severity severity, const Actor& actor, TimePoint now);
+
+  /// A channel's report about a notification. A failed page moves the owner's
+  /// contact chain to its next method at once.
+  Effects delivery_result(const Notification& notification, DeliveryStatus status,
+                          const std::string& detail, TimePoint now);
+
+  /// Fires every timer due at or before `now`.
+  Effects tick(TimePoint now);
+  /// The earliest pending timer, or nullopt when none is pending.
+  std::optional<TimePoint> next_wakeup() const;
+
+  /// Open (triggered or acknowledged) incidents, by number.
+  const Incident* find(std::int64_t number) const;
+  const std::map<std::int64_t, Incident>& open_incidents() const { return open_; }
+  std::size_t open_count() const { return open_.size(); }
+  std::int64_t next_incident_number() const { return next_incident_; }
+  const EngineStats& stats() const { return stats_; }
+
+  /// Who is on call for a schedule at `at`, with the runtime overrides.
+  std::optional<std::string> on_call(const Schedule& schedule, TimePoint at) const;
+
+ private:
+  struct Ctx;
+  Incident& open_incident(const Service& service, const Alert& alert, Source created_by,
+                          const Actor& actor, TimePoint now, Effects& fx);
+  void start_step(Incident& inc, TimePoint now, Effects& fx, const Actor& actor, bool skip_current);
+  void page(Incident& inc, const std::string& person, TimePoint now, Effects& fx);
+  void fire_contact_rules(Incident& inc, TimePoint now, Effects& fx);
+  void stop_escalation(Incident& inc);
+  void emit_updates(Incident& inc, TimePoint now, Effects& fx);
+  Notification& add_notification(Incident& inc, const std::string& person, MethodKind method,
+                                 NotificationKind kind, TimePoint now, Effects& fx);
+  void note(Incident& inc, TimelineKind kind, const Actor& actor, std::string message,
+            TimePoint now, Effects& fx);
+  void schedule_timer(Incident& inc);
+  void snapshot(const Incident& inc, Effects& fx);
+  void close(std::int64_t number);
+  std::vector<ContactRule> chain_for(const Incident& inc, const std::string& person) const;
+  PolicySnapshotPtr snapshot_policy(const EscalationPolicy& policy);
+
+  DirectoryPtr directory_;
+  std::vector<Override> overrides_;
+  std::map<std::int64_t, Incident> open_;
+  /// service id + '\x1f' + dedup key -> incident number, open incidents only
+  std::unordered_map<std::string, std::int64_t> by_dedup_;
+  /// deadline -> incident; stale entries are skipped when they fire
+  std::multimap<TimePoint, std::int64_t> timers_;
+  std::map<std::string, std::weak_ptr<const PolicySnapshot>> snapshots_;
+  std::int64_t next_incident_;
+  std::int64_t next_notification_;
+  EngineStats stats_;
+};
+
+}  // namespace baton::engine

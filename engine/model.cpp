@@ -1,0 +1,36 @@
+#include "engine/model.hpp"
+
+#include <cstdio>
+#include <ctime>
+
+namespace baton::engine {
+namespace {
+template <typename Map>
+auto lookup(const Map& m, std::string_view id) -> const typename Map::mapped_type* {
+  auto it = m.find(id);
+  return it == m.end() ? nullptr : &it->second;
+}
+}  // namespace
+
+const Person* Directory::person(std::string_view id) const { return lookup(people, id); }
+const Schedule* Directory::schedule(std::string_view id) const { return lookup(schedules, id); }
+const EscalationPolicy* Directory::policy(std::string_view id) const { return lookup(policies, id); }
+const Service* Directory::service(std::string_view id) const { return lookup(services, id); }
+const Service* Directory::service_by_key(std::string_view key) const {
+  auto it = integration_keys.find(key);
+  return it == integration_keys.end() ? nullptr : service(it->second);
+}
+
+std::string format_iso8601(TimePoint t) {
+  const auto ms = to_ms(t);
+  std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  int millis = static_cast<int>(ms - static_cast<std::int64_t>(secs) * 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  return buf;
+}
+
+}  // namespace baton::engine
