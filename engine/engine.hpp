@@ -97,10 +97,9 @@ class Engine {
   std::optional<std::string> on_call(const Schedule& schedule, TimePoint at) const;
 
  private:
-  struct Ctx;
   Incident& open_incident(const Service& service, const Alert& alert, Source created_by,
                           const Actor& actor, TimePoint now, Effects& fx);
-  void start_step(Incident& inc, TimePoint now, Effects& fx, const Actor& actor, bool skip_current);
+  void start_step(Incident& inc, TimePoint now, Effects& fx, const Actor& actor);
   void page(Incident& inc, const std::string& person, TimePoint now, Effects& fx);
   void fire_contact_rules(Incident& inc, TimePoint now, Effects& fx);
   void stop_escalation(Incident& inc);
@@ -122,6 +121,8 @@ class Engine {
   std::unordered_map<std::string, std::int64_t> by_dedup_;
   /// deadline -> incident; stale entries are skipped when they fire
   std::multimap<TimePoint, std::int64_t> timers_;
+  /// incident -> its one entry in timers_
+  std::unordered_map<std::int64_t, TimePoint> armed_;
   std::map<std::string, std::weak_ptr<const PolicySnapshot>> snapshots_;
   std::int64_t next_incident_;
   std::int64_t next_notification_;

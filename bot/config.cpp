@@ -1,0 +1,837 @@
+#include "bot/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include <yaml-cpp/yaml.h>
+
+#include "engine/oncall.hpp"
+
+namespace baton::bot {
+
+std::string ConfigError::to_string() const {
+  if (line <= 0) return file + ": " + message;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  const bool digits_only = text.find_first_not_of("0123456789") == std::string_view::npos;
+  while (i < text.size()) {
+    std::int64_t n = 0;
+    auto [p, ec] = std::from_chars(text.data() + i, text.data() + text.size(), n);
+    if (ec != std::errc{} || n < 0) return std::nullopt;
+    i = static_cast<std::size_t>(p - text.data());
+    std::int64_t unit_ms = 0;
+    if (digits_only) {
+      unit_ms = 1000;
+    } else if (text.substr(i, 2) == "ms") {
+      unit_ms = 1, i += 2;
+    } else if (i < text.size()) {
+      switch (text[i]) {
+        case 's': unit_ms = 1000; break;
+        case 'm': unit_ms = 60'000; break;
+        case 'h': unit_ms = 3'600'000; break;
+        case 'd': unit_ms = 86'400'000; break;
+        default: return std::nullopt;
+      }
+      ++i;
+    } else {
+      return std::nullopt;  // "1h30": a number without a unit after another part
+    }
+    // A week of milliseconds times a thousand is far below overflow; refuse anything bigger.
+    if (n > 1'000'000'000 || total > 1'000'000'000'000'000) return std::nullopt;
+    total += n * unit_ms;
+  }
+  return std::chrono::milliseconds{total};
+}
+
+namespace {
+
+using Millis = std::chrono::milliseconds;
+
+constexpr std::string_view kDurationHint = "(use seconds, or e.g. \"90s\", \"5m\", \"1h30m\")";
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+bool valid_id(std::string_view id) {
+  return !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+bool valid_env_name(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+bool valid_e164(std::string_view phone) {
+  if (phone.size() < 3 || phone.size() > 16 || phone[0] != '+' || phone[1] == '0') return false;
+  return std::all_of(phone.begin() + 1, phone.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::optional<int> parse_hh_mm(std::string_view s) {
+  if (s.size() != 5 || s[2] != ':') return std::nullopt;
+  int h = 0, m = 0;
+  if (std::from_chars(s.data(), s.data() + 2, h).ptr != s.data() + 2) return std::nullopt;
+  if (std::from_chars(s.data() + 3, s.data() + 5, m).ptr != s.data() + 5) return std::nullopt;
+  if (h == 24 && m == 0) return 0;  // "to: 24:00" = midnight; end <= start wraps
+  if (h < 0 || h > 23 || m < 0 || m > 59) return std::nullopt;
+  return h * 60 + m;
+}
+
+std::optional<int> parse_weekday(std::string_view s) {
+  static constexpr std::string_view kDays[] = {"monday", "tuesday", "wednesday", "thursday",
+                                               "friday", "saturday", "sunday"};
+  std::string lower(s);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (int d = 0; d < 7; ++d)
+    if (lower == kDays[d] || (lower.size() == 3 && kDays[d].substr(0, 3) == lower)) return d + 1;
+  return std::nullopt;
+}
+
+std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+class Loader;
+
+/// The keys of one mapping node, checked against the allowed set.
+class Fields {
+ public:
+  Fields(Loader& loader, const YAML::Node& node, std::initializer_list<std::string_view> allowed,
+         const std::string& context);
+  /// The value for `key`, or a null node when absent.
+  YAML::Node operator[](std::string_view key) const {
+    auto it = values_.find(key);
+    return it == values_.end() ? YAML::Node() : it->second;
+  }
+  bool has(std::string_view key) const { return values_.count(key) != 0; }
+
+ private:
+  std::map<std::string, YAML::Node, std::less<>> values_;
+};
+
+class Loader {
+ public:
+  Loader(std::string file, EnvLookup env) : file_(std::move(file)), env_(std::move(env)) {
+    if (!env_) {
+      env_ = [](std::string_view name) -> std::optional<std::string> {
+        const char* v = std::getenv(std::string(name).c_str());
+        return v ? std::optional<std::string>(v) : std::nullopt;
+      };
+    }
+  }
+
+  tl::expected<Config, std::vector<ConfigError>> load(std::string_view text);
+
+  void error(const YAML::Mark& m, std::string message) { errors_.push_back(at(m, std::move(message))); }
+  void warning(const YAML::Mark& m, std::string message) { warnings_.push_back(at(m, std::move(message))); }
+
+  // Typed readers. A null or absent node reads as nullopt without an error; a wrong
+  // type is reported as "<what> must be ...". `what` reads like "'listen' in server".
+  std::optional<std::string> string(const YAML::Node& n, const std::string& what) {
+    if (!n.IsDefined() || n.IsNull()) return std::nullopt;
+    if (!n.IsScalar()) {
+      error(n.Mark(), what + " must be a string");
+      return std::nullopt;
+    }
+    return expand(n.Scalar(), n.Mark());
+  }
+  std::optional<std::string> required_string(const YAML::Node& n, const std::string& what,
+                                             const YAML::Mark& parent) {
+    auto v = string(n, what);
+    if (!n.IsDefined() || n.IsNull() || (v && v->empty())) {
+      error(n.Mark().line >= 0 ? n.Mark() : parent, what + " is required");
+      return std::nullopt;
+    }
+    return v;
+  }
+  std::optional<std::int64_t> integer(const YAML::Node& n, const std::string& what, std::int64_t min,
+                                      std::int64_t max) {
+    auto s = string(n, what);
+    if (!s) return std::nullopt;
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+    if (ec != std::errc{} || p != s->data() + s->size()) {
+      error(n.Mark(), what + " must be an integer, not " + quoted(*s));
+      return std::nullopt;
+    }
+    if (v < min || v > max) {
+      error(n.Mark(), what + " must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return std::nullopt;
+    }
+    return v;
+  }
+  std::optional<bool> boolean(const YAML::Node& n, const std::string& what) {
+    auto s = string(n, what);
+    if (!s) return std::nullopt;
+    std::string lower(*s);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (lower == "true" || lower == "yes" || lower == "on") return true;
+    if (lower == "false" || lower == "no" || lower == "off") return false;
+    error(n.Mark(), what + " must be true or false, not " + quoted(*s));
+    return std::nullopt;
+  }
+  std::optional<Millis> duration(const YAML::Node& n, const std::string& what, bool whole_seconds,
+                                 bool allow_zero) {
+    auto s = string(n, what);
+    if (!s) return std::nullopt;
+    auto d = parse_duration(*s);
+    if (!d) {
+      error(n.Mark(), "invalid duration " + quoted(*s) + " for " + what + " " + std::string(kDurationHint));
+      return std::nullopt;
+    }
+    if (whole_seconds && d->count() % 1000 != 0) {
+      error(n.Mark(), what + " must be a whole number of seconds, not " + quoted(*s));
+      return std::nullopt;
+    }
+    if (!allow_zero && d->count() == 0) {
+      error(n.Mark(), what + " must be longer than zero");
+      return std::nullopt;
+    }
+    return d;
+  }
+  bool is_map(const YAML::Node& n, const std::string& what) {
+    if (n.IsMap()) return true;
+    if (!n.IsNull()) error(n.Mark(), what + " must be a mapping");
+    return false;
+  }
+  bool is_seq(const YAML::Node& n, const std::string& what) {
+    if (n.IsSequence()) return true;
+    if (!n.IsNull()) error(n.Mark(), what + " must be a list");
+    return false;
+  }
+  /// Each (id, value) of a mapping of id -> thing, with ids checked.
+  template <typename F>
+  void each_entry(const YAML::Node& n, const std::string& what, F fn) {
+    if (!is_map(n, what)) return;
+    std::set<std::string, std::less<>> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node& key = it->first;
+      if (!key.IsScalar()) {
+        error(key.Mark(), "ids in " + what + " must be strings");
+        continue;
+      }
+      const std::string& id = key.Scalar();
+      if (!seen.insert(id).second) {
+        error(key.Mark(), "duplicate id " + quoted(id) + " in " + what);
+        continue;
+      }
+      if (!valid_id(id)) {
+        error(key.Mark(), "id " + quoted(id) + " in " + what + " may contain only letters, digits, '-', '_' and '.'");
+        continue;
+      }
+      fn(id, it->second, key.Mark());
+    }
+  }
+
+ private:
+  friend class Fields;
+
+  ConfigError at(const YAML::Mark& m, std::string message) const {
+    if (m.line < 0) return ConfigError{file_, 0, 0, std::move(message)};
+    return ConfigError{file_, m.line + 1, m.column + 1, std::move(message)};
+  }
+
+  // ${NAME}, ${NAME:-default}, $${ -> ${ (see the header).
+  std::optional<std::string> expand(std::string_view in, const YAML::Mark& m) {
+    if (in.find('$') == std::string_view::npos) return std::string(in);
+    std::string out;
+    bool ok = true;
+    for (std::size_t i = 0; i < in.size();) {
+      if (in.compare(i, 3, "$${") == 0) {
+        out += "${";
+        i += 3;
+        continue;
+      }
+      if (in.compare(i, 2, "${") != 0) {
+        out += in[i++];
+        continue;
+      }
+      const std::size_t close = in.find('}', i + 2);
+      if (close == std::string_view::npos) {
+        error(m, "unterminated '${' (write '$${' for a literal '${')");
+        return std::nullopt;
+      }
+      std::string_view inner = in.substr(i + 2, close - i - 2);
+      std::optional<std::string_view> fallback;
+      if (auto sep = inner.find(":-"); sep != std::string_view::npos) {
+        fallback = inner.substr(sep + 2);
+        inner = inner.substr(0, sep);
+      }
+      i = close + 1;
+      if (!valid_env_name(inner)) {
+        error(m, "invalid environment variable name " + quoted(inner) + " in '${...}'");
+        ok = false;
+        continue;
+      }
+      auto value = env_(inner);
+      if (value && (!value->empty() || !fallback)) {
+        out += *value;
+      } else if (fallback) {
+        out += *fallback;
+      } else {
+        error(m, "environment variable " + std::string(inner) + " is not set (write ${" + std::string(inner) +
+                     ":-default} to give a default)");
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  void load_server(const YAML::Node& n, Config& c);
+  void load_storage(const YAML::Node& n, Config& c);
+  void load_webhook(const YAML::Node& n, Config& c);
+  void load_dispatch(const YAML::Node& n, Config& c);
+  std::vector<engine::ContactRule> load_chain(const YAML::Node& n, const std::string& owner);
+  void load_people(const YAML::Node& n, engine::Directory& d);
+  void load_schedules(const YAML::Node& n, engine::Directory& d);
+  void load_policies(const YAML::Node& n, engine::Directory& d);
+  void load_services(const YAML::Node& n, engine::Directory& d);
+  void check_person(const engine::Directory& d, const YAML::Node& n, const std::string& id,
+                    const std::string& where);
+  void check_time_zone(const YAML::Node& n, const std::string& tz, const std::string& what);
+
+  std::string file_;
+  EnvLookup env_;
+  std::vector<ConfigError> errors_;
+  std::vector<ConfigError> warnings_;
+  bool webhook_used_ = false;
+  YAML::Mark webhook_used_at_;
+};
+
+Fields::Fields(Loader& loader, const YAML::Node& node, std::initializer_list<std::string_view> allowed,
+               const std::string& context) {
+  if (!node.IsMap()) {
+    if (!node.IsNull()) loader.error(node.Mark(), context + " must be a mapping");
+    return;
+  }
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const YAML::Node& key = it->first;
+    if (!key.IsScalar()) {
+      loader.error(key.Mark(), "keys in " + context + " must be strings");
+      continue;
+    }
+    const std::string& name = key.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      std::string message = "unknown key " + quoted(name) + " in " + context;
+      std::string_view best;
+      std::size_t best_distance = 3;
+      for (std::string_view a : allowed)
+        if (auto d = edit_distance(name, a); d < best_distance) best = a, best_distance = d;
+      if (!best.empty()) message += " (did you mean " + quoted(best) + "?)";
+      loader.error(key.Mark(), std::move(message));
+      continue;
+    }
+    if (!values_.emplace(name, it->second).second)
+      loader.error(key.Mark(), "duplicate key " + quoted(name) + " in " + context);
+  }
+}
+
+void Loader::check_time_zone(const YAML::Node& n, const std::string& tz, const std::string& what) {
+  if (!engine::is_valid_time_zone(tz)) error(n.Mark(), "unknown time zone " + quoted(tz) + " for " + what);
+}
+
+void Loader::check_person(const engine::Directory& d, const YAML::Node& n, const std::string& id,
+                          const std::string& where) {
+  if (!d.person(id)) error(n.Mark(), "unknown person " + quoted(id) + " in " + where);
+}
+
+void Loader::load_server(const YAML::Node& n, Config& c) {
+  const std::string ctx = "server";
+  Fields f(*this, n, {"listen", "public_url", "api_tokens", "max_body_bytes", "request_timeout", "action_secret"},
+           ctx);
+  auto& s = c.server;
+  if (auto v = string(f["listen"], "'listen' in server")) {
+    const auto colon = v->rfind(':');
+    std::int64_t port = -1;
+    if (colon != std::string::npos && colon > 0) {
+      auto [p, ec] = std::from_chars(v->data() + colon + 1, v->data() + v->size(), port);
+      if (ec != std::errc{} || p != v->data() + v->size()) port = -1;
+    }
+    if (port < 0 || port > 65535)
+      error(f["listen"].Mark(), "'listen' in server must be \"host:port\", not " + quoted(*v));
+    else
+      s.listen = *v;
+  }
+  if (auto v = string(f["public_url"], "'public_url' in server")) {
+    if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0)
+      error(f["public_url"].Mark(), "'public_url' in server must start with http:// or https://");
+    else
+      s.public_url = *v;
+  }
+  if (s.public_url.empty()) s.public_url = "http://" + s.listen;
+  while (s.public_url.size() > 8 && s.public_url.back() == '/') s.public_url.pop_back();
+
+  const YAML::Node tokens = f["api_tokens"];
+  if (is_seq(tokens, "'api_tokens' in server")) {
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      const YAML::Node t = tokens[i];
+      const std::string what = "api token " + std::to_string(i + 1);
+      Fields tf(*this, t, {"name", "token"}, what);
+      if (!t.IsMap()) continue;
+      auto name = required_string(tf["name"], "'name' of " + what, t.Mark());
+      auto token = required_string(tf["token"], "'token' of " + what, t.Mark());
+      if (!name || !token) continue;
+      if (std::any_of(s.api_tokens.begin(), s.api_tokens.end(), [&](const auto& p) { return p.first == *name; }))
+        error(tf["name"].Mark(), "duplicate api token name " + quoted(*name));
+      else
+        s.api_tokens.emplace_back(*name, *token);
+    }
+  }
+  if (auto v = integer(f["max_body_bytes"], "'max_body_bytes' in server", 1024, std::int64_t{1} << 30))
+    s.max_body_bytes = static_cast<std::size_t>(*v);
+  if (auto v = duration(f["request_timeout"], "'request_timeout' in server", true, false))
+    s.request_timeout = std::chrono::duration_cast<std::chrono::seconds>(*v);
+  if (auto v = string(f["action_secret"], "'action_secret' in server")) s.action_secret = *v;
+  if (s.action_secret.empty())
+    warning(n.IsMap() ? n.Mark() : YAML::Mark::null_mark(),
+            "server.action_secret is empty: action links (acknowledge/resolve) will not be signed");
+}
+
+void Loader::load_storage(const YAML::Node& n, Config& c) {
+  Fields f(*this, n, {"path", "durability"}, "storage");
+  if (auto v = string(f["path"], "'path' in storage")) {
+    if (v->empty())
+      error(f["path"].Mark(), "'path' in storage must not be empty");
+    else
+      c.storage.path = *v;
+  }
+  if (auto v = string(f["durability"], "'durability' in storage")) {
+    if (*v != "full" && *v != "normal")
+      error(f["durability"].Mark(), "'durability' in storage must be full or normal, not " + quoted(*v));
+    else
+      c.storage.durability = *v;
+  }
+}
+
+void Loader::load_webhook(const YAML::Node& n, Config& c) {
+  Fields f(*this, n, {"url", "headers", "timeout", "signing_secret"}, "webhook");
+  auto& w = c.webhook;
+  if (auto v = string(f["url"], "'url' in webhook")) {
+    if (!v->empty() && v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0)
+      error(f["url"].Mark(), "'url' in webhook must start with http:// or https://");
+    else
+      w.url = *v;
+  }
+  w.enabled = !w.url.empty();
+  const YAML::Node headers = f["headers"];
+  if (is_map(headers, "'headers' in webhook")) {
+    for (auto it = headers.begin(); it != headers.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        error(it->first.Mark(), "header names in webhook must be strings");
+        continue;
+      }
+      const std::string& name = it->first.Scalar();
+      if (auto v = string(it->second, "header " + quoted(name) + " in webhook")) w.headers.emplace_back(name, *v);
+    }
+  }
+  if (auto v = duration(f["timeout"], "'timeout' in webhook", false, false)) w.timeout = *v;
+  if (auto v = string(f["signing_secret"], "'signing_secret' in webhook")) w.signing_secret = *v;
+}
+
+void Loader::load_dispatch(const YAML::Node& n, Config& c) {
+  Fields f(*this, n, {"workers", "max_attempts", "base_backoff"}, "dispatch");
+  if (auto v = integer(f["workers"], "'workers' in dispatch", 1, 256)) c.dispatch.workers = static_cast<int>(*v);
+  if (auto v = integer(f["max_attempts"], "'max_attempts' in dispatch", 1, 100))
+    c.dispatch.max_attempts = static_cast<int>(*v);
+  if (auto v = duration(f["base_backoff"], "'base_backoff' in dispatch", false, false)) c.dispatch.base_backoff = *v;
+}
+
+std::vector<engine::ContactRule> Loader::load_chain(const YAML::Node& n, const std::string& owner) {
+  std::vector<engine::ContactRule> chain;
+  if (!is_seq(n, "'contact_chain' of " + owner)) return chain;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const YAML::Node e = n[i];
+    const std::string what = "contact_chain entry " + std::to_string(i + 1) + " of " + owner;
+    Fields f(*this, e, {"method", "after"}, what);
+    if (!e.IsMap()) {
+      if (e.IsNull()) error(e.Mark(), what + " must be a mapping");
+      continue;
+    }
+    engine::ContactRule rule;
+    auto method = required_string(f["method"], "'method' in " + what, e.Mark());
+    if (method) {
+      if (auto m = engine::parse_method(*method)) {
+        rule.method = *m;
+        if (*m == engine::MethodKind::webhook && !webhook_used_) {
+          webhook_used_ = true;
+          webhook_used_at_ = f["method"].Mark();
+        }
+      } else {
+        error(f["method"].Mark(), "unknown contact method " + quoted(*method) + " in " + what +
+                                      " (expected webhook, slack, teams, email or sms)");
+        method.reset();
+      }
+    }
+    auto after = duration(f["after"], "'after' in " + what, true, true);
+    if (after) rule.delay = std::chrono::duration_cast<engine::Seconds>(*after);
+    if (method) chain.push_back(rule);
+  }
+  std::stable_sort(chain.begin(), chain.end(), [](const auto& a, const auto& b) { return a.delay < b.delay; });
+  return chain;
+}
+
+void Loader::load_people(const YAML::Node& n, engine::Directory& d) {
+  each_entry(n, "people", [&](const std::string& id, const YAML::Node& v, const YAML::Mark&) {
+    const std::string ctx = "person " + quoted(id);
+    Fields f(*this, v, {"name", "email", "phone", "time_zone", "slack_user_id", "teams_user_id", "contact_chain"},
+             ctx);
+    engine::Person p;
+    p.id = id;
+    p.name = string(f["name"], "'name' of " + ctx).value_or(id);
+    p.email = string(f["email"], "'email' of " + ctx).value_or("");
+    if (!p.email.empty() && p.email.find('@') == std::string::npos)
+      error(f["email"].Mark(), "'email' of " + ctx + " is not an email address: " + quoted(p.email));
+    p.phone = string(f["phone"], "'phone' of " + ctx).value_or("");
+    if (!p.phone.empty() && !valid_e164(p.phone))
+      error(f["phone"].Mark(), "'phone' of " + ctx + " must be in E.164 form like \"+15551234567\", not " +
+                                   quoted(p.phone));
+    if (auto tz = string(f["time_zone"], "'time_zone' of " + ctx)) {
+      check_time_zone(f["time_zone"], *tz, ctx);
+      p.time_zone = *tz;
+    }
+    p.slack_user_id = string(f["slack_user_id"], "'slack_user_id' of " + ctx).value_or("");
+    p.teams_user_id = string(f["teams_user_id"], "'teams_user_id' of " + ctx).value_or("");
+    p.contact_chain = load_chain(f["contact_chain"], ctx);
+    d.people.emplace(id, std::move(p));
+  });
+}
+
+void Loader::load_schedules(const YAML::Node& n, engine::Directory& d) {
+  each_entry(n, "schedules", [&](const std::string& id, const YAML::Node& v, const YAML::Mark& key_mark) {
+    const std::size_t errors_before = errors_.size();
+    const std::string ctx = "schedule " + quoted(id);
+    Fields f(*this, v, {"name", "time_zone", "layers", "overrides"}, ctx);
+    engine::Schedule s;
+    s.id = id;
+    s.name = string(f["name"], "'name' of " + ctx).value_or(id);
+    if (auto tz = string(f["time_zone"], "'time_zone' of " + ctx)) {
+      check_time_zone(f["time_zone"], *tz, ctx);
+      s.time_zone = *tz;
+    }
+    const YAML::Node layers = f["layers"];
+    if (is_seq(layers, "'layers' of " + ctx) && layers.size() > 0) {
+      for (std::size_t i = 0; i < layers.size(); ++i) {
+        const YAML::Node ln = layers[i];
+        engine::Layer layer;
+        layer.name = "layer-" + std::to_string(i + 1);
+        if (ln.IsMap()) {
+          const YAML::Node name = ln["name"];  // may be a zombie node: check IsDefined first
+          if (name.IsDefined() && name.IsScalar()) layer.name = string(name, "'name'").value_or(layer.name);
+        }
+        const std::string lctx = "layer " + quoted(layer.name) + " of " + ctx;
+        Fields lf(*this, ln, {"name", "rotation", "participants", "restrictions"}, lctx);
+        if (!ln.IsMap()) {
+          if (ln.IsNull()) error(ln.Mark(), lctx + " must be a mapping");
+          continue;
+        }
+        if (!lf["name"].IsScalar() && !lf["name"].IsNull()) string(lf["name"], "'name' of " + lctx);
+
+        const YAML::Node rot = lf["rotation"];
+        const std::string rctx = "rotation of " + lctx;
+        layer.time_zone = s.time_zone;
+        if (rot.IsNull()) {
+          error(ln.Mark(), "'rotation' of " + lctx + " is required");
+        } else {
+          Fields rf(*this, rot, {"unit", "length", "start", "time_zone"}, rctx);
+          if (rot.IsMap()) {
+            if (auto unit = string(rf["unit"], "'unit' of " + rctx)) {
+              if (*unit == "hours" || *unit == "hour") layer.unit = engine::ShiftUnit::hours;
+              else if (*unit == "days" || *unit == "day") layer.unit = engine::ShiftUnit::days;
+              else if (*unit == "weeks" || *unit == "week") layer.unit = engine::ShiftUnit::weeks;
+              else error(rf["unit"].Mark(), "'unit' of " + rctx + " must be hours, days or weeks, not " + quoted(*unit));
+            }
+            if (auto len = integer(rf["length"], "'length' of " + rctx, 1, 1000))
+              layer.shift_length = static_cast<int>(*len);
+            if (auto tz = string(rf["time_zone"], "'time_zone' of " + rctx)) {
+              check_time_zone(rf["time_zone"], *tz, rctx);
+              layer.time_zone = *tz;
+            }
+            if (auto start = required_string(rf["start"], "'start' of " + rctx, rot.Mark())) {
+              layer.start_local = *start;
+              if (engine::is_valid_time_zone(layer.time_zone)) {
+                if (auto t = engine::parse_local_time(*start, layer.time_zone); !t)
+                  error(rf["start"].Mark(), "'start' of " + rctx + " must be a local date-time like \"2026-01-05T09:00\", not " +
+                                                quoted(*start));
+              }
+            }
+          }
+        }
+
+        const YAML::Node parts = lf["participants"];
+        if (is_seq(parts, "'participants' of " + lctx)) {
+          for (std::size_t j = 0; j < parts.size(); ++j)
+            if (auto pid = string(parts[j], "participant " + std::to_string(j + 1) + " of " + lctx)) {
+              check_person(d, parts[j], *pid, lctx);
+              layer.participants.push_back(*pid);
+            }
+        }
+        if (layer.participants.empty()) error(parts.IsNull() ? ln.Mark() : parts.Mark(), lctx + " has no participants");
+
+        const YAML::Node restr = lf["restrictions"];
+        if (is_seq(restr, "'restrictions' of " + lctx)) {
+          for (std::size_t j = 0; j < restr.size(); ++j) {
+            const YAML::Node rn = restr[j];
+            const std::string wctx = "restriction " + std::to_string(j + 1) + " of " + lctx;
+            Fields wf(*this, rn, {"days", "from", "to"}, wctx);
+            if (!rn.IsMap()) continue;
+            engine::Restriction r;
+            const YAML::Node days = wf["days"];
+            if (days.IsNull()) {
+              r.days = {1, 2, 3, 4, 5, 6, 7};
+            } else if (is_seq(days, "'days' of " + wctx)) {
+              for (std::size_t k = 0; k < days.size(); ++k)
+                if (auto day = string(days[k], "day " + std::to_string(k + 1) + " of " + wctx)) {
+                  if (auto dn = parse_weekday(*day))
+                    r.days.push_back(*dn);
+                  else
+                    error(days[k].Mark(), "unknown day " + quoted(*day) + " in " + wctx + " (use mon, tue, ... sun)");
+                }
+              if (days.size() == 0) error(days.Mark(), "'days' of " + wctx + " is empty");
+            }
+            for (auto [key, out] : {std::pair{"from", &r.start_minute}, std::pair{"to", &r.end_minute}}) {
+              if (auto t = required_string(wf[key], quoted(key) + " of " + wctx, rn.Mark())) {
+                if (auto m = parse_hh_mm(*t))
+                  *out = *m;
+                else
+                  error(wf[key].Mark(), quoted(key) + " of " + wctx + " must be a time like \"09:00\", not " + quoted(*t));
+              }
+            }
+            layer.restrictions.push_back(std::move(r));
+          }
+        }
+        s.layers.push_back(std::move(layer));
+      }
+    } else if (!layers.IsDefined() || layers.IsNull() || layers.IsSequence()) {
+      error(layers.IsSequence() ? layers.Mark() : key_mark, ctx + " has no layers");
+    }
+
+    const YAML::Node overrides = f["overrides"];
+    if (is_seq(overrides, "'overrides' of " + ctx)) {
+      for (std::size_t i = 0; i < overrides.size(); ++i) {
+        const YAML::Node on = overrides[i];
+        const std::string octx = "override " + std::to_string(i + 1) + " of " + ctx;
+        Fields of(*this, on, {"person", "start", "end"}, octx);
+        if (!on.IsMap()) continue;
+        engine::Override o;
+        o.schedule_id = id;
+        auto person = required_string(of["person"], "'person' of " + octx, on.Mark());
+        if (person) {
+          check_person(d, of["person"], *person, octx);
+          o.person = *person;
+        }
+        int times_ok = 0;
+        for (auto [key, out] : {std::pair{"start", &o.start}, std::pair{"end", &o.end}}) {
+          if (auto t = required_string(of[key], quoted(key) + " of " + octx, on.Mark())) {
+            if (auto tp = engine::parse_iso8601(*t)) {
+              *out = *tp;
+              ++times_ok;
+            } else {
+              error(of[key].Mark(), quoted(key) + " of " + octx + " must be an ISO 8601 instant like \"2026-12-24T00:00:00Z\", not " +
+                                        quoted(*t));
+            }
+          }
+        }
+        if (times_ok == 2 && o.end <= o.start) error(of["end"].Mark(), "'end' of " + octx + " must be after its start");
+        s.overrides.push_back(std::move(o));
+      }
+    }
+
+    // The engine's own check, for whatever the loader does not already cover.
+    if (errors_.size() == errors_before) {
+      if (auto ok = engine::validate_schedule(s); !ok) error(key_mark, ok.error().message);
+    }
+    d.schedules.emplace(id, std::move(s));
+  });
+}
+
+void Loader::load_policies(const YAML::Node& n, engine::Directory& d) {
+  each_entry(n, "escalation_policies", [&](const std::string& id, const YAML::Node& v, const YAML::Mark& key_mark) {
+    const std::string ctx = "escalation policy " + quoted(id);
+    Fields f(*this, v, {"name", "repeat", "steps"}, ctx);
+    engine::EscalationPolicy p;
+    p.id = id;
+    p.name = string(f["name"], "'name' of " + ctx).value_or(id);
+    if (auto r = integer(f["repeat"], "'repeat' of " + ctx, 0, 100)) p.repeat = static_cast<int>(*r);
+    const YAML::Node steps = f["steps"];
+    if (is_seq(steps, "'steps' of " + ctx)) {
+      for (std::size_t i = 0; i < steps.size(); ++i) {
+        const YAML::Node sn = steps[i];
+        const std::string sctx = "step " + std::to_string(i + 1) + " of " + ctx;
+        Fields sf(*this, sn, {"targets", "timeout"}, sctx);
+        if (!sn.IsMap()) {
+          if (sn.IsNull()) error(sn.Mark(), sctx + " must be a mapping");
+          continue;
+        }
+        engine::EscalationStep step;
+        if (auto t = duration(sf["timeout"], "'timeout' of " + sctx, true, false))
+          step.timeout = std::chrono::duration_cast<engine::Seconds>(*t);
+        const YAML::Node targets = sf["targets"];
+        if (is_seq(targets, "'targets' of " + sctx)) {
+          for (std::size_t j = 0; j < targets.size(); ++j) {
+            const YAML::Node tn = targets[j];
+            const std::string tctx = "target " + std::to_string(j + 1) + " of " + sctx;
+            Fields tf(*this, tn, {"person", "schedule"}, tctx);
+            if (!tn.IsMap()) continue;
+            if (tf.has("person") == tf.has("schedule")) {
+              error(tn.Mark(), tctx + " must name exactly one of 'person' or 'schedule'");
+              continue;
+            }
+            engine::Target target;
+            const bool is_person = tf.has("person");
+            const YAML::Node idn = tf[is_person ? "person" : "schedule"];
+            auto tid = required_string(idn, quoted(is_person ? "person" : "schedule") + " of " + tctx, tn.Mark());
+            if (!tid) continue;
+            target.kind = is_person ? engine::Target::Kind::person : engine::Target::Kind::schedule;
+            target.id = *tid;
+            if (is_person)
+              check_person(d, idn, *tid, tctx);
+            else if (!d.schedule(*tid))
+              error(idn.Mark(), "unknown schedule " + quoted(*tid) + " in " + tctx);
+            step.targets.push_back(std::move(target));
+          }
+        }
+        if (step.targets.empty() && (targets.IsNull() || targets.IsSequence()))
+          error(targets.IsNull() ? sn.Mark() : targets.Mark(), sctx + " has no targets");
+        p.steps.push_back(std::move(step));
+      }
+    }
+    if (p.steps.empty() && (steps.IsNull() || steps.IsSequence()))
+      error(steps.IsSequence() ? steps.Mark() : key_mark, ctx + " has no steps");
+    d.policies.emplace(id, std::move(p));
+  });
+}
+
+void Loader::load_services(const YAML::Node& n, engine::Directory& d) {
+  std::map<std::string, YAML::Mark, std::less<>> key_marks;
+  each_entry(n, "services", [&](const std::string& id, const YAML::Node& v, const YAML::Mark& key_mark) {
+    const std::string ctx = "service " + quoted(id);
+    Fields f(*this, v, {"name", "escalation_policy", "integration_keys", "contact_chain", "incident_channel"}, ctx);
+    engine::Service s;
+    s.id = id;
+    s.name = string(f["name"], "'name' of " + ctx).value_or(id);
+    if (auto pol = required_string(f["escalation_policy"], "'escalation_policy' of " + ctx, key_mark)) {
+      if (!d.policy(*pol)) error(f["escalation_policy"].Mark(), "unknown escalation policy " + quoted(*pol) + " in " + ctx);
+      s.escalation_policy = *pol;
+    }
+    const YAML::Node keys = f["integration_keys"];
+    if (is_seq(keys, "'integration_keys' of " + ctx)) {
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        auto k = string(keys[i], "integration key " + std::to_string(i + 1) + " of " + ctx);
+        if (!k) continue;
+        if (k->empty()) {
+          error(keys[i].Mark(), "integration key " + std::to_string(i + 1) + " of " + ctx + " is empty");
+          continue;
+        }
+        if (auto [it, inserted] = d.integration_keys.emplace(*k, id); !inserted) {
+          const YAML::Mark& first = key_marks[*k];
+          error(keys[i].Mark(), "integration key " + quoted(*k) + " of " + ctx + " is already used by service " +
+                                    quoted(it->second) + " (line " + std::to_string(first.line + 1) + ")");
+          continue;
+        }
+        key_marks[*k] = keys[i].Mark();
+        s.integration_keys.push_back(*k);
+      }
+    }
+    if (s.integration_keys.empty())
+      warning(key_mark, ctx + " has no integration keys: it can only get incidents from the API");
+    if (f.has("contact_chain")) {
+      s.default_contact_chain = load_chain(f["contact_chain"], ctx);
+    } else {
+      // Webhook is the one channel every deployment has; people without a chain get it at once.
+      s.default_contact_chain = {engine::ContactRule{engine::MethodKind::webhook, engine::Seconds{0}}};
+    }
+    if (auto b = boolean(f["incident_channel"], "'incident_channel' of " + ctx)) s.open_incident_channel = *b;
+    d.services.emplace(id, std::move(s));
+  });
+}
+
+tl::expected<Config, std::vector<ConfigError>> Loader::load(std::string_view text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    error(e.mark, "YAML syntax error: " + e.msg);
+    return tl::unexpected(std::move(errors_));
+  } catch (const YAML::Exception& e) {
+    error(e.mark, "YAML error: " + e.msg);
+    return tl::unexpected(std::move(errors_));
+  }
+
+  Config c;
+  c.file = file_;
+  auto dir = std::make_shared<engine::Directory>();
+  if (!root.IsMap() && !root.IsNull()) {
+    error(root.Mark(), "the configuration must be a mapping with server, people, schedules, escalation_policies, services...");
+    return tl::unexpected(std::move(errors_));
+  }
+  Fields f(*this, root,
+           {"server", "storage", "webhook", "dispatch", "people", "schedules", "escalation_policies", "services"},
+           "the configuration");
+  // Fixed order, whatever the file's order: references point at sections loaded before.
+  load_server(f["server"], c);
+  load_storage(f["storage"], c);
+  load_webhook(f["webhook"], c);
+  load_dispatch(f["dispatch"], c);
+  load_people(f["people"], *dir);
+  load_schedules(f["schedules"], *dir);
+  load_policies(f["escalation_policies"], *dir);
+  load_services(f["services"], *dir);
+
+  if (auto token = env_("BATON_API_TOKEN"); token && !token->empty()) c.server.api_tokens.emplace_back("env", *token);
+  if (webhook_used_ && !c.webhook.enabled)
+    warning(webhook_used_at_, "a contact chain uses the webhook method but webhook.url is not set");
+  if (dir->services.empty()) warning(root.Mark(), "no services are configured: every alert will be rejected");
+
+  if (!errors_.empty()) {
+    std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
+      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+    });
+    return tl::unexpected(std::move(errors_));
+  }
+  for (const auto& w : warnings_) c.warnings.push_back(w.to_string());
+  c.directory = std::move(dir);
+  return c;
+}
+
+}  // namespace
+
+tl::expected<Config, std::vector<ConfigError>> load_config_string(std::string_view yaml, std::string file_label,
+                                                                  EnvLookup env) {
+  return Loader(std::move(file_label), std::move(env)).load(yaml);
+}
+
+tl::expected<Config, std::vector<ConfigError>> load_config_file(const std::string& path, EnvLookup env) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return tl::unexpected(std::vector<ConfigError>{ConfigError{path, 0, 0, "cannot open the file"}});
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return tl::unexpected(std::vector<ConfigError>{ConfigError{path, 0, 0, "cannot read the file"}});
+  return load_config_string(ss.str(), path, std::move(env));
+}
+
+}  // namespace baton::bot

@@ -1,0 +1,89 @@
+#pragma once
+// The service configuration: one YAML file (see manifests/baton.example.yaml) ->
+// server settings plus the engine's Directory. yaml-cpp stays in config.cpp.
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "engine/model.hpp"
+
+namespace baton::bot {
+
+/// One problem in a configuration file. line/column are 1-based; 0 when the
+/// problem has no location (e.g. the file cannot be read).
+struct ConfigError {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string message;
+  /// "file:line:col: message", or "file: message" without a location.
+  std::string to_string() const;
+};
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";      ///< "host:port"
+  std::string public_url;                     ///< default "http://" + listen; no trailing '/'
+  std::vector<std::pair<std::string, std::string>> api_tokens;  ///< (name, token)
+  std::size_t max_body_bytes = 1 << 20;
+  std::chrono::seconds request_timeout{30};
+  std::string action_secret;  ///< signs action links; a warning when empty
+};
+
+struct StorageConfig {
+  std::string path = "./baton.db";
+  std::string durability = "full";  ///< full|normal
+};
+
+struct WebhookChannelConfig {
+  bool enabled = false;  ///< true when a url is set
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< in file order
+  std::chrono::milliseconds timeout{5000};
+  std::string signing_secret;
+};
+
+struct DispatchConfig {
+  int workers = 4;
+  int max_attempts = 6;
+  std::chrono::milliseconds base_backoff{1000};
+};
+
+struct Config {
+  std::string file;  ///< the label errors were reported with
+  ServerConfig server;
+  StorageConfig storage;
+  WebhookChannelConfig webhook;
+  DispatchConfig dispatch;
+  engine::DirectoryPtr directory;  ///< never null on success
+  std::vector<std::string> warnings;  ///< "file:line:col: message", for the start-up log
+};
+
+/// Looks up an environment variable; an empty function means ::getenv.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
+
+/// Loads and validates a configuration. `${NAME}` in any scalar value is replaced
+/// from `env` (unset = an error at that scalar, unless written `${NAME:-default}`,
+/// whose default is also used when NAME is empty; `$${` gives a literal `${`).
+/// BATON_API_TOKEN in the environment adds an api token named "env".
+/// On failure returns ALL problems found, sorted by position: YAML syntax, unknown
+/// keys, wrong types, bad values and durations, dangling references, invalid time
+/// zones and schedules, duplicate integration keys. Durations are integers (seconds)
+/// or strings like "500ms", "90s", "5m", "1h", "1h30m". Thread-safe; reads no
+/// global state except the environment when `env` is empty.
+tl::expected<Config, std::vector<ConfigError>> load_config_file(const std::string& path, EnvLookup env = {});
+
+/// As load_config_file, from text; `file_label` names it in errors.
+tl::expected<Config, std::vector<ConfigError>> load_config_string(std::string_view yaml, std::string file_label,
+                                                                  EnvLookup env = {});
+
+/// Parses a duration as the loader does ("1h30m", "90s", "250ms", or digits = seconds).
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+}  // namespace baton::bot

@@ -1,0 +1,565 @@
+#include "engine/engine.hpp"
+
+#include <algorithm>
+
+#include "engine/oncall.hpp"
+
+namespace baton::engine {
+namespace {
+
+std::string dedup_index_key(std::string_view service, std::string_view dedup_key) {
+  std::string key;
+  key.reserve(service.size() + 1 + dedup_key.size());
+  key.append(service).push_back('\x1f');
+  key.append(dedup_key);
+  return key;
+}
+
+const Actor kEngineActor{"baton", Source::engine};
+
+std::string describe_duration(Seconds s) {
+  auto n = s.count();
+  if (n % 3600 == 0 && n >= 3600) return std::to_string(n / 3600) + "h";
+  if (n % 60 == 0 && n >= 60) return std::to_string(n / 60) + "m";
+  return std::to_string(n) + "s";
+}
+
+std::string group_key(const GroupAlert& a) {
+  return a.fingerprint + '|' + a.starts_at + '|' + (a.firing ? "firing" : "resolved");
+}
+
+}  // namespace
+
+void Effects::merge(Effects&& other) {
+  auto move_all = [](auto& into, auto& from) {
+    into.insert(into.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+  };
+  move_all(incidents, other.incidents);
+  move_all(timeline, other.timeline);
+  move_all(notifications, other.notifications);
+  move_all(alerts, other.alerts);
+  move_all(touched, other.touched);
+}
+
+std::optional<TimePoint> Incident::next_deadline() const {
+  if (state != IncidentState::triggered) return std::nullopt;
+  std::optional<TimePoint> due;
+  if (escalation.active) due = escalation.step_deadline;
+  if (contact.next_rule < static_cast<int>(contact.chain.size()) && (!due || contact.next_at < *due))
+    due = contact.next_at;
+  return due;
+}
+
+Engine::Engine(DirectoryPtr directory, std::int64_t next_incident, std::int64_t next_notification)
+    : directory_(std::move(directory)),
+      next_incident_(std::max<std::int64_t>(1, next_incident)),
+      next_notification_(std::max<std::int64_t>(1, next_notification)) {}
+
+void Engine::set_directory(DirectoryPtr directory) { directory_ = std::move(directory); }
+
+void Engine::set_overrides(std::vector<Override> overrides) { overrides_ = std::move(overrides); }
+
+std::optional<std::string> Engine::on_call(const Schedule& schedule, TimePoint at) const {
+  return on_call_at(schedule, overrides_, at);
+}
+
+void Engine::restore(Incident incident) {
+  if (incident.state == IncidentState::resolved) return;
+  next_incident_ = std::max(next_incident_, incident.number + 1);
+  const auto number = incident.number;
+  by_dedup_[dedup_index_key(incident.service_id, incident.dedup_key)] = number;
+  auto [it, inserted] = open_.insert_or_assign(number, std::move(incident));
+  (void)inserted;
+  schedule_timer(it->second);
+}
+
+const Incident* Engine::find(std::int64_t number) const {
+  auto it = open_.find(number);
+  return it == open_.end() ? nullptr : &it->second;
+}
+
+PolicySnapshotPtr Engine::snapshot_policy(const EscalationPolicy& policy) {
+  // Identical snapshots are shared so a hundred thousand open incidents of one
+  // service cost one copy of their policy, not one each.
+  auto& slot = snapshots_[policy.id];
+  if (auto existing = slot.lock()) {
+    bool same = existing->repeat == policy.repeat && existing->steps.size() == policy.steps.size();
+    for (std::size_t i = 0; same && i < policy.steps.size(); ++i) {
+      const auto& a = existing->steps[i];
+      const auto& b = policy.steps[i];
+      same = a.timeout == b.timeout && a.targets.size() == b.targets.size();
+      for (std::size_t t = 0; same && t < a.targets.size(); ++t)
+        same = a.targets[t].kind == b.targets[t].kind && a.targets[t].id == b.targets[t].id;
+    }
+    if (same) return existing;
+  }
+  auto snap = std::make_shared<const PolicySnapshot>(PolicySnapshot{policy.id, policy.steps, policy.repeat});
+  slot = snap;
+  return snap;
+}
+
+std::vector<ContactRule> Engine::chain_for(const Incident& inc, const std::string& person) const {
+  if (const Person* p = directory_->person(person); p && !p->contact_chain.empty()) return p->contact_chain;
+  if (const Service* s = directory_->service(inc.service_id); s && !s->default_contact_chain.empty())
+    return s->default_contact_chain;
+  return {ContactRule{MethodKind::webhook, Seconds{0}}};
+}
+
+void Engine::note(Incident& inc, TimelineKind kind, const Actor& actor, std::string message, TimePoint now,
+                  Effects& fx) {
+  fx.timeline.push_back(TimelineEvent{inc.number, now, kind, actor.id, actor.channel, std::move(message)});
+  inc.updated_at = now;
+}
+
+Notification& Engine::add_notification(Incident& inc, const std::string& person, MethodKind method,
+                                       NotificationKind kind, TimePoint now, Effects& fx) {
+  Notification n;
+  n.id = next_notification_++;
+  n.incident = inc.number;
+  n.person = person;
+  n.method = method;
+  n.kind = kind;
+  n.step = inc.escalation.step;
+  n.created_at = now;
+  n.idempotency_key = "baton-" + std::to_string(inc.number) + "-" + std::to_string(n.id);
+  if (kind == NotificationKind::page) {
+    auto channel = std::make_pair(person, method);
+    if (std::find(inc.notified.begin(), inc.notified.end(), channel) == inc.notified.end())
+      inc.notified.push_back(std::move(channel));
+  }
+  fx.notifications.push_back(std::move(n));
+  return fx.notifications.back();
+}
+
+void Engine::snapshot(const Incident& inc, Effects& fx) {
+  if (!fx.incidents.empty() && fx.incidents.back().number == inc.number) {
+    fx.incidents.back() = inc;
+  } else {
+    fx.incidents.push_back(inc);
+  }
+}
+
+void Engine::schedule_timer(Incident& inc) {
+  const auto due = inc.next_deadline();
+  auto armed = armed_.find(inc.number);
+  if (armed != armed_.end()) {
+    if (due && armed->second == *due) return;
+    auto [lo, hi] = timers_.equal_range(armed->second);
+    for (auto it = lo; it != hi; ++it)
+      if (it->second == inc.number) {
+        timers_.erase(it);
+        break;
+      }
+    armed_.erase(armed);
+  }
+  if (due) {
+    timers_.emplace(*due, inc.number);
+    armed_.emplace(inc.number, *due);
+  }
+}
+
+void Engine::fire_contact_rules(Incident& inc, TimePoint now, Effects& fx) {
+  auto& c = inc.contact;
+  const int size = static_cast<int>(c.chain.size());
+  while (c.next_rule < size && c.page_started + c.chain[c.next_rule].delay <= now) {
+    add_notification(inc, c.person, c.chain[c.next_rule].method, NotificationKind::page, now, fx);
+    ++c.next_rule;
+  }
+  if (c.next_rule < size) c.next_at = std::max(now, c.page_started + c.chain[c.next_rule].delay);
+}
+
+void Engine::page(Incident& inc, const std::string& person, TimePoint now, Effects& fx) {
+  inc.owner = person;
+  inc.contact = ContactState{person, now, 0, chain_for(inc, person), now};
+  const Person* p = directory_->person(person);
+  note(inc, TimelineKind::paged, kEngineActor,
+       "Paging " + (p && !p->name.empty() ? p->name : person) + " (step " +
+           std::to_string(inc.escalation.step + 1) + ")",
+       now, fx);
+  fire_contact_rules(inc, now, fx);
+}
+
+void Engine::stop_escalation(Incident& inc) {
+  inc.escalation.active = false;
+  inc.contact.next_rule = static_cast<int>(inc.contact.chain.size());
+}
+
+void Engine::start_step(Incident& inc, TimePoint now, Effects& fx, const Actor&) {
+  const auto& steps = inc.policy ? inc.policy->steps : std::vector<EscalationStep>{};
+  const int repeat = inc.policy ? inc.policy->repeat : 0;
+  if (steps.empty()) {
+    inc.escalation.active = false;
+    note(inc, TimelineKind::policy_exhausted, kEngineActor, "The escalation policy has no steps: nobody paged",
+         now, fx);
+    return;
+  }
+  auto& esc = inc.escalation;
+  while (true) {
+    if (esc.step >= static_cast<int>(steps.size())) {
+      if (esc.round < repeat) {
+        ++esc.round;
+        esc.step = 0;
+        note(inc, TimelineKind::note, kEngineActor,
+             "Repeating the escalation policy (round " + std::to_string(esc.round + 1) + " of " +
+                 std::to_string(repeat + 1) + ")",
+             now, fx);
+      } else {
+        esc.active = false;
+        esc.step = static_cast<int>(steps.size()) - 1;
+        note(inc, TimelineKind::policy_exhausted, kEngineActor,
+             "Escalation policy exhausted without acknowledgement" +
+                 (inc.owner.empty() ? std::string(": nobody could be paged") : "; " + inc.owner + " stays owner"),
+             now, fx);
+        return;
+      }
+    }
+    const EscalationStep& step = steps[esc.step];
+    std::optional<std::string> owner;
+    std::string why;
+    for (const Target& t : step.targets) {
+      if (t.kind == Target::Kind::person) {
+        if (directory_->person(t.id)) {
+          owner = t.id;
+          break;
+        }
+        why += (why.empty() ? "" : "; ") + ("person '" + t.id + "' is no longer configured");
+      } else {
+        const Schedule* s = directory_->schedule(t.id);
+        if (!s) {
+          why += (why.empty() ? "" : "; ") + ("schedule '" + t.id + "' is no longer configured");
+          continue;
+        }
+        if (auto who = on_call_at(*s, overrides_, now); who && directory_->person(*who)) {
+          owner = *who;
+          break;
+        }
+        why += (why.empty() ? "" : "; ") + ("nobody is on call for schedule '" + t.id + "'");
+      }
+    }
+    if (!owner) {
+      note(inc, TimelineKind::step_skipped, kEngineActor,
+           "Step " + std::to_string(esc.step + 1) + " skipped: " + (why.empty() ? "it has no targets" : why),
+           now, fx);
+      ++esc.step;
+      continue;
+    }
+    esc.active = true;
+    esc.step_deadline = now + step.timeout;
+    page(inc, *owner, now, fx);
+    return;
+  }
+}
+
+void Engine::emit_updates(Incident& inc, TimePoint now, Effects& fx) {
+  // Copy: add_notification may append to `notified` for pages (not updates).
+  const auto targets = inc.notified;
+  for (const auto& [person, method] : targets)
+    add_notification(inc, person, method, NotificationKind::update, now, fx);
+}
+
+Incident& Engine::open_incident(const Service& service, const Alert& alert, Source created_by,
+                                const Actor& actor, TimePoint now, Effects& fx) {
+  Incident inc;
+  inc.number = next_incident_++;
+  inc.service_id = service.id;
+  inc.dedup_key = alert.dedup_key.empty() ? "baton-" + std::to_string(inc.number) : alert.dedup_key;
+  inc.summary = alert.summary;
+  inc.source_name = alert.source_name;
+  inc.severity = alert.severity;
+  inc.state = IncidentState::triggered;
+  inc.created_by = created_by;
+  inc.created_at = now;
+  inc.updated_at = now;
+  inc.details_json = alert.details_json;
+  inc.alert_count = 1;
+  if (!alert.group.empty()) {
+    inc.alert_count = static_cast<int>(alert.group.size());
+    for (const auto& a : alert.group) inc.group_alert_keys.push_back(group_key(a));
+  }
+  if (const EscalationPolicy* policy = directory_->policy(service.escalation_policy))
+    inc.policy = snapshot_policy(*policy);
+  else
+    inc.policy = std::make_shared<const PolicySnapshot>(PolicySnapshot{service.escalation_policy, {}, 0});
+
+  auto [it, inserted] = open_.emplace(inc.number, std::move(inc));
+  (void)inserted;
+  Incident& ref = it->second;
+  by_dedup_[dedup_index_key(ref.service_id, ref.dedup_key)] = ref.number;
+  ++stats_.incidents_triggered;
+  fx.touched.push_back(ref.number);
+
+  note(ref, TimelineKind::triggered, actor,
+       "Triggered: " + ref.summary + " [" + to_string(ref.severity) + ", " + service.name + "]", now, fx);
+  if (service.open_incident_channel)
+    add_notification(ref, "", MethodKind::slack, NotificationKind::open_channel, now, fx);
+  start_step(ref, now, fx, actor);
+  snapshot(ref, fx);
+  schedule_timer(ref);
+  return ref;
+}
+
+Result<Effects> Engine::ingest(const Alert& alert, TimePoint now) {
+  ++stats_.alerts_received;
+  const Service* service = directory_->service_by_key(alert.integration_key);
+  if (!service) return fail(ErrorKind::invalid_request, "unknown integration key");
+  const Actor actor{"integration:" + service->id, alert.source};
+  Effects fx;
+
+  auto found = alert.dedup_key.empty() ? by_dedup_.end()
+                                       : by_dedup_.find(dedup_index_key(service->id, alert.dedup_key));
+  if (found == by_dedup_.end()) {
+    if (alert.action != AlertAction::trigger) {
+      ++stats_.alerts_deduplicated;
+      return fx;  // acknowledging or resolving nothing open is not an error
+    }
+    open_incident(*service, alert, alert.source, actor, now, fx);
+    fx.alerts.push_back(alert);
+    return fx;
+  }
+
+  Incident& inc = open_.at(found->second);
+  fx.touched.push_back(inc.number);
+  switch (alert.action) {
+    case AlertAction::trigger: {
+      // A repeat of what is already known changes nothing and costs no write.
+      int added = 0;
+      std::string added_names;
+      for (const auto& a : alert.group) {
+        auto key = group_key(a);
+        if (std::find(inc.group_alert_keys.begin(), inc.group_alert_keys.end(), key) != inc.group_alert_keys.end())
+          continue;
+        inc.group_alert_keys.push_back(std::move(key));
+        ++added;
+        if (added <= 3) added_names += (added_names.empty() ? "" : ", ") + (a.summary.empty() ? a.fingerprint : a.summary) +
+                                       (a.firing ? "" : " (resolved)");
+      }
+      if (added == 0) {
+        ++stats_.alerts_deduplicated;
+        return fx;
+      }
+      inc.alert_count += added;
+      note(inc, TimelineKind::alert, actor,
+           std::to_string(added) + " alert change(s) in the group: " + added_names + (added > 3 ? ", ..." : ""), now,
+           fx);
+      fx.alerts.push_back(alert);
+      snapshot(inc, fx);
+      return fx;
+    }
+    case AlertAction::acknowledge: {
+      if (inc.state != IncidentState::triggered) return fx;
+      auto r = acknowledge(inc.number, actor, now);
+      if (r) {
+        r->alerts.push_back(alert);
+        r->touched = fx.touched;
+      }
+      return r;
+    }
+    case AlertAction::resolve: {
+      auto number = inc.number;
+      auto r = resolve(number, actor, now);
+      if (r) {
+        r->alerts.push_back(alert);
+        r->touched = fx.touched;
+      }
+      return r;
+    }
+  }
+  return fx;
+}
+
+Result<Effects> Engine::acknowledge(std::int64_t number, const Actor& actor, TimePoint now) {
+  auto it = open_.find(number);
+  if (it == open_.end()) return fail(ErrorKind::not_found, "incident #" + std::to_string(number) + " is not open");
+  Incident& inc = it->second;
+  if (inc.state == IncidentState::acknowledged)
+    return fail(ErrorKind::conflict, "incident #" + std::to_string(number) + " is already acknowledged");
+  Effects fx;
+  fx.touched.push_back(number);
+  inc.state = IncidentState::acknowledged;
+  inc.acknowledged_at = now;
+  stop_escalation(inc);
+  // Whoever acknowledges owns the incident: one named person.
+  if (directory_->person(actor.id)) inc.owner = actor.id;
+  note(inc, TimelineKind::acknowledged, actor,
+       "Acknowledged by " + actor.id + " via " + to_string(actor.channel), now, fx);
+  emit_updates(inc, now, fx);
+  snapshot(inc, fx);
+  schedule_timer(inc);
+  return fx;
+}
+
+Result<Effects> Engine::resolve(std::int64_t number, const Actor& actor, TimePoint now) {
+  auto it = open_.find(number);
+  if (it == open_.end()) return fail(ErrorKind::not_found, "incident #" + std::to_string(number) + " is not open");
+  Incident& inc = it->second;
+  Effects fx;
+  fx.touched.push_back(number);
+  inc.state = IncidentState::resolved;
+  inc.resolved_at = now;
+  stop_escalation(inc);
+  note(inc, TimelineKind::resolved, actor, "Resolved by " + actor.id + " via " + to_string(actor.channel), now, fx);
+  emit_updates(inc, now, fx);
+  snapshot(inc, fx);
+  close(number);
+  return fx;
+}
+
+Result<Effects> Engine::escalate(std::int64_t number, const Actor& actor, TimePoint now) {
+  auto it = open_.find(number);
+  if (it == open_.end()) return fail(ErrorKind::not_found, "incident #" + std::to_string(number) + " is not open");
+  Incident& inc = it->second;
+  Effects fx;
+  fx.touched.push_back(number);
+  const auto previous = inc.owner;
+  if (inc.state == IncidentState::acknowledged) {
+    inc.state = IncidentState::triggered;
+    inc.acknowledged_at.reset();
+  }
+  note(inc, TimelineKind::escalated, actor,
+       "Escalated by " + actor.id + " via " + to_string(actor.channel) + " from step " +
+           std::to_string(inc.escalation.step + 1),
+       now, fx);
+  emit_updates(inc, now, fx);
+  ++inc.escalation.step;
+  start_step(inc, now, fx, actor);
+  snapshot(inc, fx);
+  schedule_timer(inc);
+  return fx;
+}
+
+Result<Effects> Engine::reassign(std::int64_t number, const std::string& person, const Actor& actor,
+                                 TimePoint now) {
+  auto it = open_.find(number);
+  if (it == open_.end()) return fail(ErrorKind::not_found, "incident #" + std::to_string(number) + " is not open");
+  if (!directory_->person(person)) return fail(ErrorKind::not_found, "unknown person '" + person + "'");
+  Incident& inc = it->second;
+  Effects fx;
+  fx.touched.push_back(number);
+  note(inc, TimelineKind::reassigned, actor,
+       "Reassigned from " + (inc.owner.empty() ? std::string("nobody") : inc.owner) + " to " + person + " by " +
+           actor.id,
+       now, fx);
+  emit_updates(inc, now, fx);
+  inc.state = IncidentState::triggered;
+  inc.acknowledged_at.reset();
+  const auto& steps = inc.policy ? inc.policy->steps : std::vector<EscalationStep>{};
+  if (!steps.empty()) {
+    inc.escalation.step = std::min<int>(inc.escalation.step, static_cast<int>(steps.size()) - 1);
+    inc.escalation.active = true;
+    inc.escalation.step_deadline = now + steps[inc.escalation.step].timeout;
+  }
+  page(inc, person, now, fx);
+  snapshot(inc, fx);
+  schedule_timer(inc);
+  return fx;
+}
+
+Result<Effects> Engine::create(const std::string& service_id, const std::string& summary, Severity severity,
+                               const Actor& actor, TimePoint now) {
+  const Service* service = directory_->service(service_id);
+  if (!service) return fail(ErrorKind::not_found, "unknown service '" + service_id + "'");
+  if (summary.empty()) return fail(ErrorKind::invalid_request, "the summary is empty");
+  Alert alert;
+  alert.source = actor.channel;
+  alert.summary = summary;
+  alert.severity = severity;
+  alert.details_json = "{}";
+  Effects fx;
+  open_incident(*service, alert, actor.channel, actor, now, fx);
+  return fx;
+}
+
+Effects Engine::delivery_result(const Notification& n, DeliveryStatus status, const std::string& detail,
+                                TimePoint now) {
+  Effects fx;
+  const Person* p = directory_->person(n.person);
+  const std::string who = n.person.empty() ? std::string("the service") : (p && !p->name.empty() ? p->name : n.person);
+  const std::string what = std::string(n.kind == NotificationKind::page ? "Page" : n.kind == NotificationKind::update ? "Update" : "Incident channel") +
+                           " to " + who + " via " + to_string(n.method);
+  auto it = open_.find(n.incident);
+  if (it == open_.end()) {
+    // The incident is resolved; the outcome still belongs on its timeline.
+    if (status == DeliveryStatus::failed || n.kind == NotificationKind::page)
+      fx.timeline.push_back(TimelineEvent{n.incident, now,
+                                          status == DeliveryStatus::delivered ? TimelineKind::notification_sent
+                                                                              : TimelineKind::notification_failed,
+                                          "baton", Source::engine,
+                                          what + (status == DeliveryStatus::delivered ? " delivered" : " failed: " + detail)});
+    return fx;
+  }
+  Incident& inc = it->second;
+  if (status == DeliveryStatus::delivered) {
+    if (n.kind != NotificationKind::update)
+      note(inc, TimelineKind::notification_sent, kEngineActor, what + " delivered", now, fx);
+    return fx;  // the timeline row is the only change; the incident row is untouched
+  }
+  note(inc, TimelineKind::notification_failed, kEngineActor, what + " failed: " + detail, now, fx);
+  auto& c = inc.contact;
+  if (n.kind == NotificationKind::page && inc.state == IncidentState::triggered && c.person == n.person &&
+      c.next_rule < static_cast<int>(c.chain.size())) {
+    // Do not wait out the delay: the channel told us it cannot reach them.
+    const auto method = c.chain[c.next_rule].method;
+    note(inc, TimelineKind::note, kEngineActor,
+         "Trying the next contact method for " + who + " now: " + to_string(method), now, fx);
+    add_notification(inc, c.person, method, NotificationKind::page, now, fx);
+    ++c.next_rule;
+    if (c.next_rule < static_cast<int>(c.chain.size()))
+      c.next_at = std::max(now, c.page_started + c.chain[c.next_rule].delay);
+    snapshot(inc, fx);
+    schedule_timer(inc);
+  } else if (n.kind == NotificationKind::page) {
+    snapshot(inc, fx);
+  }
+  return fx;
+}
+
+Effects Engine::tick(TimePoint now) {
+  Effects fx;
+  while (!timers_.empty() && timers_.begin()->first <= now) {
+    const auto number = timers_.begin()->second;
+    timers_.erase(timers_.begin());
+    armed_.erase(number);
+    auto it = open_.find(number);
+    if (it == open_.end()) continue;
+    Incident& inc = it->second;
+    if (inc.state != IncidentState::triggered) continue;
+    auto& c = inc.contact;
+    if (c.next_rule < static_cast<int>(c.chain.size()) && c.next_at <= now) fire_contact_rules(inc, now, fx);
+    if (inc.escalation.active && inc.escalation.step_deadline <= now) {
+      const auto& steps = inc.policy->steps;
+      note(inc, TimelineKind::escalated, kEngineActor,
+           "Not acknowledged within " + describe_duration(steps[inc.escalation.step].timeout) + ": escalating from step " +
+               std::to_string(inc.escalation.step + 1),
+           now, fx);
+      ++inc.escalation.step;
+      start_step(inc, now, fx, kEngineActor);
+    }
+    fx.touched.push_back(number);
+    snapshot(inc, fx);
+    schedule_timer(inc);
+  }
+  return fx;
+}
+
+std::optional<TimePoint> Engine::next_wakeup() const {
+  if (timers_.empty()) return std::nullopt;
+  return timers_.begin()->first;
+}
+
+void Engine::close(std::int64_t number) {
+  auto it = open_.find(number);
+  if (it == open_.end()) return;
+  by_dedup_.erase(dedup_index_key(it->second.service_id, it->second.dedup_key));
+  if (auto armed = armed_.find(number); armed != armed_.end()) {
+    auto [lo, hi] = timers_.equal_range(armed->second);
+    for (auto t = lo; t != hi; ++t)
+      if (t->second == number) {
+        timers_.erase(t);
+        break;
+      }
+    armed_.erase(armed);
+  }
+  open_.erase(it);
+}
+
+}  // namespace baton::engine

@@ -1,0 +1,171 @@
+#include "integrations/dispatcher.hpp"
+
+#include <algorithm>
+#include <random>
+#include <stdexcept>
+
+namespace baton::integrations {
+namespace {
+
+// Long enough to stay idle cheaply, short enough that a FakeClock advance in
+// tests (which signals nothing) is noticed promptly.
+constexpr std::chrono::milliseconds kMaxWait{50};
+
+std::mt19937_64& rng() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  return engine;
+}
+
+std::string describe(const Error& error) {
+  return std::string(to_string(error.kind)) + ": " + error.message;
+}
+
+}  // namespace
+
+bool Dispatcher::LaterDue::operator()(const Entry& a, const Entry& b) const {
+  if (a.due != b.due) return a.due > b.due;
+  return a.seq > b.seq;
+}
+
+bool Dispatcher::LowerPriority::operator()(const Entry& a, const Entry& b) const {
+  if (a.priority != b.priority) return a.priority > b.priority;
+  if (a.due != b.due) return a.due > b.due;
+  return a.seq > b.seq;
+}
+
+Dispatcher::Dispatcher(std::vector<std::shared_ptr<Notifier>> notifiers, const engine::Clock& clock,
+                       Options options, std::function<void(const DispatchOutcome&)> on_outcome)
+    : clock_(clock), options_(options), on_outcome_(std::move(on_outcome)) {
+  if (options_.workers < 1) throw std::invalid_argument("dispatcher needs at least one worker");
+  if (options_.max_attempts < 1) throw std::invalid_argument("max_attempts must be at least 1");
+  for (auto& notifier : notifiers) {
+    if (!notifier) throw std::invalid_argument("null notifier");
+    auto method = notifier->method();
+    if (!notifiers_.emplace(method, std::move(notifier)).second) {
+      throw std::invalid_argument(std::string("two notifiers for ") + engine::to_string(method));
+    }
+  }
+  workers_.reserve(static_cast<std::size_t>(options_.workers));
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { run(); });
+}
+
+Dispatcher::~Dispatcher() { stop(); }
+
+void Dispatcher::submit(Delivery delivery, std::optional<engine::TimePoint> not_before) {
+  enqueue(std::move(delivery), not_before.value_or(engine::TimePoint{}));
+}
+
+void Dispatcher::enqueue(Delivery delivery, engine::TimePoint due) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    const int priority = delivery.notification.kind == engine::NotificationKind::page ? 0 : 1;
+    pending_.push(Entry{due, priority, next_seq_++, std::make_shared<Delivery>(std::move(delivery))});
+  }
+  wake_.notify_one();
+}
+
+void Dispatcher::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+  std::lock_guard lock(mutex_);
+  pending_ = {};
+  ready_ = {};
+}
+
+std::size_t Dispatcher::queued() const {
+  std::lock_guard lock(mutex_);
+  return pending_.size() + ready_.size();
+}
+
+void Dispatcher::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const auto now = clock_.now();
+    while (!pending_.empty() && pending_.top().due <= now) {
+      ready_.push(pending_.top());
+      pending_.pop();
+    }
+    if (!ready_.empty()) {
+      auto delivery = ready_.top().delivery;
+      ready_.pop();
+      // Another due entry may be waiting for a worker: pass the baton on.
+      if (!ready_.empty()) wake_.notify_one();
+      lock.unlock();
+      process(*delivery);
+      lock.lock();
+      continue;
+    }
+    if (pending_.empty()) {
+      wake_.wait(lock);
+    } else {
+      auto wait = std::clamp(pending_.top().due - now, std::chrono::milliseconds(1), kMaxWait);
+      wake_.wait_for(lock, wait);
+    }
+  }
+}
+
+std::chrono::milliseconds Dispatcher::backoff(int attempts, std::chrono::milliseconds retry_after) const {
+  // Full jitter: uniform in [0, min(max, base * 2^(attempts-1))].
+  const auto base = std::max<std::int64_t>(0, options_.base_backoff.count());
+  const auto cap_max = std::max<std::int64_t>(0, options_.max_backoff.count());
+  std::int64_t cap = base;
+  for (int i = 1; i < attempts && cap < cap_max; ++i) cap *= 2;
+  cap = std::min(cap, cap_max);
+  std::uniform_int_distribution<std::int64_t> pick(0, cap);
+  return std::max(retry_after, std::chrono::milliseconds(pick(rng())));
+}
+
+void Dispatcher::process(Delivery& delivery) {
+  DispatchOutcome outcome;
+  outcome.notification = delivery.notification;
+  outcome.attempts = delivery.attempts + 1;
+
+  Result<void> result;
+  auto it = notifiers_.find(delivery.notification.method);
+  if (it == notifiers_.end()) {
+    result = fail(ErrorKind::permanent,
+                  std::string("no channel configured for ") + engine::to_string(delivery.notification.method));
+  } else {
+    try {
+      result = it->second->send(delivery);
+    } catch (const std::exception& e) {
+      // A bug in a channel must not take the dispatcher (and every other page) down.
+      result = fail(ErrorKind::permanent, std::string("notifier threw: ") + e.what());
+    }
+  }
+
+  bool requeue = false;
+  if (result) {
+    outcome.kind = DispatchOutcome::Kind::delivered;
+  } else {
+    const Error& error = result.error();
+    outcome.detail = describe(error);
+    if (error.retryable() && outcome.attempts < options_.max_attempts) {
+      outcome.kind = DispatchOutcome::Kind::retry;
+      const auto retry_after = error.kind == ErrorKind::rate_limited ? error.retry_after
+                                                                      : std::chrono::milliseconds(0);
+      outcome.next_attempt = clock_.now() + backoff(outcome.attempts, retry_after);
+      requeue = true;
+    } else {
+      outcome.kind = DispatchOutcome::Kind::failed;
+      if (error.retryable()) {
+        outcome.detail = "gave up after " + std::to_string(outcome.attempts) + " attempts: " + outcome.detail;
+      }
+    }
+  }
+
+  if (on_outcome_) on_outcome_(outcome);
+  if (requeue) {
+    delivery.attempts = outcome.attempts;
+    enqueue(std::move(delivery), outcome.next_attempt);
+  }
+}
+
+}  // namespace baton::integrations

@@ -1,0 +1,94 @@
+#pragma once
+// Drains the outbox: hands deliveries to notifiers on worker threads, retries
+// retryable failures with capped exponential backoff, and reports every
+// attempt's outcome. The outbox (storage) stays the durable record.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/time.hpp"
+#include "integrations/notifier.hpp"
+
+namespace baton::integrations {
+
+struct DispatchOutcome {
+  engine::Notification notification;
+  enum class Kind { delivered, retry, failed } kind = Kind::failed;
+  int attempts = 0;                  ///< total attempts so far, this one included
+  engine::TimePoint next_attempt{};  ///< Kind::retry: when the next attempt is due
+  std::string detail;                ///< "<error kind>: <message>" unless delivered
+};
+
+class Dispatcher {
+ public:
+  struct Options {
+    int workers = 4;
+    int max_attempts = 6;  ///< attempts in total before a retryable error fails
+    std::chrono::milliseconds base_backoff{1000};
+    std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
+  };
+
+  /// At most one notifier per method (std::invalid_argument otherwise, or for a
+  /// null notifier or workers < 1). `on_outcome` is called on worker threads,
+  /// once per attempt, before any retry is queued; it must not call stop().
+  /// Due times are compared with `clock`, which must outlive the Dispatcher.
+  Dispatcher(std::vector<std::shared_ptr<Notifier>> notifiers, const engine::Clock& clock,
+             Options options, std::function<void(const DispatchOutcome&)> on_outcome);
+  ~Dispatcher();  ///< stop()
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  /// Thread-safe; never blocks on I/O. Sent as soon as clock.now() >= not_before
+  /// (at once when absent). When several are due, pages go first, then by due time.
+  void submit(Delivery delivery, std::optional<engine::TimePoint> not_before = {});
+
+  /// Wakes and joins the workers (waiting for sends in flight). Queued
+  /// deliveries are dropped: they are durable in the outbox. Idempotent.
+  void stop();
+
+  /// Deliveries waiting (due or not), not counting those being sent.
+  std::size_t queued() const;
+
+ private:
+  struct Entry {
+    engine::TimePoint due;
+    int priority;  // 0 for pages, 1 otherwise
+    std::uint64_t seq;
+    std::shared_ptr<Delivery> delivery;
+  };
+  struct LaterDue {
+    bool operator()(const Entry& a, const Entry& b) const;
+  };
+  struct LowerPriority {
+    bool operator()(const Entry& a, const Entry& b) const;
+  };
+
+  void run();
+  void process(Delivery& delivery);
+  void enqueue(Delivery delivery, engine::TimePoint due);
+  std::chrono::milliseconds backoff(int attempts, std::chrono::milliseconds retry_after) const;
+
+  std::map<engine::MethodKind, std::shared_ptr<Notifier>> notifiers_;
+  const engine::Clock& clock_;
+  Options options_;
+  std::function<void(const DispatchOutcome&)> on_outcome_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::priority_queue<Entry, std::vector<Entry>, LaterDue> pending_;     // not yet due
+  std::priority_queue<Entry, std::vector<Entry>, LowerPriority> ready_;  // due
+  std::uint64_t next_seq_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace baton::integrations

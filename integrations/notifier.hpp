@@ -1,0 +1,36 @@
+#pragma once
+// The interface every outbound channel implements (webhook, Slack, Teams,
+// email, SMS). The Dispatcher calls it; the bot wires one per configured method.
+#include <optional>
+#include <string>
+
+#include "engine/incident.hpp"
+#include "engine/model.hpp"
+#include "engine/result.hpp"
+
+namespace baton::integrations {
+
+/// One notification to deliver, with what a channel needs to render it.
+struct Delivery {
+  engine::Notification notification;
+  engine::Incident incident;             ///< snapshot when the notification was made
+  std::optional<engine::Person> person;  ///< the addressee; empty for service-level ones
+  std::string service_name;
+  int attempts = 0;  ///< attempts made before this one
+};
+
+class Notifier {
+ public:
+  virtual ~Notifier() = default;
+
+  /// The contact method this channel serves.
+  virtual engine::MethodKind method() const = 0;
+
+  /// Blocking; called on a dispatcher worker thread, possibly concurrently:
+  /// implementations are thread-safe. Errors use the taxonomy: retryable ones
+  /// (transient, rate_limited with retry_after) are retried by the Dispatcher,
+  /// others fail the delivery at once. Success means the peer accepted it.
+  virtual Result<void> send(const Delivery& delivery) = 0;
+};
+
+}  // namespace baton::integrations

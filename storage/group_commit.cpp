@@ -1,0 +1,124 @@
+#include "storage/group_commit.hpp"
+
+#include <stdexcept>
+
+namespace baton::storage {
+
+GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Store> store, std::size_t max_batch)
+    : store_(std::move(store)), max_batch_(max_batch == 0 ? 1 : max_batch) {
+  if (!store_) throw std::invalid_argument("GroupCommitWriter needs a Store");
+  thread_ = std::thread([this] { run(); });
+}
+
+GroupCommitWriter::~GroupCommitWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  work_cv_.notify_one();
+  thread_.join();
+}
+
+void GroupCommitWriter::submit(engine::Effects fx, Done done) {
+  enqueue(Item{std::move(fx), {}, std::move(done)});
+}
+
+void GroupCommitWriter::submit_updates(std::vector<OutboxUpdate> updates, Done done) {
+  enqueue(Item{{}, std::move(updates), std::move(done)});
+}
+
+void GroupCommitWriter::enqueue(Item item) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) throw std::logic_error("GroupCommitWriter::submit after destruction began");
+    queue_.push_back(std::move(item));
+    ++submitted_;
+  }
+  work_cv_.notify_one();
+}
+
+void GroupCommitWriter::flush() {
+  if (std::this_thread::get_id() == thread_.get_id())
+    throw std::logic_error("GroupCommitWriter::flush from the writer thread would deadlock");
+  std::unique_lock lock(mutex_);
+  const auto target = submitted_;
+  done_cv_.wait(lock, [&] { return completed_ >= target; });
+}
+
+GroupCommitStats GroupCommitWriter::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void GroupCommitWriter::with_store(const std::function<void(Store&)>& fn) {
+  std::lock_guard lock(store_mutex_);
+  fn(*store_);
+}
+
+void GroupCommitWriter::run() {
+  std::vector<Item> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    commit(batch);
+    batch.clear();
+  }
+}
+
+void GroupCommitWriter::commit(std::vector<Item>& batch) {
+  std::vector<const engine::Effects*> effects;
+  std::vector<OutboxUpdate> updates;
+  effects.reserve(batch.size());
+  for (auto& item : batch) {
+    if (!item.fx.empty()) effects.push_back(&item.fx);
+    for (auto& u : item.updates) updates.push_back(u);
+  }
+
+  std::vector<Result<void>> results;
+  std::uint64_t commits = 0;
+  {
+    std::lock_guard lock(store_mutex_);
+    // Effects only insert outbox rows and updates only change existing ones, so
+    // applying all effects before all updates keeps the submission order's meaning.
+    auto r = store_->apply(effects, updates);
+    if (r) {
+      ++commits;
+      results.assign(batch.size(), Result<void>{});
+    } else if (batch.size() == 1) {
+      results.push_back(std::move(r));
+    } else {
+      // The batch rolled back; isolate the culprit so innocent submitters are not
+      // failed with it. Each item alone is all or nothing, in order.
+      for (auto& item : batch) {
+        const engine::Effects* one[] = {&item.fx};
+        auto ri = store_->apply(std::span<const engine::Effects* const>(one, item.fx.empty() ? 0 : 1),
+                                item.updates);
+        if (ri) ++commits;
+        results.push_back(std::move(ri));
+      }
+    }
+  }
+
+  std::uint64_t ok = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (results[i]) ++ok;
+    if (batch[i].done) batch[i].done(std::move(results[i]));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    stats_.commits += commits;
+    stats_.items += ok;
+    stats_.failed_items += batch.size() - ok;
+    completed_ += batch.size();
+  }
+  done_cv_.notify_all();
+}
+
+}  // namespace baton::storage

@@ -1,0 +1,115 @@
+#pragma once
+// Durable storage of incidents, timeline, outbox, overrides and used tokens in
+// SQLite. SQLiteCpp stays behind a pimpl. Timestamps are epoch milliseconds
+// taken from the values passed in (never SQL's clock).
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/engine.hpp"
+#include "engine/incident.hpp"
+#include "engine/model.hpp"
+#include "engine/result.hpp"
+
+namespace baton::storage {
+
+/// PRAGMA synchronous=FULL (fsync per commit) or NORMAL (WAL: may lose the
+/// last commits on power loss, never corrupts).
+enum class Durability { full, normal };
+
+/// A notification waiting in the outbox with its delivery bookkeeping.
+struct OutboxEntry {
+  engine::Notification notification;
+  int attempts = 0;
+  engine::TimePoint next_attempt{};  ///< created_at until the first retry is scheduled
+  std::string last_error;
+};
+
+enum class OutboxState { pending, delivered, failed };
+
+/// The outcome of a delivery attempt. `pending` keeps the entry for a retry at
+/// `next_attempt`; delivered/failed take it out of the pending outbox.
+struct OutboxUpdate {
+  std::int64_t id = 0;  ///< notification id; not_found if unknown
+  OutboxState state = OutboxState::pending;
+  int attempts = 0;
+  engine::TimePoint next_attempt{};
+  std::string error;
+  engine::TimePoint at{};  ///< when the attempt finished (stored as updated_ms); 0 = unknown
+};
+
+/// Everything needed to resume after a restart.
+struct LoadedState {
+  std::vector<engine::Incident> open_incidents;  ///< triggered or acknowledged, by number
+  std::vector<OutboxEntry> pending_outbox;       ///< state pending, ordered by id
+  std::vector<engine::Override> overrides;       ///< every stored runtime override, by id
+  std::int64_t next_incident = 1;                ///< max(number)+1
+  std::int64_t next_notification = 1;            ///< max(outbox id)+1
+};
+
+struct IncidentQuery {
+  std::optional<engine::IncidentState> state;
+  int limit = 50;                     ///< 1..10000, else invalid_request
+  std::optional<std::int64_t> before;  ///< number < before: cursor, newest first
+};
+
+/// One SQLite connection. Not thread-safe: one thread (or strand) uses a Store
+/// at a time. Several Stores may open the same file (WAL: one writer, many
+/// readers). Errors: busy/locked/I/O/full -> transient; constraint -> conflict;
+/// corrupt rows or unknown enum names -> permanent.
+class Store {
+ public:
+  /// Opens (creating if needed) the database at `path` (":memory:" allowed for
+  /// tests), sets WAL, busy_timeout, foreign keys, and runs pending migrations,
+  /// each in its own transaction. invalid_request if the file cannot be opened;
+  /// permanent if a migration fails or the file is from a newer schema.
+  static Result<std::unique_ptr<Store>> open(const std::string& path,
+                                             Durability durability = Durability::full);
+  /// Opens an existing, migrated database read-only (no migrations). For reads
+  /// beside a GroupCommitWriter; writes through it fail with permanent.
+  static Result<std::unique_ptr<Store>> open_reader(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  /// Applies many engine Effects and outbox updates in ONE transaction (group
+  /// commit), effects in order then updates in order. All or nothing.
+  /// Effects.alerts are stored with Effects.touched[0] as incident (NULL if
+  /// empty) and received_ms = that incident's updated_at in the same Effects
+  /// (else the latest timeline time, else NULL).
+  Result<void> apply(std::span<const engine::Effects* const> effects,
+                     std::span<const OutboxUpdate> updates);
+  Result<LoadedState> load();
+  /// Newest first.
+  Result<std::vector<engine::Incident>> list_incidents(const IncidentQuery& q);
+  Result<std::optional<engine::Incident>> get_incident(std::int64_t number);
+  /// Ordered by time then insertion.
+  Result<std::vector<engine::TimelineEvent>> timeline(std::int64_t number);
+  /// All states, by id, for `show`.
+  Result<std::vector<OutboxEntry>> outbox_for(std::int64_t number);
+  /// Returns the new id (the Override's own id is ignored).
+  /// invalid_request if end <= start or schedule_id/person is empty.
+  Result<std::int64_t> add_override(const engine::Override& o,
+                                    std::optional<engine::TimePoint> created_at = std::nullopt);
+  /// not_found if absent.
+  Result<void> remove_override(std::int64_t id);
+  /// Deletes overrides that ended at or before `now`; returns how many.
+  Result<std::int64_t> prune_overrides(engine::TimePoint now);
+  Result<std::int64_t> count_incidents(std::optional<engine::IncidentState> state);
+  /// Records a single-use token id (e.g. signed action links); conflict if already used.
+  Result<void> consume_token(const std::string& token_id, engine::TimePoint now);
+  /// The earliest due time in the timers table, if any (for tools and checks).
+  Result<std::optional<engine::TimePoint>> next_timer();
+  /// The highest migration applied.
+  int schema_version() const;
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace baton::storage

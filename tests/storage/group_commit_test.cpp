@@ -1,0 +1,188 @@
+#include "storage/group_commit.hpp"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <future>
+#include <latch>
+#include <mutex>
+#include <thread>
+
+#include "tests/storage/storage_fixtures.hpp"
+
+using namespace baton;
+using namespace baton::test;
+using storage::GroupCommitWriter;
+using storage::OutboxState;
+using storage::Store;
+
+namespace {
+
+std::unique_ptr<Store> open_store(const std::string& path, storage::Durability d = storage::Durability::normal) {
+  auto s = Store::open(path, d);
+  REQUIRE(s.has_value());
+  return std::move(*s);
+}
+
+}  // namespace
+
+// Many threads submit at once; every done is called exactly once with success,
+// every row exists afterwards, and commits never exceed items (shared commits
+// are possible; we do not assert on timing).
+TEST_CASE("concurrent submitters all complete", "[storage][group_commit]") {
+  TempDir dir;
+  const auto path = dir.file();
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  {
+    GroupCommitWriter writer(open_store(path));
+    std::latch start(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        start.arrive_and_wait();
+        for (int i = 0; i < kPerThread; ++i) {
+          const std::int64_t n = t * kPerThread + i + 1;
+          writer.submit(make_trigger_effects(n, n), [&](Result<void> r) { (r ? ok : failed)++; });
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    writer.flush();
+    CHECK(ok == kThreads * kPerThread);
+    CHECK(failed == 0);
+    auto stats = writer.stats();
+    CHECK(stats.items == kThreads * kPerThread);
+    CHECK(stats.commits >= 1);
+    CHECK(stats.commits <= stats.items);
+    CHECK(stats.failed_items == 0);
+  }
+  auto store = open_store(path);
+  CHECK(store->count_incidents(std::nullopt).value() == kThreads * kPerThread);
+  auto loaded = store->load();
+  CHECK(loaded->pending_outbox.size() == kThreads * kPerThread);
+  CHECK(loaded->next_incident == kThreads * kPerThread + 1);
+}
+
+// With the writer blocked (a reader holds the Store via with_store), queued
+// items pile up and must go out together: strictly fewer commits than items.
+// The batch cap splits them: cap 3 with 7 queued items -> 3 commits.
+TEST_CASE("queued items share commits, capped per transaction", "[storage][group_commit]") {
+  auto writer = std::make_unique<GroupCommitWriter>(open_store(":memory:"), 3);
+  std::mutex order_mutex;
+  std::vector<int> order;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::thread blocker;
+  {
+    std::latch entered(1);
+    blocker = std::thread([&] {
+      writer->with_store([&](Store&) {
+        entered.count_down();
+        released.wait();
+      });
+    });
+    entered.wait();
+  }
+  // Seven submissions while the Store is held.
+  for (int i = 1; i <= 7; ++i)
+    writer->submit(make_trigger_effects(i, i), [&, i](Result<void> r) {
+      std::lock_guard lock(order_mutex);  // no Catch assertions off the test thread
+      order.push_back(r ? i : -i);
+    });
+  release.set_value();
+  blocker.join();
+  writer->flush();
+  auto stats = writer->stats();
+  CHECK(stats.items == 7);
+  CHECK(stats.commits < stats.items);
+  // The writer may have taken 1..3 items before blocking on the Store; the other
+  // 4..6 wait in the queue and go out in at most two capped batches.
+  CHECK(stats.commits <= 3);
+  CHECK(order == std::vector<int>{1, 2, 3, 4, 5, 6, 7});  // dones in submission order
+  writer->with_store([](Store& s) { CHECK(s.count_incidents(std::nullopt).value() == 7); });
+}
+
+// flush() returns only after every earlier done ran; flush on an idle writer
+// returns at once; the destructor commits what is still queued.
+TEST_CASE("flush and destructor drain the queue", "[storage][group_commit]") {
+  TempDir dir;
+  const auto path = dir.file();
+  std::atomic<int> done{0};
+  {
+    GroupCommitWriter writer(open_store(path));
+    writer.flush();  // nothing submitted: returns
+    writer.submit(make_trigger_effects(1, 1), [&](Result<void>) { ++done; });
+    writer.flush();
+    CHECK(done == 1);
+    for (int i = 2; i <= 20; ++i) writer.submit(make_trigger_effects(i, i), [&](Result<void>) { ++done; });
+    writer.submit_updates({{1, OutboxState::delivered, 1, t0(), "", t0()}}, nullptr);  // empty done is fine
+  }  // destructor drains
+  CHECK(done == 20);
+  auto store = open_store(path);
+  CHECK(store->count_incidents(std::nullopt).value() == 20);
+  CHECK(store->load()->pending_outbox.size() == 19);
+}
+
+// One bad item in a shared batch (duplicate idempotency key) fails only its own
+// done, with conflict, and leaves nothing of itself; the others commit. An
+// update for an unknown id reports not_found.
+TEST_CASE("errors reach the right done", "[storage][group_commit]") {
+  auto writer = std::make_unique<GroupCommitWriter>(open_store(":memory:"));
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::latch entered(1);
+  std::thread blocker([&] {
+    writer->with_store([&](Store&) {
+      entered.count_down();
+      released.wait();
+    });
+  });
+  entered.wait();
+
+  std::vector<Result<void>> results(4);
+  auto bad = make_trigger_effects(3, 3);
+  bad.notifications[0].idempotency_key = make_trigger_effects(1, 1).notifications[0].idempotency_key;
+  writer->submit(make_trigger_effects(1, 1), [&](Result<void> r) { results[0] = r; });
+  writer->submit(make_trigger_effects(2, 2), [&](Result<void> r) { results[1] = r; });
+  writer->submit(bad, [&](Result<void> r) { results[2] = r; });
+  writer->submit_updates({{99, OutboxState::delivered, 1, t0(), "", t0()}}, [&](Result<void> r) { results[3] = r; });
+  release.set_value();
+  blocker.join();
+  writer->flush();
+
+  CHECK(results[0].has_value());
+  CHECK(results[1].has_value());
+  REQUIRE_FALSE(results[2].has_value());
+  CHECK(results[2].error().kind == ErrorKind::conflict);
+  REQUIRE_FALSE(results[3].has_value());
+  CHECK(results[3].error().kind == ErrorKind::not_found);
+  auto stats = writer->stats();
+  CHECK(stats.items == 2);
+  CHECK(stats.failed_items == 2);
+  writer->with_store([](Store& s) {
+    CHECK(s.count_incidents(std::nullopt).value() == 2);
+    CHECK_FALSE(s.get_incident(3)->has_value());
+    CHECK(s.timeline(3)->empty());
+  });
+}
+
+// A transaction failure that is not any one item's fault (here: a read-only
+// Store) reaches every done of the batch.
+TEST_CASE("a failed commit fails every done", "[storage][group_commit]") {
+  TempDir dir;
+  const auto path = dir.file();
+  { open_store(path); }
+  auto reader = Store::open_reader(path);
+  REQUIRE(reader.has_value());
+  GroupCommitWriter writer(std::move(*reader));
+  std::atomic<int> errors{0};
+  for (int i = 1; i <= 5; ++i)
+    writer.submit(make_trigger_effects(i, i), [&](Result<void> r) {
+      if (!r && r.error().kind == ErrorKind::permanent) ++errors;
+    });
+  writer.flush();
+  CHECK(errors == 5);
+  CHECK(writer.stats().commits == 0);
+}
