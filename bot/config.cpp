@@ -229,7 +229,7 @@ class Loader {
     if (!is_map(n, what)) return;
     std::set<std::string, std::less<>> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node& key = it->first;
+      const YAML::Node key = it->first;
       if (!key.IsScalar()) {
         error(key.Mark(), "ids in " + what + " must be strings");
         continue;
@@ -330,7 +330,7 @@ Fields::Fields(Loader& loader, const YAML::Node& node, std::initializer_list<std
     return;
   }
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key = it->first;
+    const YAML::Node key = it->first;
     if (!key.IsScalar()) {
       loader.error(key.Mark(), "keys in " + context + " must be strings");
       continue;

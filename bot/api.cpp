@@ -1,0 +1,451 @@
+// The HTTP routes: thin handlers that authenticate, parse into one App
+// command, and render the answer. No Beast here; tests call handler() directly.
+#include <boost/json.hpp>
+#include <charconv>
+
+#include <spdlog/spdlog.h>
+
+#include "bot/app.hpp"
+#include "engine/oncall.hpp"
+#include "integrations/action_links.hpp"
+#include "integrations/alerts/alertmanager.hpp"
+#include "integrations/alerts/events_v2.hpp"
+#include "integrations/crypto.hpp"
+
+namespace baton::bot {
+namespace {
+
+namespace json = boost::json;
+using engine::Incident;
+
+Response json_response(int status, const json::value& v) {
+  Response r;
+  r.status = status;
+  r.body = json::serialize(v);
+  return r;
+}
+
+int status_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::invalid_request: return 400;
+    case ErrorKind::not_found: return 404;
+    case ErrorKind::conflict: return 409;
+    case ErrorKind::unauthorized: return 401;
+    case ErrorKind::rate_limited: return 429;
+    case ErrorKind::transient:
+    case ErrorKind::auth_revoked:
+    case ErrorKind::permanent: return 503;
+  }
+  return 500;
+}
+
+json::value time_or_null(const std::optional<engine::TimePoint>& t) {
+  if (!t) return nullptr;
+  return json::string(engine::format_iso8601(*t));
+}
+
+json::object incident_json(const Incident& inc, const engine::Directory& dir) {
+  json::object o;
+  o["number"] = inc.number;
+  o["service"] = inc.service_id;
+  if (const auto* s = dir.service(inc.service_id)) o["service_name"] = s->name;
+  o["summary"] = inc.summary;
+  o["source"] = inc.source_name;
+  o["severity"] = engine::to_string(inc.severity);
+  o["state"] = engine::to_string(inc.state);
+  o["dedup_key"] = inc.dedup_key;
+  o["owner"] = inc.owner.empty() ? json::value(nullptr) : json::value(inc.owner);
+  o["created_by"] = engine::to_string(inc.created_by);
+  o["created_at"] = engine::format_iso8601(inc.created_at);
+  o["updated_at"] = engine::format_iso8601(inc.updated_at);
+  o["acknowledged_at"] = time_or_null(inc.acknowledged_at);
+  o["resolved_at"] = time_or_null(inc.resolved_at);
+  o["alert_count"] = inc.alert_count;
+  json::object esc;
+  esc["policy"] = inc.policy ? inc.policy->policy_id : "";
+  esc["step"] = inc.escalation.step + 1;
+  esc["round"] = inc.escalation.round + 1;
+  esc["active"] = inc.escalation.active && inc.state == engine::IncidentState::triggered;
+  esc["next_escalation_at"] = esc["active"].as_bool() ? time_or_null(inc.escalation.step_deadline) : nullptr;
+  o["escalation"] = std::move(esc);
+  boost::system::error_code ec;
+  auto details = json::parse(inc.details_json.empty() ? "{}" : inc.details_json, ec);
+  o["details"] = ec ? json::value(json::object{}) : std::move(details);
+  return o;
+}
+
+std::optional<std::int64_t> parse_int(std::string_view s) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+bool is_json(const Request& req) {
+  auto ct = req.header("content-type");
+  if (!ct) return false;
+  auto v = *ct;
+  auto semi = v.find(';');
+  auto base = v.substr(0, semi);
+  while (!base.empty() && base.back() == ' ') base.remove_suffix(1);
+  std::string lower(base);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower == "application/json";
+}
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+Response html_page(int status, std::string_view title, std::string_view body_html) {
+  Response r;
+  r.status = status;
+  r.content_type = "text/html; charset=utf-8";
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.headers.emplace_back("X-Frame-Options", "DENY");
+  r.body = "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+           "content=\"width=device-width\"><title>" +
+           html_escape(title) +
+           "</title><style>body{font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em}"
+           "button{font-size:1.2em;padding:.5em 1.5em}</style></head><body><h1>" +
+           html_escape(title) + "</h1>" + std::string(body_html) + "</body></html>";
+  return r;
+}
+
+const char* verb(integrations::Action a) {
+  switch (a) {
+    case integrations::Action::acknowledge: return "Acknowledge";
+    case integrations::Action::resolve: return "Resolve";
+    case integrations::Action::escalate: return "Escalate";
+  }
+  return "Act on";
+}
+
+Command to_command(integrations::Action a) {
+  switch (a) {
+    case integrations::Action::acknowledge: return Command::acknowledge;
+    case integrations::Action::resolve: return Command::resolve;
+    case integrations::Action::escalate: return Command::escalate;
+  }
+  return Command::acknowledge;
+}
+
+class Router {
+ public:
+  explicit Router(App& app) : app_(app) {}
+
+  void operator()(Request&& req, Responder respond) {
+    try {
+      route(std::move(req), std::move(respond));
+    } catch (const std::exception& e) {
+      // A bug, not an expected failure: log it and fail this request only.
+      spdlog::error("handler error on {}: {}", req.path, e.what());
+      respond(json_error(500, "internal error"));
+    }
+  }
+
+ private:
+  void route(Request&& req, Responder respond) {
+    const std::string_view path = req.path;
+    if (path == "/healthz") return respond(method_is(req, "GET") ? ok_json("ok") : not_allowed());
+    if (path == "/readyz") {
+      if (!method_is(req, "GET")) return respond(not_allowed());
+      return respond(app_.ready() ? ok_json("ready") : json_error(503, "starting or stopping"));
+    }
+    if (path == "/metrics") {
+      if (!method_is(req, "GET")) return respond(not_allowed());
+      Response r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = app_.metrics_text();
+      return respond(std::move(r));
+    }
+    if (path == "/v2/enqueue") {
+      if (!method_is(req, "POST")) return respond(not_allowed());
+      return events_v2(std::move(req), std::move(respond));
+    }
+    constexpr std::string_view kAm = "/api/v1/integrations/alertmanager/";
+    if (path.starts_with(kAm)) {
+      if (!method_is(req, "POST")) return respond(not_allowed());
+      return alertmanager(std::string(path.substr(kAm.size())), std::move(req), std::move(respond));
+    }
+    constexpr std::string_view kActions = "/actions/";
+    if (path.starts_with(kActions)) return action_link(std::string(path.substr(kActions.size())), std::move(req), std::move(respond));
+    if (path.starts_with("/api/v1/")) {
+      auto who = authenticate(req);
+      if (!who) {
+        auto r = json_error(401, "missing or invalid bearer token");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"baton\"");
+        return respond(std::move(r));
+      }
+      return api(*who, std::move(req), std::move(respond));
+    }
+    respond(json_error(404, "no route for " + std::string(path)));
+  }
+
+  static bool method_is(const Request& r, std::string_view m) { return r.method == m; }
+  static Response not_allowed() { return json_error(405, "method not allowed"); }
+  static Response ok_json(std::string_view status) {
+    return json_response(200, json::object{{"status", status}});
+  }
+
+  std::optional<std::string> authenticate(const Request& req) {
+    auto h = req.header("authorization");
+    if (!h || h->size() < 8) return std::nullopt;
+    std::string scheme(h->substr(0, 7));
+    for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (scheme != "bearer ") return std::nullopt;
+    auto token = h->substr(7);
+    std::optional<std::string> who;
+    // Check every token (no early exit) so timing does not reveal which matched.
+    for (const auto& [name, value] : app_.config()->server.api_tokens)
+      if (!value.empty() && integrations::constant_time_equal(token, value) && !who) who = name;
+    return who;
+  }
+
+  void events_v2(Request&& req, Responder respond) {
+    auto reject = [&](int status, std::vector<std::string> errors) {
+      app_.count_rejected("events_v2");
+      respond(invalid_event(status, errors));
+    };
+    if (!is_json(req)) return reject(415, {"Content-Type must be application/json"});
+    auto alert = alerts::parse_events_v2(req.body);
+    if (!alert) return reject(400, alert.error().errors);
+    if (!app_.config()->directory->service_by_key(alert->integration_key))
+      return reject(400, {"'routing_key' is not the integration key of any service"});
+    app_.ingest(std::move(*alert), [respond = std::move(respond)](Result<IngestOutcome> r) {
+      if (!r) return respond(json_error(status_for(r.error().kind), r.error().message));
+      respond(json_response(202, json::object{{"status", "success"},
+                                              {"message", "Event processed"},
+                                              {"dedup_key", r->dedup_key}}));
+    });
+  }
+
+  static Response invalid_event(int status, const std::vector<std::string>& errors) {
+    json::array arr;
+    for (const auto& e : errors) arr.emplace_back(e);
+    return json_response(status, json::object{{"status", "invalid event"},
+                                               {"message", "Event object is invalid"},
+                                               {"errors", std::move(arr)}});
+  }
+
+  void alertmanager(std::string key, Request&& req, Responder respond) {
+    if (key.empty() || key.find('/') != std::string::npos || !app_.config()->directory->service_by_key(key)) {
+      app_.count_rejected("alertmanager");
+      return respond(json_error(404, "unknown integration key"));
+    }
+    if (!is_json(req)) {
+      app_.count_rejected("alertmanager");
+      return respond(json_error(415, "Content-Type must be application/json"));
+    }
+    auto alert = alerts::parse_alertmanager(req.body, key);
+    if (!alert) {
+      app_.count_rejected("alertmanager");
+      json::array arr;
+      for (const auto& e : alert.error().errors) arr.emplace_back(e);
+      return respond(json_response(400, json::object{{"status", "error"},
+                                                     {"message", "invalid Alertmanager payload"},
+                                                     {"errors", std::move(arr)}}));
+    }
+    const auto alerts = alert->group.size();
+    app_.ingest(std::move(*alert), [respond = std::move(respond), alerts](Result<IngestOutcome> r) {
+      if (!r) return respond(json_error(status_for(r.error().kind), r.error().message));
+      json::object o{{"status", "success"}, {"dedup_key", r->dedup_key}, {"alerts", alerts}};
+      if (r->incident) o["incident"] = *r->incident;
+      respond(json_response(200, o));
+    });
+  }
+
+  void api(const std::string& token_name, Request&& req, Responder respond) {
+    const std::string_view path = req.path;
+    if (path == "/api/v1/incidents") {
+      if (!method_is(req, "GET")) return respond(not_allowed());
+      return list(req, std::move(respond));
+    }
+    if (path == "/api/v1/oncall") {
+      if (!method_is(req, "GET")) return respond(not_allowed());
+      return oncall(req, std::move(respond));
+    }
+    constexpr std::string_view kIncidents = "/api/v1/incidents/";
+    if (path.starts_with(kIncidents)) {
+      auto rest = path.substr(kIncidents.size());
+      auto slash = rest.find('/');
+      auto number = parse_int(rest.substr(0, slash));
+      if (!number || *number <= 0) return respond(json_error(404, "incident numbers are positive integers"));
+      if (slash == std::string_view::npos) {
+        if (!method_is(req, "GET")) return respond(not_allowed());
+        return show(*number, std::move(respond));
+      }
+      auto action = rest.substr(slash + 1);
+      std::optional<Command> cmd;
+      if (action == "ack" || action == "acknowledge") cmd = Command::acknowledge;
+      if (action == "resolve") cmd = Command::resolve;
+      if (action == "escalate") cmd = Command::escalate;
+      if (!cmd) return respond(json_error(404, "unknown action '" + std::string(action) + "'"));
+      if (!method_is(req, "POST")) return respond(not_allowed());
+      return act(*number, *cmd, engine::Actor{"api:" + token_name, engine::Source::api}, std::move(respond));
+    }
+    respond(json_error(404, "no route for " + std::string(path)));
+  }
+
+  void list(const Request& req, Responder respond) {
+    storage::IncidentQuery q;
+    if (auto s = req.query_param("state")) {
+      if (*s != "all" && !s->empty()) {
+        q.state = engine::parse_incident_state(*s);
+        if (!q.state) return respond(json_error(400, "state must be triggered, acknowledged, resolved or all"));
+      }
+    }
+    if (auto l = req.query_param("limit")) {
+      auto n = parse_int(*l);
+      if (!n || *n < 1 || *n > 500) return respond(json_error(400, "limit must be between 1 and 500"));
+      q.limit = static_cast<int>(*n);
+    }
+    if (auto b = req.query_param("before")) {
+      auto n = parse_int(*b);
+      if (!n || *n < 1) return respond(json_error(400, "before must be a positive incident number"));
+      q.before = *n;
+    }
+    auto rows = app_.list_incidents(q);
+    if (!rows) return respond(json_error(status_for(rows.error().kind), rows.error().message));
+    auto cfg = app_.config();
+    json::array arr;
+    for (const auto& inc : *rows) arr.push_back(incident_json(inc, *cfg->directory));
+    json::object o{{"incidents", std::move(arr)}};
+    if (static_cast<int>(rows->size()) == q.limit && !rows->empty()) {
+      std::string next = "/api/v1/incidents?limit=" + std::to_string(q.limit) +
+                         "&before=" + std::to_string(rows->back().number);
+      if (q.state) next += std::string("&state=") + engine::to_string(*q.state);
+      o["next"] = next;
+    } else {
+      o["next"] = nullptr;
+    }
+    respond(json_response(200, o));
+  }
+
+  void show(std::int64_t number, Responder respond) {
+    auto inc = app_.get_incident(number);
+    if (!inc) return respond(json_error(status_for(inc.error().kind), inc.error().message));
+    if (!*inc) return respond(json_error(404, "no incident #" + std::to_string(number)));
+    auto cfg = app_.config();
+    auto o = incident_json(**inc, *cfg->directory);
+    auto events = app_.timeline(number);
+    if (!events) return respond(json_error(status_for(events.error().kind), events.error().message));
+    json::array tl;
+    for (const auto& e : *events)
+      tl.push_back(json::object{{"at", engine::format_iso8601(e.at)},
+                                {"kind", engine::to_string(e.kind)},
+                                {"actor", e.actor},
+                                {"channel", engine::to_string(e.channel)},
+                                {"message", e.message}});
+    o["timeline"] = std::move(tl);
+    if (auto out = app_.outbox(number)) {
+      json::array arr;
+      for (const auto& e : *out)
+        arr.push_back(json::object{{"id", e.notification.id},
+                                   {"person", e.notification.person},
+                                   {"method", engine::to_string(e.notification.method)},
+                                   {"kind", engine::to_string(e.notification.kind)},
+                                   {"attempts", e.attempts},
+                                   {"last_error", e.last_error}});
+      o["notifications"] = std::move(arr);
+    }
+    respond(json_response(200, o));
+  }
+
+  void act(std::int64_t number, Command cmd, engine::Actor actor, Responder respond) {
+    app_.command(number, cmd, std::move(actor), [this, respond = std::move(respond)](Result<Incident> r) {
+      if (!r) return respond(json_error(status_for(r.error().kind), r.error().message));
+      auto cfg = app_.config();
+      respond(json_response(200, incident_json(*r, *cfg->directory)));
+    });
+  }
+
+  void oncall(const Request& req, Responder respond) {
+    auto at = app_.clock().now();
+    if (auto a = req.query_param("at")) {
+      auto t = engine::parse_iso8601(*a);
+      if (!t) return respond(json_error(400, "at must be an ISO 8601 time such as 2026-11-25T10:00:00Z"));
+      at = *t;
+    }
+    std::optional<std::string> schedule;
+    if (auto s = req.query_param("schedule")) {
+      schedule = std::string(*s);
+      if (!app_.config()->directory->schedule(*schedule))
+        return respond(json_error(404, "unknown schedule '" + *schedule + "'"));
+    }
+    auto cfg = app_.config();
+    json::array arr;
+    for (const auto& e : app_.on_call(schedule, at)) {
+      json::object o{{"schedule", e.schedule_id}, {"schedule_name", e.schedule_name}};
+      if (e.person.empty()) {
+        o["person"] = nullptr;
+      } else {
+        const auto* p = cfg->directory->person(e.person);
+        o["person"] = json::object{{"id", e.person}, {"name", p ? p->name : e.person}, {"email", p ? p->email : ""}};
+      }
+      o["until"] = time_or_null(e.until);
+      arr.push_back(std::move(o));
+    }
+    respond(json_response(200, json::object{{"at", engine::format_iso8601(at)}, {"oncall", std::move(arr)}}));
+  }
+
+  // One-click links: GET shows a confirmation (mail scanners follow links), POST acts once.
+  void action_link(std::string token, Request&& req, Responder respond) {
+    auto cfg = app_.config();
+    if (cfg->server.action_secret.empty())
+      return respond(html_page(404, "Links are disabled", "<p>This baton has no action secret configured.</p>"));
+    integrations::ActionSigner signer(cfg->server.action_secret);
+    auto claim = signer.verify(token, app_.clock().now());
+    if (!claim) {
+      const bool expired = claim.error().kind == ErrorKind::permanent;
+      return respond(html_page(expired ? 410 : 400, expired ? "This link has expired" : "This link is not valid",
+                               expired ? "<p>Open the incident in baton or ask for a new page.</p>"
+                                       : "<p>The link was changed or cut short. Nothing was done.</p>"));
+    }
+    const std::string what = std::string(verb(claim->action)) + " incident #" + std::to_string(claim->incident);
+    if (req.method == "GET" || req.method == "HEAD") {
+      auto inc = app_.get_incident(claim->incident);
+      std::string summary = inc && *inc ? (**inc).summary : "";
+      return respond(html_page(200, what + "?",
+                               "<p>" + html_escape(summary) + "</p><form method=\"post\"><button type=\"submit\">" +
+                                   html_escape(verb(claim->action)) + "</button></form>"));
+    }
+    if (req.method != "POST") return respond(not_allowed());
+    auto used = app_.consume_token(integrations::ActionSigner::token_id(token));
+    if (!used) {
+      if (used.error().kind == ErrorKind::conflict)
+        return respond(html_page(409, "This link was already used", "<p>Nothing more was done.</p>"));
+      return respond(html_page(503, "Try again", "<p>baton could not record the action.</p>"));
+    }
+    app_.command(claim->incident, to_command(claim->action),
+                 engine::Actor{claim->person, engine::Source::webhook},
+                 [respond = std::move(respond), what](Result<Incident> r) {
+                   if (!r) return respond(html_page(status_for(r.error().kind), "Nothing was done",
+                                                    "<p>" + html_escape(r.error().message) + "</p>"));
+                   respond(html_page(200, "Done", "<p>" + html_escape(what) + ": done. The incident is now " +
+                                                     engine::to_string(r->state) + ".</p>"));
+                 });
+  }
+
+  App& app_;
+};
+
+}  // namespace
+
+Handler App::handler() {
+  auto router = std::make_shared<Router>(*this);
+  return [router](Request&& req, Responder respond) { (*router)(std::move(req), std::move(respond)); };
+}
+
+}  // namespace baton::bot

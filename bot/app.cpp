@@ -1,0 +1,471 @@
+// The composition of the running service. Threads: the engine loop (one
+// thread: all engine calls and its timer), the group-commit writer (one
+// thread), the dispatcher workers, and the HTTP server's threads.
+#include "bot/app.hpp"
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "bot/http_server.hpp"
+#include "bot/metrics.hpp"
+#include "engine/oncall.hpp"
+#include "integrations/action_links.hpp"
+#include "integrations/dispatcher.hpp"
+#include "integrations/webhook/webhook_notifier.hpp"
+#include "storage/group_commit.hpp"
+
+namespace baton::bot {
+
+namespace net = boost::asio;
+using engine::TimePoint;
+
+struct App::Impl {
+  std::shared_ptr<const Config> config;
+  mutable std::mutex config_mutex;
+  const engine::Clock& clock;
+
+  net::io_context loop{1};
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::thread loop_thread;
+  net::steady_timer timer{loop};
+  std::optional<TimePoint> armed_for;
+
+  std::unique_ptr<engine::Engine> engine;  // touched on the loop thread only (after start)
+  std::unique_ptr<storage::GroupCommitWriter> writer;
+  std::unique_ptr<storage::Store> reader;
+  std::mutex reader_mutex;
+  std::unique_ptr<integrations::Dispatcher> dispatcher;
+  std::shared_ptr<const integrations::ActionSigner> signer;
+  std::unique_ptr<HttpServer> server;
+  std::vector<storage::OutboxEntry> resume_outbox;
+  std::vector<engine::Incident> resume_closed;  // incidents of outbox entries that are no longer open
+
+  std::atomic<int> pending_commits{0};
+  std::atomic<bool> started{false};
+  std::atomic<bool> stopped{false};
+  Metrics metrics;
+
+  // Time to first page: notification id -> when the alert that caused it arrived.
+  std::mutex first_page_mutex;
+  std::unordered_map<std::int64_t, std::chrono::steady_clock::time_point> first_page;
+
+  Impl(std::shared_ptr<const Config> c, const engine::Clock& clk) : config(std::move(c)), clock(clk) {}
+
+  template <typename F>
+  void post(F&& f) {
+    net::post(loop, std::forward<F>(f));
+  }
+
+  /// Runs `f` on the loop thread and waits for it (before start: inline).
+  template <typename F>
+  auto run_sync(F&& f) -> decltype(f()) {
+    if (!started || std::this_thread::get_id() == loop_thread.get_id()) return f();
+    std::packaged_task<decltype(f())()> task(std::forward<F>(f));
+    auto future = task.get_future();
+    post([&task] { task(); });
+    return future.get();
+  }
+
+  std::vector<integrations::Delivery> deliveries_for(const engine::Effects& fx) {
+    std::vector<integrations::Delivery> out;
+    if (fx.notifications.empty()) return out;
+    const auto& dir = engine->directory();
+    out.reserve(fx.notifications.size());
+    for (const auto& n : fx.notifications) {
+      integrations::Delivery d;
+      d.notification = n;
+      const engine::Incident* inc = nullptr;
+      for (auto it = fx.incidents.rbegin(); it != fx.incidents.rend(); ++it)
+        if (it->number == n.incident) {
+          inc = &*it;
+          break;
+        }
+      if (!inc) inc = engine->find(n.incident);
+      if (!inc) continue;
+      d.incident = *inc;
+      if (const auto* p = dir->person(n.person)) d.person = *p;
+      if (const auto* s = dir->service(inc->service_id)) d.service_name = s->name;
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+
+  /// Persists `fx` (and outbox updates) through the group-commit writer, then
+  /// sends its notifications. Loop thread only.
+  void commit(engine::Effects fx, std::vector<storage::OutboxUpdate> updates, std::function<void(Result<void>)> after,
+              std::optional<std::chrono::steady_clock::time_point> received = {}) {
+    auto deliveries = deliveries_for(fx);
+    if (received) {
+      std::lock_guard lock(first_page_mutex);
+      for (const auto& d : deliveries)
+        if (d.notification.kind == engine::NotificationKind::page && first_page.size() < 1'000'000)
+          first_page.emplace(d.notification.id, *received);
+    }
+    for (const auto& inc : fx.incidents)
+      if (inc.state == engine::IncidentState::resolved) metrics.resolved.fetch_add(1);
+    ++pending_commits;
+    auto on_done = [this, deliveries = std::move(deliveries), after = std::move(after)](Result<void> r) mutable {
+      if (r) {
+        for (auto& d : deliveries) dispatcher->submit(std::move(d));
+      } else {
+        spdlog::error("commit failed: {} (the change was not acknowledged to its sender)", r.error().message);
+      }
+      --pending_commits;
+      if (after) after(r);
+    };
+    if (updates.empty()) {
+      writer->submit(std::move(fx), std::move(on_done));
+    } else if (fx.empty()) {
+      writer->submit_updates(std::move(updates), std::move(on_done));
+    } else {
+      writer->submit(std::move(fx), {});
+      writer->submit_updates(std::move(updates), std::move(on_done));
+    }
+    rearm();
+  }
+
+  void rearm() {
+    auto next = engine->next_wakeup();
+    if (!next) return;
+    if (armed_for && *armed_for <= *next) return;
+    armed_for = next;
+    auto wait = *next - clock.now();
+    if (wait < engine::Millis{0}) wait = engine::Millis{0};
+    // Capped so that a clock that jumps (a fake one in tests, NTP) is noticed.
+    if (wait > engine::Millis{1000}) wait = engine::Millis{1000};
+    timer.expires_after(wait);
+    timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      armed_for.reset();
+      fire();
+    });
+  }
+
+  void fire() {
+    auto fx = engine->tick(clock.now());
+    if (!fx.empty()) {
+      commit(std::move(fx), {}, {});
+    } else {
+      rearm();
+    }
+  }
+
+  void on_outcome(const integrations::DispatchOutcome& o) {
+    using Kind = integrations::DispatchOutcome::Kind;
+    const char* result = o.kind == Kind::delivered ? "delivered" : o.kind == Kind::retry ? "retry" : "failed";
+    metrics.count_notification(engine::to_string(o.notification.method), result);
+    if (o.kind == Kind::delivered && o.notification.kind == engine::NotificationKind::page) {
+      std::lock_guard lock(first_page_mutex);
+      if (auto it = first_page.find(o.notification.id); it != first_page.end()) {
+        metrics.time_to_first_page.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - it->second).count());
+        first_page.erase(it);
+      }
+    } else if (o.kind == Kind::failed) {
+      std::lock_guard lock(first_page_mutex);
+      first_page.erase(o.notification.id);
+    }
+    storage::OutboxUpdate update;
+    update.id = o.notification.id;
+    update.state = o.kind == Kind::delivered ? storage::OutboxState::delivered
+                   : o.kind == Kind::retry   ? storage::OutboxState::pending
+                                             : storage::OutboxState::failed;
+    update.attempts = o.attempts;
+    update.next_attempt = o.next_attempt;
+    update.error = o.detail;
+    update.at = clock.now();
+    if (o.kind == Kind::retry) {
+      writer->submit_updates({update}, {});
+      return;
+    }
+    post([this, o, update] {
+      auto fx = engine->delivery_result(o.notification,
+                                        o.kind == Kind::delivered ? engine::DeliveryStatus::delivered
+                                                                  : engine::DeliveryStatus::failed,
+                                        o.detail, clock.now());
+      commit(std::move(fx), {update}, {});
+    });
+  }
+};
+
+App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+App::~App() { stop(); }
+
+Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clock) {
+  auto cfg = std::make_shared<const Config>(std::move(config));
+  auto impl = std::make_unique<Impl>(cfg, clock);
+  const auto durability =
+      cfg->storage.durability == "normal" ? storage::Durability::normal : storage::Durability::full;
+  auto store = storage::Store::open(cfg->storage.path, durability);
+  if (!store) return tl::unexpected(store.error());
+  auto state = (*store)->load();
+  if (!state) return tl::unexpected(state.error());
+  auto reader = storage::Store::open_reader(cfg->storage.path);
+  if (!reader) return tl::unexpected(reader.error());
+  impl->reader = std::move(*reader);
+
+  impl->engine = std::make_unique<engine::Engine>(cfg->directory, state->next_incident, state->next_notification);
+  impl->engine->set_overrides(std::move(state->overrides));
+  for (auto& inc : state->open_incidents) impl->engine->restore(std::move(inc));
+  impl->resume_outbox = std::move(state->pending_outbox);
+  for (const auto& e : impl->resume_outbox) {
+    if (impl->engine->find(e.notification.incident)) continue;
+    auto closed = impl->reader->get_incident(e.notification.incident);
+    if (closed && *closed) impl->resume_closed.push_back(**closed);
+  }
+  if (auto resolved = impl->reader->count_incidents(engine::IncidentState::resolved))
+    impl->metrics.resolved = static_cast<std::uint64_t>(*resolved);
+  impl->writer = std::make_unique<storage::GroupCommitWriter>(std::move(*store));
+
+  if (!cfg->server.action_secret.empty())
+    impl->signer = std::make_shared<const integrations::ActionSigner>(cfg->server.action_secret);
+  std::vector<std::shared_ptr<integrations::Notifier>> notifiers;
+  if (cfg->webhook.enabled) {
+    integrations::WebhookConfig wc;
+    wc.url = cfg->webhook.url;
+    wc.headers = cfg->webhook.headers;
+    wc.timeout = cfg->webhook.timeout;
+    wc.signing_secret = cfg->webhook.signing_secret;
+    wc.public_url = cfg->server.public_url;
+    notifiers.push_back(std::make_shared<integrations::WebhookNotifier>(wc, impl->signer, clock));
+  }
+  integrations::Dispatcher::Options dopt;
+  dopt.workers = cfg->dispatch.workers;
+  dopt.max_attempts = cfg->dispatch.max_attempts;
+  dopt.base_backoff = cfg->dispatch.base_backoff;
+  auto* raw = impl.get();
+  impl->dispatcher = std::make_unique<integrations::Dispatcher>(
+      std::move(notifiers), clock, dopt, [raw](const integrations::DispatchOutcome& o) { raw->on_outcome(o); });
+  spdlog::info("restored {} open incidents and {} undelivered notifications from {}", impl->engine->open_count(),
+               impl->resume_outbox.size(), cfg->storage.path);
+  return std::unique_ptr<App>(new App(std::move(impl)));
+}
+
+Result<std::uint16_t> App::start() {
+  auto& d = *impl_;
+  auto cfg = config();
+  auto listen = parse_listen(cfg->server.listen);
+  if (!listen) return tl::unexpected(listen.error());
+  HttpServerOptions hopt;
+  hopt.host = listen->first;
+  hopt.port = listen->second;
+  hopt.max_body_bytes = cfg->server.max_body_bytes;
+  hopt.request_timeout = cfg->server.request_timeout;
+  d.server = std::make_unique<HttpServer>(hopt, handler());
+
+  d.work.emplace(d.loop.get_executor());
+  d.loop_thread = std::thread([&d] { d.loop.run(); });
+  d.started = true;
+  // Resume undelivered notifications, then fire overdue timers and arm the next.
+  d.post([&d] {
+    for (auto& e : d.resume_outbox) {
+      integrations::Delivery del;
+      del.notification = e.notification;
+      del.attempts = e.attempts;
+      const engine::Incident* inc = d.engine->find(e.notification.incident);
+      for (const auto& c : d.resume_closed)
+        if (!inc && c.number == e.notification.incident) inc = &c;
+      if (!inc) continue;
+      del.incident = *inc;
+      const auto& dir = d.engine->directory();
+      if (const auto* p = dir->person(e.notification.person)) del.person = *p;
+      if (const auto* s = dir->service(inc->service_id)) del.service_name = s->name;
+      d.dispatcher->submit(std::move(del), e.next_attempt);
+    }
+    d.resume_outbox.clear();
+    d.resume_closed.clear();
+    d.fire();
+  });
+  auto port = d.server->start();
+  if (!port) return port;
+  spdlog::info("baton listening on {}:{}", hopt.host, *port);
+  return port;
+}
+
+void App::stop() {
+  auto& d = *impl_;
+  if (d.stopped.exchange(true)) return;
+  if (d.server) d.server->stop(std::chrono::seconds(10));
+  if (d.started) {
+    // Everything the loop accepted is committed before we go.
+    d.run_sync([&d] {
+      d.timer.cancel();
+      return 0;
+    });
+    d.writer->flush();
+    d.run_sync([] { return 0; });  // outcomes posted by the last commits
+    d.writer->flush();
+  }
+  if (d.dispatcher) d.dispatcher->stop();
+  if (d.started) {
+    d.work.reset();
+    d.loop.stop();
+    if (d.loop_thread.joinable()) d.loop_thread.join();
+  }
+  if (d.writer) d.writer->flush();
+}
+
+void App::reload(Config config) {
+  auto cfg = std::make_shared<const Config>(std::move(config));
+  auto current = this->config();
+  if (cfg->server.listen != current->server.listen || cfg->storage.path != current->storage.path ||
+      cfg->webhook.url != current->webhook.url)
+    spdlog::warn("reload: server, storage and channel settings apply at the next restart");
+  {
+    std::lock_guard lock(impl_->config_mutex);
+    impl_->config = cfg;
+  }
+  impl_->run_sync([this, dir = cfg->directory] {
+    impl_->engine->set_directory(dir);
+    return 0;
+  });
+  spdlog::info("configuration reloaded: {} services, {} schedules, {} people", cfg->directory->services.size(),
+               cfg->directory->schedules.size(), cfg->directory->people.size());
+}
+
+void App::ingest(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done) {
+  auto received = std::chrono::steady_clock::now();
+  impl_->metrics.count_event(engine::to_string(alert.source));
+  impl_->post([this, alert = std::move(alert), done = std::move(done), received]() mutable {
+    auto& d = *impl_;
+    if (alert.dedup_key.empty() && alert.action == engine::AlertAction::trigger) {
+      // PagerDuty generates a key when the sender gives none; ours is unique per event.
+      alert.dedup_key = "baton-" + std::to_string(engine::to_ms(d.clock.now())) + "-" +
+                        std::to_string(d.engine->next_incident_number());
+    }
+    auto fx = d.engine->ingest(alert, d.clock.now());
+    if (!fx) return done(tl::unexpected(fx.error()));
+    IngestOutcome outcome{alert.dedup_key, {}};
+    if (!fx->touched.empty()) outcome.incident = fx->touched.front();
+    if (fx->empty()) {
+      // Nothing new to write. If an earlier change is still on its way to the
+      // disk, answer after it so a 2xx never precedes durability.
+      if (d.pending_commits.load() == 0) return done(outcome);
+      return d.commit(std::move(*fx), {}, [done = std::move(done), outcome](Result<void> r) {
+        if (!r) return done(tl::unexpected(r.error()));
+        done(outcome);
+      });
+    }
+    d.commit(std::move(*fx), {},
+             [done = std::move(done), outcome](Result<void> r) {
+               if (!r) return done(tl::unexpected(r.error()));
+               done(outcome);
+             },
+             received);
+  });
+}
+
+void App::command(std::int64_t number, Command command, engine::Actor actor,
+                  std::function<void(Result<engine::Incident>)> done) {
+  impl_->post([this, number, command, actor = std::move(actor), done = std::move(done)]() mutable {
+    auto& d = *impl_;
+    const auto now = d.clock.now();
+    Result<engine::Effects> fx = command == Command::acknowledge ? d.engine->acknowledge(number, actor, now)
+                                 : command == Command::resolve   ? d.engine->resolve(number, actor, now)
+                                                                 : d.engine->escalate(number, actor, now);
+    if (!fx) {
+      if (fx.error().kind == ErrorKind::not_found) {
+        std::lock_guard lock(d.reader_mutex);
+        auto stored = d.reader->get_incident(number);
+        if (stored && *stored && (**stored).state == engine::IncidentState::resolved)
+          return done(fail(ErrorKind::conflict, "incident #" + std::to_string(number) + " is already resolved"));
+        return done(fail(ErrorKind::not_found, "no incident #" + std::to_string(number)));
+      }
+      return done(tl::unexpected(fx.error()));
+    }
+    engine::Incident snapshot = fx->incidents.empty() ? engine::Incident{} : fx->incidents.back();
+    d.commit(std::move(*fx), {}, [done = std::move(done), snapshot = std::move(snapshot)](Result<void> r) {
+      if (!r) return done(tl::unexpected(r.error()));
+      done(snapshot);
+    });
+  });
+}
+
+Result<std::vector<engine::Incident>> App::list_incidents(const storage::IncidentQuery& q) {
+  std::lock_guard lock(impl_->reader_mutex);
+  return impl_->reader->list_incidents(q);
+}
+
+Result<std::optional<engine::Incident>> App::get_incident(std::int64_t number) {
+  std::lock_guard lock(impl_->reader_mutex);
+  return impl_->reader->get_incident(number);
+}
+
+Result<std::vector<engine::TimelineEvent>> App::timeline(std::int64_t number) {
+  std::lock_guard lock(impl_->reader_mutex);
+  return impl_->reader->timeline(number);
+}
+
+Result<std::vector<storage::OutboxEntry>> App::outbox(std::int64_t number) {
+  std::lock_guard lock(impl_->reader_mutex);
+  return impl_->reader->outbox_for(number);
+}
+
+std::vector<OnCallEntry> App::on_call(std::optional<std::string> schedule, engine::TimePoint at) {
+  auto cfg = config();
+  auto overrides = impl_->run_sync([this] { return impl_->engine->overrides(); });
+  std::vector<OnCallEntry> out;
+  for (const auto& [id, s] : cfg->directory->schedules) {
+    if (schedule && *schedule != id) continue;
+    OnCallEntry e{id, s.name, engine::on_call_at(s, overrides, at).value_or(""), std::nullopt};
+    auto next = engine::next_handoffs(s, overrides, at, 1);
+    if (!next.empty()) e.until = next.front().start;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<void> App::consume_token(const std::string& token_id) {
+  Result<void> result;
+  impl_->writer->with_store([&](storage::Store& s) { result = s.consume_token(token_id, impl_->clock.now()); });
+  return result;
+}
+
+std::string App::metrics_text() {
+  auto& d = *impl_;
+  auto counts = d.run_sync([&d] {
+    std::pair<std::uint64_t, std::uint64_t> c{0, 0};
+    for (const auto& [n, inc] : d.engine->open_incidents())
+      (inc.state == engine::IncidentState::triggered ? c.first : c.second)++;
+    return c;
+  });
+  auto stats = d.writer->stats();
+  return d.metrics.render(counts.first, counts.second, stats.commits, stats.items);
+}
+
+void App::count_rejected(const std::string& source) { impl_->metrics.count_rejected(source); }
+
+bool App::ready() const { return impl_->started && !impl_->stopped; }
+
+std::shared_ptr<const Config> App::config() const {
+  std::lock_guard lock(impl_->config_mutex);
+  return impl_->config;
+}
+
+const engine::Clock& App::clock() const { return impl_->clock; }
+
+void App::poke() {
+  impl_->run_sync([this] {
+    impl_->fire();
+    return 0;
+  });
+}
+
+void App::drain() {
+  for (int i = 0; i < 3; ++i) {
+    impl_->run_sync([] { return 0; });
+    impl_->writer->flush();
+  }
+}
+
+}  // namespace baton::bot

@@ -1,0 +1,88 @@
+#pragma once
+// The running service: the engine on its own single-threaded loop (the one
+// writer of incident state), the group-commit writer, the outbox dispatcher,
+// and a read-only store for queries. Every inbound transport turns its input
+// into one of the commands below. Thread-safe: commands may come from any
+// thread; their callbacks run on the writer or engine thread.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bot/config.hpp"
+#include "bot/http_types.hpp"
+#include "engine/engine.hpp"
+#include "engine/time.hpp"
+#include "storage/store.hpp"
+
+namespace baton::bot {
+
+enum class Command { acknowledge, resolve, escalate };
+
+/// What an accepted alert did.
+struct IngestOutcome {
+  std::string dedup_key;
+  std::optional<std::int64_t> incident;
+};
+
+/// One schedule's current on-call person.
+struct OnCallEntry {
+  std::string schedule_id;
+  std::string schedule_name;
+  std::string person;  ///< empty = nobody
+  std::optional<engine::TimePoint> until;
+};
+
+class App {
+ public:
+  /// Opens the database (running migrations), restores every open incident,
+  /// pending timer and undelivered notification. Does not listen yet.
+  static Result<std::unique_ptr<App>> create(Config config, const engine::Clock& clock);
+  ~App();
+
+  /// Starts the engine loop, the dispatcher and the HTTP server; returns the port.
+  Result<std::uint16_t> start();
+  /// Graceful: stop accepting, answer in-flight requests, commit everything,
+  /// stop the dispatcher (undelivered notifications stay in the outbox).
+  void stop();
+
+  /// Validated config swap (SIGHUP). People, schedules, policies and services
+  /// change at once; running escalations keep their snapshots.
+  void reload(Config config);
+
+  // Commands. `done` runs once the outcome is durable (or failed).
+  void ingest(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done);
+  void command(std::int64_t number, Command command, engine::Actor actor,
+               std::function<void(Result<engine::Incident>)> done);
+
+  // Queries (committed state).
+  Result<std::vector<engine::Incident>> list_incidents(const storage::IncidentQuery& q);
+  Result<std::optional<engine::Incident>> get_incident(std::int64_t number);
+  Result<std::vector<engine::TimelineEvent>> timeline(std::int64_t number);
+  Result<std::vector<storage::OutboxEntry>> outbox(std::int64_t number);
+  std::vector<OnCallEntry> on_call(std::optional<std::string> schedule, engine::TimePoint at);
+  /// Marks a single-use action token as used; conflict when it already was.
+  Result<void> consume_token(const std::string& token_id);
+  std::string metrics_text();
+  /// Counts a refused alert request for /metrics.
+  void count_rejected(const std::string& source);
+  bool ready() const;
+
+  std::shared_ptr<const Config> config() const;
+  const engine::Clock& clock() const;
+  /// The request handler (router) used by the HTTP server; tests call it directly.
+  Handler handler();
+
+  // For tests with a fake clock.
+  void poke();   ///< fire due timers now
+  void drain();  ///< wait until the engine loop and the writer are idle
+
+ private:
+  struct Impl;
+  explicit App(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace baton::bot
+

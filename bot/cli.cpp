@@ -1,0 +1,289 @@
+#include "bot/cli.hpp"
+
+#include <boost/json.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <ostream>
+#include <pthread.h>
+
+#include <spdlog/spdlog.h>
+
+#include "bot/app.hpp"
+#include "bot/config.hpp"
+#include "engine/oncall.hpp"
+#include "integrations/http_client.hpp"
+#include "storage/store.hpp"
+
+namespace baton::bot {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kUsage = R"(usage:
+  baton serve [--config FILE] [--listen HOST:PORT] [--db PATH]
+  baton check-config FILE
+  baton oncall [SCHEDULE] [--at TIME] [--config FILE]
+  baton incident list [--state STATE] [--limit N] [--url URL]
+  baton incident show N [--url URL]
+  baton incident ack N | resolve N | escalate N [--url URL]
+
+  FILE defaults to $BATON_CONFIG, else ./baton.yaml. The incident commands use
+  the API of a running baton (default: the config's server.listen) with the
+  token in $BATON_API_TOKEN.
+)";
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> flags;
+};
+
+std::optional<Args> parse_args(const std::vector<std::string>& in, std::ostream& err) {
+  Args a;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const auto& s = in[i];
+    if (s.starts_with("--")) {
+      auto eq = s.find('=');
+      if (eq != std::string::npos) {
+        a.flags[s.substr(2, eq - 2)] = s.substr(eq + 1);
+      } else if (i + 1 < in.size()) {
+        a.flags[s.substr(2)] = in[++i];
+      } else {
+        err << "baton: " << s << " needs a value\n";
+        return std::nullopt;
+      }
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  return a;
+}
+
+std::string default_config_path(const Args& a) {
+  if (auto it = a.flags.find("config"); it != a.flags.end()) return it->second;
+  if (const char* env = std::getenv("BATON_CONFIG"); env && *env) return env;
+  return "baton.yaml";
+}
+
+std::optional<Config> load(const std::string& path, std::ostream& err) {
+  auto cfg = load_config_file(path);
+  if (!cfg) {
+    for (const auto& e : cfg.error()) err << e.to_string() << "\n";
+    err << path << ": " << cfg.error().size() << " error(s)\n";
+    return std::nullopt;
+  }
+  return std::move(*cfg);
+}
+
+int cmd_check_config(const Args& a, std::ostream& out, std::ostream& err) {
+  if (a.positional.size() != 2) {
+    err << "usage: baton check-config FILE\n";
+    return 2;
+  }
+  auto cfg = load(a.positional[1], err);
+  if (!cfg) return 1;
+  for (const auto& w : cfg->warnings) err << "warning: " << w << "\n";
+  const auto& d = *cfg->directory;
+  out << a.positional[1] << ": ok (" << d.services.size() << " services, " << d.policies.size()
+      << " escalation policies, " << d.schedules.size() << " schedules, " << d.people.size() << " people)\n";
+  return 0;
+}
+
+int cmd_serve(const Args& a, std::ostream& out, std::ostream& err) {
+  const auto path = default_config_path(a);
+  auto cfg = load(path, err);
+  if (!cfg) return 1;
+  if (auto it = a.flags.find("listen"); it != a.flags.end()) cfg->server.listen = it->second;
+  if (auto it = a.flags.find("db"); it != a.flags.end()) cfg->storage.path = it->second;
+  if (a.flags.contains("listen") && cfg->server.public_url.empty()) cfg->server.public_url = "http://" + cfg->server.listen;
+  for (const auto& w : cfg->warnings) spdlog::warn("{}", w);
+  static engine::SystemClock clock;
+  auto app = App::create(*cfg, clock);
+  if (!app) {
+    err << "baton: cannot open " << cfg->storage.path << ": " << app.error().message << "\n";
+    return 1;
+  }
+  auto port = (*app)->start();
+  if (!port) {
+    err << "baton: " << port.error().message << "\n";
+    return 1;
+  }
+  out << "baton serving on " << cfg->server.listen << " (database " << cfg->storage.path << ")" << std::endl;
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  while (true) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: reloading {}", path);
+      auto next = load_config_file(path);
+      if (!next) {
+        for (const auto& e : next.error()) spdlog::error("reload refused: {}", e.to_string());
+        spdlog::error("reload refused: the running configuration stays");
+        continue;
+      }
+      next->server.listen = cfg->server.listen;
+      next->storage.path = cfg->storage.path;
+      (*app)->reload(std::move(*next));
+      continue;
+    }
+    spdlog::info("{}: shutting down gracefully", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    break;
+  }
+  (*app)->stop();
+  spdlog::info("stopped; every accepted change is committed");
+  return 0;
+}
+
+int cmd_oncall(const Args& a, std::ostream& out, std::ostream& err) {
+  auto cfg = load(default_config_path(a), err);
+  if (!cfg) return 1;
+  auto at = engine::SystemClock().now();
+  if (auto it = a.flags.find("at"); it != a.flags.end()) {
+    auto t = engine::parse_iso8601(it->second);
+    if (!t) {
+      err << "baton: --at must be an ISO 8601 time such as 2026-11-25T10:00:00Z\n";
+      return 2;
+    }
+    at = *t;
+  }
+  std::vector<engine::Override> overrides;
+  if (std::filesystem::exists(cfg->storage.path)) {
+    if (auto store = storage::Store::open_reader(cfg->storage.path))
+      if (auto state = (*store)->load()) overrides = std::move(state->overrides);
+  }
+  std::optional<std::string> only = a.positional.size() > 1 ? std::optional(a.positional[1]) : std::nullopt;
+  if (only && !cfg->directory->schedule(*only)) {
+    err << "baton: unknown schedule '" << *only << "'\n";
+    return 1;
+  }
+  out << "On call at " << engine::format_iso8601(at) << ":\n";
+  for (const auto& [id, s] : cfg->directory->schedules) {
+    if (only && *only != id) continue;
+    auto who = engine::on_call_at(s, overrides, at);
+    std::string name = "nobody";
+    if (who) {
+      const auto* p = cfg->directory->person(*who);
+      name = p && !p->name.empty() ? p->name + " (" + *who + ")" : *who;
+    }
+    out << "  " << std::left << std::setw(20) << id << " " << name;
+    auto next = engine::next_handoffs(s, overrides, at, 3);
+    if (!next.empty()) out << "  until " << engine::format_iso8601(next.front().start);
+    out << "\n";
+    for (const auto& h : next)
+      out << "      then " << (h.person.empty() ? "nobody" : h.person) << " from " << engine::format_iso8601(h.start)
+          << "\n";
+  }
+  return 0;
+}
+
+int cmd_incident(const Args& a, std::ostream& out, std::ostream& err) {
+  if (a.positional.size() < 2) {
+    err << kUsage;
+    return 2;
+  }
+  const auto& sub = a.positional[1];
+  std::string base;
+  if (auto it = a.flags.find("url"); it != a.flags.end()) {
+    base = it->second;
+  } else {
+    auto cfg = load_config_file(default_config_path(a));
+    base = "http://" + (cfg ? cfg->server.listen : std::string("127.0.0.1:8080"));
+  }
+  const char* token = std::getenv("BATON_API_TOKEN");
+  integrations::HttpRequest req;
+  req.method = "GET";
+  if (token && *token) req.headers.emplace_back("Authorization", std::string("Bearer ") + token);
+  auto need_number = [&]() -> std::optional<std::string> {
+    if (a.positional.size() != 3 || a.positional[2].find_first_not_of("0123456789") != std::string::npos) {
+      err << "usage: baton incident " << sub << " N\n";
+      return std::nullopt;
+    }
+    return a.positional[2];
+  };
+  if (sub == "list") {
+    req.url = base + "/api/v1/incidents?limit=" + (a.flags.contains("limit") ? a.flags.at("limit") : "50");
+    if (a.flags.contains("state")) req.url += "&state=" + a.flags.at("state");
+  } else if (sub == "show") {
+    auto n = need_number();
+    if (!n) return 2;
+    req.url = base + "/api/v1/incidents/" + *n;
+  } else if (sub == "ack" || sub == "resolve" || sub == "escalate") {
+    auto n = need_number();
+    if (!n) return 2;
+    req.method = "POST";
+    req.url = base + "/api/v1/incidents/" + *n + "/" + sub;
+  } else {
+    err << kUsage;
+    return 2;
+  }
+  integrations::HttpClient client;
+  auto res = client.request(req);
+  if (!res) {
+    err << "baton: cannot reach " << base << ": " << res.error().message << "\n";
+    return 1;
+  }
+  boost::system::error_code ec;
+  auto body = json::parse(res->body, ec);
+  if (res->status >= 300 || ec || !body.is_object()) {
+    std::string message = res->body;
+    if (!ec && body.is_object() && body.as_object().contains("message"))
+      message = json::value_to<std::string>(body.as_object().at("message"));
+    err << "baton: " << res->status << ": " << message << "\n";
+    return 1;
+  }
+  auto str = [](const json::value& v) -> std::string {
+    if (v.is_string()) return std::string(v.as_string());
+    if (v.is_null()) return "-";
+    return json::serialize(v);
+  };
+  auto line = [&](const json::object& i) {
+    out << "#" << str(i.at("number")) << "  " << std::left << std::setw(12) << str(i.at("state")) << " "
+        << std::setw(8) << str(i.at("severity")) << " " << std::setw(14) << str(i.at("service")) << " owner "
+        << std::setw(10) << str(i.at("owner")) << " " << str(i.at("summary")) << "\n";
+  };
+  const auto& o = body.as_object();
+  if (sub == "list") {
+    const auto& arr = o.at("incidents").as_array();
+    if (arr.empty()) out << "no incidents\n";
+    for (const auto& i : arr) line(i.as_object());
+  } else {
+    line(o);
+    out << "  created " << str(o.at("created_at")) << ", acknowledged " << str(o.at("acknowledged_at"))
+        << ", resolved " << str(o.at("resolved_at")) << "\n";
+    if (auto* tl = o.if_contains("timeline")) {
+      out << "timeline:\n";
+      for (const auto& e : tl->as_array()) {
+        const auto& ev = e.as_object();
+        out << "  " << str(ev.at("at")) << "  " << std::left << std::setw(20) << str(ev.at("kind")) << " "
+            << str(ev.at("message")) << "  [" << str(ev.at("actor")) << " via " << str(ev.at("channel")) << "]\n";
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& in, std::ostream& out, std::ostream& err) {
+  auto args = parse_args(in, err);
+  if (!args) return 2;
+  if (args->positional.empty() || args->positional[0] == "help" || args->flags.contains("help")) {
+    (args->positional.empty() ? err : out) << kUsage;
+    return args->positional.empty() ? 2 : 0;
+  }
+  const auto& cmd = args->positional[0];
+  if (cmd == "serve") return cmd_serve(*args, out, err);
+  if (cmd == "check-config") return cmd_check_config(*args, out, err);
+  if (cmd == "oncall") return cmd_oncall(*args, out, err);
+  if (cmd == "incident") return cmd_incident(*args, out, err);
+  err << "baton: unknown command '" << cmd << "'\n" << kUsage;
+  return 2;
+}
+
+}  // namespace baton::bot

@@ -1,0 +1,81 @@
+#include "bot/metrics.hpp"
+
+#include <cstdio>
+
+namespace baton::bot {
+
+void Histogram::observe(double seconds) {
+  std::size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_micros_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+std::string Histogram::render(const std::string& name, const std::string& help) const {
+  std::string out = "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+  std::uint64_t cumulative = 0;
+  char buf[64];
+  for (std::size_t i = 0; i < kBounds.size(); ++i) {
+    cumulative += buckets_[i].load();
+    std::snprintf(buf, sizeof buf, "%g", kBounds[i]);
+    out += name + "_bucket{le=\"" + buf + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  cumulative += buckets_[kBounds.size()].load();
+  out += name + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+  std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(sum_micros_.load()) / 1e6);
+  out += name + "_sum " + buf + "\n";
+  out += name + "_count " + std::to_string(count_.load()) + "\n";
+  return out;
+}
+
+void Metrics::count_event(const std::string& source) {
+  std::lock_guard lock(mutex_);
+  ++events_[source];
+}
+
+void Metrics::count_rejected(const std::string& source) {
+  std::lock_guard lock(mutex_);
+  ++rejected_[source];
+}
+
+void Metrics::count_notification(const std::string& channel, const std::string& result) {
+  std::lock_guard lock(mutex_);
+  ++notifications_[{channel, result}];
+}
+
+std::string Metrics::render(std::uint64_t triggered, std::uint64_t acknowledged, std::uint64_t commits,
+                            std::uint64_t committed_items) const {
+  std::string out;
+  {
+    std::lock_guard lock(mutex_);
+    out += "# HELP baton_events_received_total Alert events accepted for processing, by source.\n"
+           "# TYPE baton_events_received_total counter\n";
+    for (const auto& [source, n] : events_)
+      out += "baton_events_received_total{source=\"" + source + "\"} " + std::to_string(n) + "\n";
+    out += "# HELP baton_events_rejected_total Alert requests refused (bad input, unknown key), by source.\n"
+           "# TYPE baton_events_rejected_total counter\n";
+    for (const auto& [source, n] : rejected_)
+      out += "baton_events_rejected_total{source=\"" + source + "\"} " + std::to_string(n) + "\n";
+    out += "# HELP baton_notifications_total Notification attempts by channel and result.\n"
+           "# TYPE baton_notifications_total counter\n";
+    for (const auto& [key, n] : notifications_)
+      out += "baton_notifications_total{channel=\"" + key.first + "\",result=\"" + key.second + "\"} " +
+             std::to_string(n) + "\n";
+  }
+  out += "# HELP baton_incidents Incidents by state.\n# TYPE baton_incidents gauge\n";
+  out += "baton_incidents{state=\"triggered\"} " + std::to_string(triggered) + "\n";
+  out += "baton_incidents{state=\"acknowledged\"} " + std::to_string(acknowledged) + "\n";
+  out += "baton_incidents{state=\"resolved\"} " + std::to_string(resolved.load()) + "\n";
+  out += "# HELP baton_storage_commits_total Database transactions committed by the group-commit writer.\n"
+         "# TYPE baton_storage_commits_total counter\nbaton_storage_commits_total " +
+         std::to_string(commits) + "\n";
+  out += "# HELP baton_storage_committed_items_total Changes committed (several share one transaction).\n"
+         "# TYPE baton_storage_committed_items_total counter\nbaton_storage_committed_items_total " +
+         std::to_string(committed_items) + "\n";
+  out += time_to_first_page.render("baton_time_to_first_page_seconds",
+                                   "From receiving the alert to the first page's delivery by its channel.");
+  return out;
+}
+
+}  // namespace baton::bot
