@@ -1,0 +1,459 @@
+// The whole service in-process: real HTTP server on port 0, real SQLite file,
+// the webhook channel pointed at a local HttpPeer, and a fake clock that the
+// tests move to drive escalations.
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "bot/app.hpp"
+#include "bot/config.hpp"
+#include "integrations/action_links.hpp"
+#include "integrations/http_client.hpp"
+#include "tests/support/fake_clock.hpp"
+#include "tests/support/http_peer.hpp"
+
+using namespace baton;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* kToken = "test-token-123";
+
+std::string config_yaml(const std::string& webhook_url, const std::string& db) {
+  return R"(
+server:
+  listen: "127.0.0.1:0"
+  public_url: "http://baton.test"
+  action_secret: "test-action-secret"
+  api_tokens: [{name: ops, token: ")" +
+         std::string(kToken) + R"("}]
+  max_body_bytes: 65536
+storage: {path: ")" + db + R"(", durability: normal}
+webhook: {url: ")" + webhook_url + R"(/hook"}
+dispatch: {workers: 2, max_attempts: 2, base_backoff: 1s}
+people:
+  alice: {name: Alice, email: alice@example.com}
+  bob: {name: Bob, email: bob@example.com}
+  carol:
+    name: Carol
+    email: carol@example.com
+    contact_chain: [{method: webhook, after: 0s}, {method: email, after: 5m}]
+escalation_policies:
+  main:
+    steps:
+      - {targets: [{person: alice}], timeout: 5m}
+      - {targets: [{person: bob}], timeout: 90s}
+  fragile:
+    steps:
+      - {targets: [{person: carol}], timeout: 10m}
+services:
+  payments: {name: Payments, escalation_policy: main, integration_keys: [key-pay, am-key]}
+  fragile: {name: Fragile, escalation_policy: fragile, integration_keys: [key-fragile]}
+)";
+}
+
+struct TempDb {
+  std::filesystem::path dir;
+  TempDb() {
+    dir = std::filesystem::temp_directory_path() /
+          ("baton-svc-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
+    std::filesystem::create_directories(dir);
+  }
+  ~TempDb() { std::filesystem::remove_all(dir); }
+  std::string path() const { return (dir / "baton.db").string(); }
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+};
+
+struct Service {
+  test::FakeClock& clock;
+  std::unique_ptr<bot::App> app;
+  std::string base;
+  integrations::HttpClient http;
+
+  Service(test::FakeClock& c, const std::string& webhook_url, const std::string& db) : clock(c) {
+    auto cfg = bot::load_config_string(config_yaml(webhook_url, db), "test.yaml", [](std::string_view) {
+      return std::optional<std::string>{};
+    });
+    if (!cfg) FAIL(cfg.error().front().to_string());
+    auto created = bot::App::create(std::move(*cfg), clock);
+    REQUIRE(created);
+    app = std::move(*created);
+    auto port = app->start();
+    REQUIRE(port);
+    base = "http://127.0.0.1:" + std::to_string(*port);
+  }
+
+  integrations::HttpResponse call(std::string method, std::string path, std::string body = "",
+                                  std::string content_type = "application/json", bool auth = true) {
+    integrations::HttpRequest req;
+    req.method = std::move(method);
+    req.url = base + path;
+    req.body = std::move(body);
+    if (!content_type.empty()) req.headers.emplace_back("Content-Type", content_type);
+    if (auth) req.headers.emplace_back("Authorization", std::string("Bearer ") + kToken);
+    auto res = http.request(req);
+    REQUIRE(res);
+    return *res;
+  }
+
+  json::value get_json(const std::string& path) {
+    auto res = call("GET", path, "", "");
+    INFO(res.body);
+    REQUIRE(res.status == 200);
+    return json::parse(res.body);
+  }
+};
+
+std::string event(std::string action, std::string dedup, std::string key = "key-pay") {
+  json::object o{{"routing_key", key}, {"event_action", action}, {"dedup_key", dedup}};
+  if (action == "trigger")
+    o["payload"] = json::object{{"summary", "Disk 95% full on db-7"}, {"source", "db-7"}, {"severity", "critical"}};
+  return json::serialize(o);
+}
+
+std::vector<json::object> pages(const test::HttpPeer& peer) {
+  std::vector<json::object> out;
+  for (const auto& r : peer.requests()) {
+    auto v = json::parse(r.body).as_object();
+    if (v["event"] == "incident.page") out.push_back(v);
+  }
+  return out;
+}
+
+std::vector<std::string> timeline_kinds(const json::value& incident) {
+  std::vector<std::string> kinds;
+  for (const auto& e : incident.at("timeline").as_array()) kinds.emplace_back(e.at("kind").as_string());
+  return kinds;
+}
+
+/// The actor of the first timeline event of `kind` ("" when there is none).
+std::string actor_of(const json::value& incident, std::string_view kind) {
+  for (const auto& e : incident.at("timeline").as_array())
+    if (e.at("kind").as_string() == kind) return std::string(e.at("actor").as_string());
+  return "";
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+/// Waits (bounded) for `pred` to hold; the service works on other threads.
+template <typename Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 500; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+}  // namespace
+
+TEST_CASE("end to end: alert -> step 1 page -> no ack -> step 2 page -> ack via API -> stops", "[service]") {
+  // Scenario: an Events v2 trigger pages alice through the webhook; five
+  // minutes pass without an ack; bob is paged; bob's ack through the API
+  // stops the escalation; the timeline holds every step.
+  TempDb db;
+  test::FakeClock clock;
+  test::HttpPeer sink;
+  Service svc(clock, sink.url(), db.path());
+
+  auto res = svc.call("POST", "/v2/enqueue", event("trigger", "db-7/disk"), "application/json", false);
+  CHECK(res.status == 202);
+  CHECK(json::parse(res.body) ==
+        json::parse(R"({"status":"success","message":"Event processed","dedup_key":"db-7/disk"})"));
+  REQUIRE(sink.wait_for_requests(1, 5s));
+  auto first = pages(sink);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0]["person"].at("id") == "alice");
+  CHECK(first[0]["step"] == 1);
+  CHECK(sink.requests()[0].target == "/hook");
+
+  clock.advance(5min);
+  svc.app->poke();
+  REQUIRE(sink.wait_for_requests(2, 5s));
+  auto second = pages(sink);
+  REQUIRE(second.size() == 2);
+  CHECK(second[1]["person"].at("id") == "bob");
+  CHECK(second[1]["step"] == 2);
+
+  auto ack = svc.call("POST", "/api/v1/incidents/1/ack");
+  REQUIRE(ack.status == 200);
+  CHECK(json::parse(ack.body).at("state") == "acknowledged");
+
+  // Nothing more is paged however long we wait.
+  svc.app->drain();
+  const auto before = pages(sink).size();
+  clock.advance(1h);
+  svc.app->poke();
+  svc.app->drain();
+  CHECK(pages(sink).size() == before);
+
+  auto inc = svc.get_json("/api/v1/incidents/1");
+  auto kinds = timeline_kinds(inc);
+  for (auto k : {"triggered", "paged", "escalated", "acknowledged", "notification_sent"}) CHECK(contains(kinds, k));
+  CHECK(std::count(kinds.begin(), kinds.end(), "paged") == 2);
+  CHECK(inc.at("owner") == "bob");
+  CHECK(actor_of(inc, "acknowledged") == "api:ops");
+  svc.app->stop();
+}
+
+TEST_CASE("deduplication, acknowledge and resolve events over HTTP", "[service]") {
+  // Scenario: the same trigger twice is one incident with one page; an
+  // acknowledge event acks it; a resolve event resolves it; resolving again
+  // is accepted and changes nothing.
+  TempDb db;
+  test::FakeClock clock;
+  test::HttpPeer sink;
+  Service svc(clock, sink.url(), db.path());
+  CHECK(svc.call("POST", "/v2/enqueue", event("trigger", "k1")).status == 202);
+  CHECK(svc.call("POST", "/v2/enqueue", event("trigger", "k1")).status == 202);
+  svc.app->drain();
+  auto list = svc.get_json("/api/v1/incidents");
+  CHECK(list.at("incidents").as_array().size() == 1);
+  CHECK(svc.call("POST", "/v2/enqueue", event("acknowledge", "k1")).status == 202);
+  CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged");
+  CHECK(svc.call("POST", "/v2/enqueue", event("resolve", "k1")).status == 202);
+  CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "resolved");
+  CHECK(svc.call("POST", "/v2/enqueue", event("resolve", "k1")).status == 202);
+  // A trigger without a dedup key gets one generated and returned.
+  auto gen = svc.call("POST", "/v2/enqueue",
+                      R"({"routing_key":"key-pay","event_action":"trigger","payload":{"summary":"s","source":"h","severity":"info"}})");
+  CHECK(gen.status == 202);
+  CHECK_FALSE(json::parse(gen.body).at("dedup_key").as_string().empty());
+  // Acting on a resolved incident is a conflict.
+  CHECK(svc.call("POST", "/api/v1/incidents/1/ack").status == 409);
+}
+
+TEST_CASE("bad input gets a clear error and changes nothing", "[service]") {
+  TempDb db;
+  test::FakeClock clock;
+  test::HttpPeer sink;
+  Service svc(clock, sink.url(), db.path());
+  struct Case {
+    std::string method, path, body, content_type;
+    bool auth;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {"POST", "/v2/enqueue", "{not json", "application/json", false, 400},
+      {"POST", "/v2/enqueue", event("trigger", "x"), "text/plain", false, 415},
+      {"POST", "/v2/enqueue", event("trigger", "x", "no-such-key"), "application/json", false, 400},
+      {"POST", "/v2/enqueue", R"({"routing_key":"key-pay","event_action":"trigger"})", "application/json", false, 400},
+      {"POST", "/v2/enqueue", std::string(70000, ' '), "application/json", false, 413},
+      {"GET", "/v2/enqueue", "", "", false, 405},
+      {"POST", "/api/v1/integrations/alertmanager/no-such-key", "{}", "application/json", false, 404},
+      {"POST", "/api/v1/integrations/alertmanager/am-key", R"({"version":"4"})", "application/json", false, 400},
+      {"GET", "/api/v1/incidents", "", "", false, 401},
+      {"GET", "/api/v1/incidents?state=bogus", "", "", true, 400},
+      {"GET", "/api/v1/incidents?limit=0", "", "", true, 400},
+      {"GET", "/api/v1/incidents/42", "", "", true, 404},
+      {"GET", "/api/v1/incidents/abc", "", "", true, 404},
+      {"POST", "/api/v1/incidents/42/ack", "", "", true, 404},
+      {"POST", "/api/v1/incidents/1/explode", "", "", true, 404},
+      {"GET", "/api/v1/oncall?at=yesterday", "", "", true, 400},
+      {"GET", "/nowhere", "", "", false, 404},
+  };
+  for (const auto& c : cases) {
+    INFO(c.method << " " << c.path);
+    auto res = svc.call(c.method, c.path, c.body, c.content_type, c.auth);
+    CHECK(res.status == c.status);
+    auto body = json::parse(res.body);
+    CHECK(body.is_object());
+    CHECK((body.as_object().contains("message") || body.as_object().contains("errors")));
+  }
+  // A wrong token is refused like a missing one.
+  integrations::HttpRequest bad;
+  bad.method = "GET";
+  bad.url = svc.base + "/api/v1/incidents";
+  bad.headers = {{"Authorization", "Bearer wrong"}};
+  CHECK(svc.http.request(bad)->status == 401);
+  // The missing field is named.
+  auto missing = svc.call("POST", "/v2/enqueue", R"({"routing_key":"key-pay","event_action":"trigger","payload":{"source":"a","severity":"info"}})");
+  CHECK(missing.body.find("payload.summary") != std::string::npos);
+  svc.app->drain();
+  CHECK(svc.get_json("/api/v1/incidents").at("incidents").as_array().empty());
+  CHECK(sink.requests().empty());
+}
+
+TEST_CASE("an Alertmanager group is one incident, resolved with the group", "[service]") {
+  TempDb db;
+  test::FakeClock clock;
+  test::HttpPeer sink;
+  Service svc(clock, sink.url(), db.path());
+  auto payload = [](std::string status, int alerts) {
+    json::array arr;
+    for (int i = 0; i < alerts; ++i)
+      arr.push_back(json::object{{"status", status},
+                                 {"labels", json::object{{"alertname", "InstanceDown"}, {"instance", "api-" + std::to_string(i)}}},
+                                 {"annotations", json::object{{"summary", "api-" + std::to_string(i) + " down"}}},
+                                 {"startsAt", "2026-11-24T01:01:04Z"},
+                                 {"endsAt", "0001-01-01T00:00:00Z"},
+                                 {"generatorURL", "http://prom/graph"},
+                                 {"fingerprint", "fp" + std::to_string(i)}});
+    return json::serialize(json::object{{"receiver", "baton"}, {"status", status}, {"alerts", arr},
+                                        {"groupLabels", json::object{{"alertname", "InstanceDown"}}},
+                                        {"commonLabels", json::object{{"alertname", "InstanceDown"}, {"severity", "critical"}}},
+                                        {"commonAnnotations", json::object{}},
+                                        {"externalURL", "http://am"}, {"version", "4"},
+                                        {"groupKey", "{}:{alertname=\"InstanceDown\"}"}, {"truncatedAlerts", 0}});
+  };
+  // Fifty instances down is one page, not fifty.
+  auto res = svc.call("POST", "/api/v1/integrations/alertmanager/am-key", payload("firing", 50));
+  REQUIRE(res.status == 200);
+  CHECK(json::parse(res.body).at("incident") == 1);
+  CHECK(svc.call("POST", "/api/v1/integrations/alertmanager/am-key", payload("firing", 50)).status == 200);
+  REQUIRE(sink.wait_for_requests(1, 5s));
+  svc.app->drain();
+  CHECK(pages(sink).size() == 1);
+  auto inc = svc.get_json("/api/v1/incidents/1");
+  CHECK(inc.at("alert_count") == 50);
+  CHECK(inc.at("severity") == "critical");
+  CHECK(svc.call("POST", "/api/v1/integrations/alertmanager/am-key", payload("resolved", 50)).status == 200);
+  CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "resolved");
+}
+
+TEST_CASE("a restart in the middle of an escalation loses nothing", "[service]") {
+  // Scenario: trigger, alice paged; the service stops (SIGTERM path); a new
+  // process on the same database restores the incident; at +5 min bob is
+  // paged; numbering continues.
+  TempDb db;
+  test::FakeClock clock;
+  test::HttpPeer sink;
+  {
+    Service svc(clock, sink.url(), db.path());
+    CHECK(svc.call("POST", "/v2/enqueue", event("trigger", "r1")).status == 202);
+    REQUIRE(sink.wait_for_requests(1, 5s));
+    svc.app->stop();
+  }
+  Service again(clock, sink.url(), db.path());
+  auto list = again.get_json("/api/v1/incidents?state=triggered");
+  REQUIRE(list.at("incidents").as_array().size() == 1);
+  // The duplicate is still recognised after the restart.
+  CHECK(again.call("POST", "/v2/enqueue", event("trigger", "r1")).status == 202);
+  clock.advance(5min);
+  again.app->poke();
+  REQUIRE(sink.wait_for_requests(2, 5s));
+  auto p = pages(sink);
+  REQUIRE(p.size() == 2);
+  CHECK(p[1]["person"].at("id") == "bob");
+  CHECK(again.call("POST", "/v2/enqueue", event("trigger", "r2")).status == 202);
+  again.app->drain();
+  CHECK(again.get_json("/api/v1/incidents/2").at("dedup_key") == "r2");
+}
+
+TEST_CASE("an undelivered page is sent after a restart", "[service]") {
+  // Scenario: the webhook answers 503, so the page waits for a retry in the
+  // outbox; the service restarts; once the retry time has passed the page
+  // is delivered with the same idempotency key.
+  TempDb db;
+  test::FakeClock clock;
+  test::HttpPeer sink;
+  sink.push_response({503, {}, "{}", 0ms});
+  std::string key;
+  {
+    Service svc(clock, sink.url(), db.path());
+    CHECK(svc.call("POST", "/v2/enqueue", event("trigger", "u1")).status == 202);
+    REQUIRE(sink.wait_for_requests(1, 5s));
+    key = *sink.requests()[0].header("idempotency-key");
+    svc.app->drain();
+    svc.app->stop();
+  }
+  clock.advance(10s);
+  Service again(clock, sink.url(), db.path());
+  REQUIRE(sink.wait_for_requests(2, 5s));
+  CHECK(*sink.requests()[1].header("idempotency-key") == key);
+}
+
+TEST_CASE("a failed channel moves the contact chain on at once", "[service]") {
+  // Scenario: carol's chain is webhook, then email at 5 min. The webhook
+  // answers 410 (permanent): the email attempt is made at once (and fails
+  // here: no email channel is configured); both failures are on the timeline.
+  TempDb db;
+  test::FakeClock clock;
+  test::HttpPeer sink;
+  sink.set_default_response({410, {}, R"({"error":"gone"})", 0ms});
+  Service svc(clock, sink.url(), db.path());
+  CHECK(svc.call("POST", "/v2/enqueue", event("trigger", "f1", "key-fragile")).status == 202);
+  REQUIRE(eventually([&] {
+    svc.app->drain();
+    auto kinds = timeline_kinds(svc.get_json("/api/v1/incidents/1"));
+    return std::count(kinds.begin(), kinds.end(), "notification_failed") >= 2;
+  }));
+  auto inc = svc.get_json("/api/v1/incidents/1");
+  std::string all;
+  for (const auto& e : inc.at("timeline").as_array()) all += std::string(e.at("message").as_string()) + "\n";
+  CHECK(all.find("via webhook failed") != std::string::npos);
+  CHECK(all.find("Trying the next contact method for Carol now: email") != std::string::npos);
+  CHECK(all.find("no channel configured for email") != std::string::npos);
+}
+
+TEST_CASE("signed action links: confirm on GET, act once on POST", "[service]") {
+  TempDb db;
+  test::FakeClock clock;
+  test::HttpPeer sink;
+  Service svc(clock, sink.url(), db.path());
+  CHECK(svc.call("POST", "/v2/enqueue", event("trigger", "l1")).status == 202);
+  REQUIRE(sink.wait_for_requests(1, 5s));
+  auto link = std::string(pages(sink)[0]["links"].at("acknowledge").as_string());
+  const std::string prefix = "http://baton.test";
+  REQUIRE(link.starts_with(prefix));
+  const auto path = link.substr(prefix.size());
+
+  auto confirm = svc.call("GET", path, "", "", false);
+  CHECK(confirm.status == 200);
+  CHECK(confirm.body.find("<form method=\"post\">") != std::string::npos);
+  svc.app->drain();
+  CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "triggered");  // a GET changes nothing
+
+  CHECK(svc.call("POST", path, "", "", false).status == 200);
+  auto inc = svc.get_json("/api/v1/incidents/1");
+  CHECK(inc.at("state") == "acknowledged");
+  CHECK(actor_of(inc, "acknowledged") == "alice");
+  CHECK(svc.call("POST", path, "", "", false).status == 409);  // single use
+
+  auto tampered = path;
+  tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == 'A' ? 'B' : 'A';
+  CHECK(svc.call("POST", tampered, "", "", false).status == 400);
+  // An expired link: sign one that ended a minute ago.
+  integrations::ActionSigner signer("test-action-secret");
+  auto old = signer.sign({1, integrations::Action::resolve, "alice", clock.now() - 1min, ""});
+  CHECK(svc.call("POST", "/actions/" + old, "", "", false).status == 410);
+  CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged");
+}
+
+TEST_CASE("listing, pagination, on-call and operational endpoints", "[service]") {
+  TempDb db;
+  test::FakeClock clock;
+  test::HttpPeer sink;
+  Service svc(clock, sink.url(), db.path());
+  for (auto k : {"a", "b", "c"}) CHECK(svc.call("POST", "/v2/enqueue", event("trigger", k)).status == 202);
+  CHECK(svc.call("POST", "/api/v1/incidents/2/resolve").status == 200);
+  auto page1 = svc.get_json("/api/v1/incidents?limit=2");
+  REQUIRE(page1.at("incidents").as_array().size() == 2);
+  CHECK(page1.at("incidents").as_array()[0].at("number") == 3);  // newest first
+  auto next = std::string(page1.at("next").as_string());
+  auto page2 = svc.get_json(next);
+  REQUIRE(page2.at("incidents").as_array().size() == 1);
+  CHECK(page2.at("incidents").as_array()[0].at("number") == 1);
+  CHECK(svc.get_json("/api/v1/incidents?state=resolved").at("incidents").as_array().size() == 1);
+
+  CHECK(svc.call("POST", "/api/v1/incidents/3/escalate").status == 200);
+  CHECK(svc.get_json("/api/v1/incidents/3").at("owner") == "bob");
+
+  auto oncall = svc.get_json("/api/v1/oncall");
+  CHECK(oncall.at("oncall").is_array());
+
+  CHECK(svc.call("GET", "/healthz", "", "", false).status == 200);
+  CHECK(svc.call("GET", "/readyz", "", "", false).status == 200);
+  auto metrics = svc.call("GET", "/metrics", "", "", false);
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body.find("baton_events_received_total{source=\"events_v2\"} 3") != std::string::npos);
+  CHECK(metrics.body.find("baton_incidents{state=\"resolved\"} 1") != std::string::npos);
+  CHECK(metrics.body.find("baton_time_to_first_page_seconds_count") != std::string::npos);
+}
