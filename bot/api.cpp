@@ -276,6 +276,23 @@ class Router {
       if (!method_is(req, "GET")) return respond(not_allowed());
       return oncall(req, std::move(respond));
     }
+    constexpr std::string_view kSchedules = "/api/v1/schedules/";
+    if (path.starts_with(kSchedules)) {
+      auto rest = path.substr(kSchedules.size());
+      auto slash = rest.find('/');
+      if (slash == std::string_view::npos || rest.substr(slash) != "/overrides")
+        return respond(json_error(404, "no route for " + std::string(path)));
+      return schedule_overrides(std::string(rest.substr(0, slash)), token_name, req, std::move(respond));
+    }
+    constexpr std::string_view kOverrides = "/api/v1/overrides/";
+    if (path.starts_with(kOverrides)) {
+      if (!method_is(req, "DELETE")) return respond(not_allowed());
+      auto id = parse_int(path.substr(kOverrides.size()));
+      if (!id) return respond(json_error(404, "override ids are integers"));
+      auto r = app_.remove_override(*id);
+      if (!r) return respond(json_error(status_for(r.error().kind), r.error().message));
+      return respond(json_response(200, json::object{{"status", "deleted"}, {"id", *id}}));
+    }
     constexpr std::string_view kIncidents = "/api/v1/incidents/";
     if (path.starts_with(kIncidents)) {
       auto rest = path.substr(kIncidents.size());
@@ -296,6 +313,53 @@ class Router {
       return act(*number, *cmd, engine::Actor{"api:" + token_name, engine::Source::api}, std::move(respond));
     }
     respond(json_error(404, "no route for " + std::string(path)));
+  }
+
+  static json::object override_json(const engine::Override& o) {
+    return json::object{{"id", o.id},
+                        {"schedule", o.schedule_id},
+                        {"person", o.person},
+                        {"start", engine::format_iso8601(o.start)},
+                        {"end", engine::format_iso8601(o.end)}};
+  }
+
+  // GET lists the runtime overrides of a schedule; POST {person, start, end} adds one.
+  void schedule_overrides(const std::string& schedule, const std::string& token_name, const Request& req,
+                          Responder respond) {
+    if (!app_.config()->directory->schedule(schedule))
+      return respond(json_error(404, "unknown schedule '" + schedule + "'"));
+    if (method_is(req, "GET")) {
+      json::array arr;
+      for (const auto& o : app_.overrides())
+        if (o.schedule_id == schedule) arr.push_back(override_json(o));
+      return respond(json_response(200, json::object{{"overrides", std::move(arr)}}));
+    }
+    if (!method_is(req, "POST")) return respond(not_allowed());
+    if (!is_json(req)) return respond(json_error(415, "Content-Type must be application/json"));
+    boost::system::error_code ec;
+    auto body = json::parse(req.body, ec);
+    if (ec || !body.is_object()) return respond(json_error(400, "the body must be a JSON object"));
+    const auto& o = body.as_object();
+    auto field = [&](const char* name) -> std::optional<std::string> {
+      auto* v = o.if_contains(name);
+      if (!v || !v->is_string()) return std::nullopt;
+      return std::string(v->as_string());
+    };
+    auto person = field("person");
+    auto start = field("start");
+    auto end = field("end");
+    if (!person) return respond(json_error(400, "'person' is missing"));
+    if (!start || !engine::parse_iso8601(*start)) return respond(json_error(400, "'start' must be an ISO 8601 time"));
+    if (!end || !engine::parse_iso8601(*end)) return respond(json_error(400, "'end' must be an ISO 8601 time"));
+    engine::Override ov;
+    ov.schedule_id = schedule;
+    ov.person = *person;
+    ov.start = *engine::parse_iso8601(*start);
+    ov.end = *engine::parse_iso8601(*end);
+    auto added = app_.add_override(ov);
+    if (!added) return respond(json_error(status_for(added.error().kind), added.error().message));
+    spdlog::info("override {} added to schedule {} by api:{}", added->id, schedule, token_name);
+    respond(json_response(201, override_json(*added)));
   }
 
   void list(const Request& req, Responder respond) {

@@ -425,6 +425,43 @@ std::vector<OnCallEntry> App::on_call(std::optional<std::string> schedule, engin
   return out;
 }
 
+Result<engine::Override> App::add_override(engine::Override o) {
+  auto& d = *impl_;
+  if (!config()->directory->schedule(o.schedule_id))
+    return fail(ErrorKind::not_found, "unknown schedule '" + o.schedule_id + "'");
+  if (!config()->directory->person(o.person)) return fail(ErrorKind::not_found, "unknown person '" + o.person + "'");
+  if (o.end <= o.start) return fail(ErrorKind::invalid_request, "an override must end after it starts");
+  Result<std::int64_t> id = 0;
+  d.writer->with_store([&](storage::Store& s) { id = s.add_override(o, d.clock.now()); });
+  if (!id) return tl::unexpected(id.error());
+  o.id = *id;
+  d.run_sync([&d, o] {
+    auto all = d.engine->overrides();
+    all.push_back(o);
+    d.engine->set_overrides(std::move(all));
+    return 0;
+  });
+  return o;
+}
+
+Result<void> App::remove_override(std::int64_t id) {
+  auto& d = *impl_;
+  Result<void> r;
+  d.writer->with_store([&](storage::Store& s) { r = s.remove_override(id); });
+  if (!r) return r;
+  d.run_sync([&d, id] {
+    auto all = d.engine->overrides();
+    std::erase_if(all, [id](const engine::Override& o) { return o.id == id; });
+    d.engine->set_overrides(std::move(all));
+    return 0;
+  });
+  return {};
+}
+
+std::vector<engine::Override> App::overrides() {
+  return impl_->run_sync([this] { return impl_->engine->overrides(); });
+}
+
 Result<void> App::consume_token(const std::string& token_id) {
   Result<void> result;
   impl_->writer->with_store([&](storage::Store& s) { result = s.consume_token(token_id, impl_->clock.now()); });

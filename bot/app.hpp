@@ -62,6 +62,10 @@ class App {
   Result<std::vector<engine::TimelineEvent>> timeline(std::int64_t number);
   Result<std::vector<storage::OutboxEntry>> outbox(std::int64_t number);
   std::vector<OnCallEntry> on_call(std::optional<std::string> schedule, engine::TimePoint at);
+  /// Runtime overrides (kept in the database, applied to the engine at once).
+  Result<engine::Override> add_override(engine::Override o);
+  Result<void> remove_override(std::int64_t id);
+  std::vector<engine::Override> overrides();
   /// Marks a single-use action token as used; conflict when it already was.
   Result<void> consume_token(const std::string& token_id);
   std::string metrics_text();
