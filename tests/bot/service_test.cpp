@@ -515,3 +515,20 @@ TEST_CASE("runtime overrides change who is paged and survive a restart", "[servi
   CHECK(oncall_person(again) == "alice");
   CHECK(again.call("DELETE", "/api/v1/overrides/" + std::to_string(id), "", "").status == 404);
 }
+
+TEST_CASE("a reload swaps people, policies and services without a restart", "[service]") {
+  // Scenario: a running service reloads a config that adds a service with a
+  // new integration key; the new key is accepted at once and the old incident
+  // keeps escalating with its snapshot.
+  TempDb db;
+  test::FakeClock clock;
+  test::HttpPeer sink;
+  Service svc(clock, sink.url(), db.path());
+  CHECK(svc.call("POST", "/v2/enqueue", event("trigger", "x", "key-new")).status == 400);
+  auto yaml = config_yaml(sink.url(), db.path()) +
+              "  newsvc: {name: New, escalation_policy: main, integration_keys: [key-new]}\n";
+  auto cfg = bot::load_config_string(yaml, "reload.yaml", [](std::string_view) { return std::optional<std::string>{}; });
+  REQUIRE(cfg);
+  svc.app->reload(std::move(*cfg));
+  CHECK(svc.call("POST", "/v2/enqueue", event("trigger", "x", "key-new")).status == 202);
+}
