@@ -806,6 +806,9 @@ tl::expected<Config, std::vector<ConfigError>> Loader::load(std::string_view tex
   if (webhook_used_ && !c.webhook.enabled)
     warning(webhook_used_at_, "a contact chain uses the webhook method but webhook.url is not set");
   if (dir->services.empty()) warning(root.Mark(), "no services are configured: every alert will be rejected");
+  // Channels that exist today; contact-chain links for others are skipped by the engine.
+  if (c.webhook.enabled) dir->channels.push_back(engine::MethodKind::webhook);
+  if (dir->channels.empty()) dir->channels.push_back(engine::MethodKind::webhook);
 
   if (!errors_.empty()) {
     std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {

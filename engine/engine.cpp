@@ -99,10 +99,22 @@ PolicySnapshotPtr Engine::snapshot_policy(const EscalationPolicy& policy) {
 }
 
 std::vector<ContactRule> Engine::chain_for(const Incident& inc, const std::string& person) const {
-  if (const Person* p = directory_->person(person); p && !p->contact_chain.empty()) return p->contact_chain;
-  if (const Service* s = directory_->service(inc.service_id); s && !s->default_contact_chain.empty())
-    return s->default_contact_chain;
-  return {ContactRule{MethodKind::webhook, Seconds{0}}};
+  // A link whose method has no channel is left out rather than failing on
+  // every page; if nothing is left, the first available channel pages at once.
+  auto usable = [this](const std::vector<ContactRule>& chain) {
+    std::vector<ContactRule> out;
+    for (const auto& r : chain)
+      if (directory_->has_channel(r.method)) out.push_back(r);
+    return out;
+  };
+  std::vector<ContactRule> chain;
+  if (const Person* p = directory_->person(person); p && !p->contact_chain.empty()) chain = usable(p->contact_chain);
+  if (chain.empty())
+    if (const Service* s = directory_->service(inc.service_id); s && !s->default_contact_chain.empty())
+      chain = usable(s->default_contact_chain);
+  if (chain.empty())
+    chain = {ContactRule{directory_->channels.empty() ? MethodKind::webhook : directory_->channels.front(), Seconds{0}}};
+  return chain;
 }
 
 void Engine::note(Incident& inc, TimelineKind kind, const Actor& actor, std::string message, TimePoint now,

@@ -1,5 +1,6 @@
 #include "engine/model.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -19,6 +20,10 @@ const Service* Directory::service(std::string_view id) const { return lookup(ser
 const Service* Directory::service_by_key(std::string_view key) const {
   auto it = integration_keys.find(key);
   return it == integration_keys.end() ? nullptr : service(it->second);
+}
+
+bool Directory::has_channel(MethodKind m) const {
+  return channels.empty() || std::find(channels.begin(), channels.end(), m) != channels.end();
 }
 
 std::string format_iso8601(TimePoint t) {

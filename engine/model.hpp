@@ -117,6 +117,11 @@ struct Directory {
   std::map<std::string, Service, std::less<>> services;
   /// integration key -> service id
   std::map<std::string, std::string, std::less<>> integration_keys;
+  /// The contact methods that have a configured channel. Contact-chain links
+  /// using any other method are skipped. Empty = every method is available.
+  std::vector<MethodKind> channels;
+
+  bool has_channel(MethodKind m) const;
 
   const Person* person(std::string_view id) const;
   const Schedule* schedule(std::string_view id) const;

@@ -413,3 +413,30 @@ TEST_CASE("identical policy snapshots are shared between incidents") {
   auto b = w.ingest(trigger("key-pay", "b"));
   CHECK(a.incidents.back().policy.get() == b.incidents.back().policy.get());
 }
+
+TEST_CASE("contact-chain links without a configured channel are skipped") {
+  // Scenario: only the webhook channel exists. dave's chain (webhook, email at
+  // 2 min, sms at 5 min) pages by webhook only; no timer waits for email/sms.
+  // A person whose chain has no usable link is paged on the first channel.
+  auto d = make_directory();
+  d->channels = {MethodKind::webhook};
+  d->people["erin"] = person("erin", {{MethodKind::sms, 0s}});
+  EscalationPolicy p;
+  p.id = "erin";
+  p.steps = {step_person("erin", 600s)};
+  d->policies.emplace(p.id, p);
+  Service s;
+  s.id = "erinsvc";
+  s.escalation_policy = "erin";
+  d->services.emplace(s.id, s);
+  d->integration_keys.emplace("key-erin", s.id);
+  test::FakeClock clock;
+  Engine engine(d);
+  auto fx = engine.ingest(trigger("key-chain"), clock.now());
+  REQUIRE(fx);
+  CHECK(pages_to(*fx) == std::vector<std::string>{"dave:webhook"});
+  CHECK(*engine.next_wakeup() == clock.now() + 600s);  // only the step timeout
+  auto erin = engine.ingest(trigger("key-erin"), clock.now());
+  REQUIRE(erin);
+  CHECK(pages_to(*erin) == std::vector<std::string>{"erin:webhook"});
+}
