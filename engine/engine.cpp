@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/oncall.hpp"
+#include "engine/quiet_hours.hpp"
 
 namespace baton::engine {
 namespace {
@@ -173,6 +174,13 @@ void Engine::schedule_timer(Incident& inc) {
 void Engine::fire_contact_rules(Incident& inc, TimePoint now, Effects& fx) {
   auto& c = inc.contact;
   const int size = static_cast<int>(c.chain.size());
+  if (c.next_rule < size && c.page_started + c.chain[c.next_rule].delay <= now && is_low_urgency(inc.severity)) {
+    if (const Person* p = directory_->person(c.person))
+      if (auto until = quiet_until(*p, now)) {
+        c.next_at = *until;  // the rest of the chain waits for the end of quiet hours
+        return;
+      }
+  }
   while (c.next_rule < size && c.page_started + c.chain[c.next_rule].delay <= now) {
     add_notification(inc, c.person, c.chain[c.next_rule].method, NotificationKind::page, now, fx);
     ++c.next_rule;
@@ -184,10 +192,23 @@ void Engine::page(Incident& inc, const std::string& person, TimePoint now, Effec
   inc.owner = person;
   inc.contact = ContactState{person, now, 0, chain_for(inc, person), now};
   const Person* p = directory_->person(person);
-  note(inc, TimelineKind::paged, kEngineActor,
-       "Paging " + (p && !p->name.empty() ? p->name : person) + " (step " +
-           std::to_string(inc.escalation.step + 1) + ")",
+  const std::string who = p && !p->name.empty() ? p->name : person;
+  note(inc, TimelineKind::paged, kEngineActor, "Paging " + who + " (step " + std::to_string(inc.escalation.step + 1) + ")",
        now, fx);
+  if (p && is_low_urgency(inc.severity)) {
+    if (auto until = quiet_until(*p, now)) {
+      // Quiet hours are not silence: a low-urgency page waits for their end, and
+      // the step's timeout counts from then; critical and error pages never wait.
+      auto& c = inc.contact;
+      c.page_started = *until;
+      if (!c.chain.empty()) c.next_at = *until + c.chain.front().delay;
+      if (inc.escalation.active) inc.escalation.step_deadline = *until + (inc.escalation.step_deadline - now);
+      note(inc, TimelineKind::note, kEngineActor,
+           who + " is in quiet hours: this " + to_string(inc.severity) + " page waits until " + format_iso8601(*until),
+           now, fx);
+      return;
+    }
+  }
   fire_contact_rules(inc, now, fx);
 }
 

@@ -33,6 +33,14 @@ struct Person {
   std::string time_zone = "UTC";
   /// Ordered by delay. Empty means: use the service's default chain.
   std::vector<ContactRule> contact_chain;
+  /// Daily quiet hours in the person's time zone: [start, end) minutes after
+  /// local midnight; end <= start wraps past midnight. Pages of low urgency
+  /// (warning, info) wait until they end; critical and error pages do not.
+  struct QuietHours {
+    int start_minute = 0;
+    int end_minute = 0;
+  };
+  std::optional<QuietHours> quiet_hours;
 };
 
 /// A weekly window in which a layer applies, in the layer's time zone.

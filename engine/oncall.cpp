@@ -1,5 +1,7 @@
 #include "engine/oncall.hpp"
 
+#include "engine/tz.hpp"
+
 #include <date/date.h>
 #include <date/tz.h>
 
@@ -11,7 +13,7 @@ namespace baton::engine {
 
 namespace {
 
-using LocalMillis = date::local_time<Millis>;
+using tz::LocalMillis;
 using LocalSeconds = date::local_seconds;
 using LocalDays = date::local_days;
 using LongDays = std::chrono::duration<std::int64_t, std::ratio<86400>>;
@@ -21,29 +23,8 @@ constexpr auto kHandoffSearchLimit = std::chrono::hours{24 * 731};
 constexpr auto kHandoffSearchFirst = std::chrono::hours{24 * 14};
 constexpr const char* kOverrideSource = "override";
 
-const date::time_zone* find_zone(std::string_view name) {
-  if (name.empty()) return nullptr;
-  try {
-    return date::locate_zone(name);
-  } catch (const std::exception&) {
-    // date/tz reports an unknown zone by throwing; for us it is an expected value.
-    return nullptr;
-  }
-}
-
-// Local date-time -> instant. Ambiguous (fall back): the earlier instant.
-// Nonexistent (spring forward): the instant the gap ends.
-TimePoint local_to_sys(const date::time_zone* zone, LocalMillis local) {
-  const auto info = zone->get_info(date::floor<std::chrono::seconds>(local));
-  switch (info.result) {
-    case date::local_info::unique:
-    case date::local_info::ambiguous:
-      return TimePoint{local.time_since_epoch() - info.first.offset};
-    case date::local_info::nonexistent:
-      return std::chrono::time_point_cast<Millis>(info.first.end);
-  }
-  return TimePoint{local.time_since_epoch() - info.first.offset};
-}
+using tz::find_zone;
+using tz::local_to_sys;
 
 LocalMillis sys_to_local(const date::time_zone* zone, TimePoint t) {
   return zone->to_local(t);

@@ -440,3 +440,61 @@ TEST_CASE("contact-chain links without a configured channel are skipped") {
   REQUIRE(erin);
   CHECK(pages_to(*erin) == std::vector<std::string>{"erin:webhook"});
 }
+
+TEST_CASE("quiet hours hold low-urgency pages, not urgent ones") {
+  // Scenario: dave's quiet hours are 22:00-07:00 in Europe/London (UTC in
+  // January). A warning at 23:00 is not sent: the page, its contact chain and
+  // the step timeout wait until 07:00; at 07:00 the webhook page goes out and
+  // the 10-minute step timeout runs from then. A critical alert at 23:00 pages
+  // at once.
+  auto d = make_directory();
+  d->people["dave"].time_zone = "Europe/London";
+  d->people["dave"].quiet_hours = Person::QuietHours{22 * 60, 7 * 60};
+  test::FakeClock clock(from_ms(1'767'999'600'000));  // 2026-01-09T23:00:00Z
+  Engine engine(d);
+  Alert low = trigger("key-chain", "low");
+  low.severity = Severity::warning;
+  auto fx = engine.ingest(low, clock.now());
+  REQUIRE(fx);
+  CHECK(pages_to(*fx).empty());
+  CHECK(fx->timeline.back().message.find("quiet hours") != std::string::npos);
+  const auto seven = clock.now() + 8h;
+  CHECK(*engine.next_wakeup() == seven);
+  CHECK(fx->incidents.back().escalation.step_deadline == seven + 600s);
+
+  Alert high = trigger("key-chain", "high");
+  auto urgent = engine.ingest(high, clock.now());
+  REQUIRE(urgent);
+  CHECK(pages_to(*urgent) == std::vector<std::string>{"dave:webhook"});
+
+  clock.set(seven - 1s);
+  auto early = engine.tick(clock.now());
+  for (const auto& n : early.notifications) CHECK(n.incident != 1);
+  clock.set(seven);
+  auto at_seven = engine.tick(clock.now());
+  std::vector<std::string> low_pages;
+  for (const auto& n : at_seven.notifications)
+    if (n.incident == 1) low_pages.push_back(n.person + ":" + to_string(n.method));
+  CHECK(low_pages == std::vector<std::string>{"dave:webhook"});
+}
+
+TEST_CASE("a contact chain that runs into quiet hours waits for their end") {
+  // Scenario: a warning pages dave at 21:59 (webhook at once); his email at
+  // +2 min and sms at +5 min fall in quiet hours (from 22:00) and are sent
+  // together at 07:00 (the step timeout is 12 h here, so nobody else is
+  // paged in between).
+  auto d = make_directory();
+  d->people["dave"].quiet_hours = Person::QuietHours{22 * 60, 7 * 60};
+  d->policies["chain"].steps[0].timeout = 12h;
+  test::FakeClock clock(from_ms(1'767'996'000'000 - 60'000));  // 2026-01-09T21:59:00Z
+  Engine engine(d);
+  Alert low = trigger("key-chain");
+  low.severity = Severity::info;
+  auto fx = engine.ingest(low, clock.now());
+  REQUIRE(fx);
+  CHECK(pages_to(*fx) == std::vector<std::string>{"dave:webhook"});
+  clock.advance(2min);
+  CHECK(pages_to(engine.tick(clock.now())).empty());
+  clock.set(from_ms(1'767'996'000'000) + 9h);  // 07:00
+  CHECK(pages_to(engine.tick(clock.now())) == std::vector<std::string>{"dave:email", "dave:sms"});
+}
