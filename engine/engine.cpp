@@ -8,12 +8,16 @@
 namespace baton::engine {
 namespace {
 
-std::string dedup_index_key(std::string_view service, std::string_view dedup_key) {
-  std::string key;
-  key.reserve(service.size() + 1 + dedup_key.size());
-  key.append(service).push_back('\x1f');
-  key.append(dedup_key);
-  return key;
+// FNV-1a over service, a separator and the dedup key.
+std::uint64_t dedup_hash(std::string_view service, std::string_view dedup_key) {
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  };
+  mix(service);
+  h = (h ^ 0x1f) * 1099511628211ull;
+  mix(dedup_key);
+  return h;
 }
 
 const Actor kEngineActor{"baton", Source::engine};
@@ -68,10 +72,34 @@ void Engine::restore(Incident incident) {
   if (incident.state == IncidentState::resolved) return;
   next_incident_ = std::max(next_incident_, incident.number + 1);
   const auto number = incident.number;
-  by_dedup_[dedup_index_key(incident.service_id, incident.dedup_key)] = number;
+  incident.armed.reset();
   auto [it, inserted] = open_.insert_or_assign(number, std::move(incident));
   (void)inserted;
+  index_dedup(it->second);
   schedule_timer(it->second);
+}
+
+Incident* Engine::find_by_dedup(std::string_view service, std::string_view dedup_key) {
+  auto [lo, hi] = by_dedup_.equal_range(dedup_hash(service, dedup_key));
+  for (auto it = lo; it != hi; ++it) {
+    auto inc = open_.find(it->second);
+    if (inc != open_.end() && inc->second.service_id == service && inc->second.dedup_key == dedup_key)
+      return &inc->second;
+  }
+  return nullptr;
+}
+
+void Engine::index_dedup(const Incident& inc) {
+  by_dedup_.emplace(dedup_hash(inc.service_id, inc.dedup_key), inc.number);
+}
+
+void Engine::unindex_dedup(const Incident& inc) {
+  auto [lo, hi] = by_dedup_.equal_range(dedup_hash(inc.service_id, inc.dedup_key));
+  for (auto it = lo; it != hi; ++it)
+    if (it->second == inc.number) {
+      by_dedup_.erase(it);
+      return;
+    }
 }
 
 const Incident* Engine::find(std::int64_t number) const {
@@ -154,20 +182,19 @@ void Engine::snapshot(const Incident& inc, Effects& fx) {
 
 void Engine::schedule_timer(Incident& inc) {
   const auto due = inc.next_deadline();
-  auto armed = armed_.find(inc.number);
-  if (armed != armed_.end()) {
-    if (due && armed->second == *due) return;
-    auto [lo, hi] = timers_.equal_range(armed->second);
+  if (inc.armed) {
+    if (due && *inc.armed == *due) return;
+    auto [lo, hi] = timers_.equal_range(*inc.armed);
     for (auto it = lo; it != hi; ++it)
       if (it->second == inc.number) {
         timers_.erase(it);
         break;
       }
-    armed_.erase(armed);
+    inc.armed.reset();
   }
   if (due) {
     timers_.emplace(*due, inc.number);
-    armed_.emplace(inc.number, *due);
+    inc.armed = due;
   }
 }
 
@@ -317,7 +344,7 @@ Incident& Engine::open_incident(const Service& service, const Alert& alert, Sour
   auto [it, inserted] = open_.emplace(inc.number, std::move(inc));
   (void)inserted;
   Incident& ref = it->second;
-  by_dedup_[dedup_index_key(ref.service_id, ref.dedup_key)] = ref.number;
+  index_dedup(ref);
   ++stats_.incidents_triggered;
   fx.touched.push_back(ref.number);
 
@@ -338,9 +365,8 @@ Result<Effects> Engine::ingest(const Alert& alert, TimePoint now) {
   const Actor actor{"integration:" + service->id, alert.source};
   Effects fx;
 
-  auto found = alert.dedup_key.empty() ? by_dedup_.end()
-                                       : by_dedup_.find(dedup_index_key(service->id, alert.dedup_key));
-  if (found == by_dedup_.end()) {
+  Incident* found = alert.dedup_key.empty() ? nullptr : find_by_dedup(service->id, alert.dedup_key);
+  if (!found) {
     if (alert.action != AlertAction::trigger) {
       ++stats_.alerts_deduplicated;
       return fx;  // acknowledging or resolving nothing open is not an error
@@ -350,7 +376,7 @@ Result<Effects> Engine::ingest(const Alert& alert, TimePoint now) {
     return fx;
   }
 
-  Incident& inc = open_.at(found->second);
+  Incident& inc = *found;
   fx.touched.push_back(inc.number);
   switch (alert.action) {
     case AlertAction::trigger: {
@@ -551,10 +577,10 @@ Effects Engine::tick(TimePoint now) {
   while (!timers_.empty() && timers_.begin()->first <= now) {
     const auto number = timers_.begin()->second;
     timers_.erase(timers_.begin());
-    armed_.erase(number);
     auto it = open_.find(number);
     if (it == open_.end()) continue;
     Incident& inc = it->second;
+    inc.armed.reset();
     if (inc.state != IncidentState::triggered) continue;
     auto& c = inc.contact;
     if (c.next_rule < static_cast<int>(c.chain.size()) && c.next_at <= now) fire_contact_rules(inc, now, fx);
@@ -582,15 +608,15 @@ std::optional<TimePoint> Engine::next_wakeup() const {
 void Engine::close(std::int64_t number) {
   auto it = open_.find(number);
   if (it == open_.end()) return;
-  by_dedup_.erase(dedup_index_key(it->second.service_id, it->second.dedup_key));
-  if (auto armed = armed_.find(number); armed != armed_.end()) {
-    auto [lo, hi] = timers_.equal_range(armed->second);
+  Incident& inc = it->second;
+  unindex_dedup(inc);
+  if (inc.armed) {
+    auto [lo, hi] = timers_.equal_range(*inc.armed);
     for (auto t = lo; t != hi; ++t)
       if (t->second == number) {
         timers_.erase(t);
         break;
       }
-    armed_.erase(armed);
   }
   open_.erase(it);
 }

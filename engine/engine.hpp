@@ -117,12 +117,15 @@ class Engine {
   DirectoryPtr directory_;
   std::vector<Override> overrides_;
   std::map<std::int64_t, Incident> open_;
-  /// service id + '\x1f' + dedup key -> incident number, open incidents only
-  std::unordered_map<std::string, std::int64_t> by_dedup_;
+  /// hash(service id, dedup key) -> incident number, open incidents only. A
+  /// hash key instead of the joined strings saves ~50 bytes per open incident;
+  /// collisions are resolved by comparing the incident's own fields.
+  std::unordered_multimap<std::uint64_t, std::int64_t> by_dedup_;
+  Incident* find_by_dedup(std::string_view service, std::string_view dedup_key);
+  void index_dedup(const Incident& inc);
+  void unindex_dedup(const Incident& inc);
   /// deadline -> incident; stale entries are skipped when they fire
   std::multimap<TimePoint, std::int64_t> timers_;
-  /// incident -> its one entry in timers_
-  std::unordered_map<std::int64_t, TimePoint> armed_;
   std::map<std::string, std::weak_ptr<const PolicySnapshot>> snapshots_;
   std::int64_t next_incident_;
   std::int64_t next_notification_;

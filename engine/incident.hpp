@@ -101,6 +101,8 @@ struct Incident {
   ContactState contact;
   /// Every (person, method) a page went to, so updates reach the same places.
   std::vector<std::pair<std::string, MethodKind>> notified;
+  /// Engine bookkeeping, not persisted: the deadline its timer entry is armed for.
+  std::optional<TimePoint> armed;
 
   /// The earliest pending timer, if any.
   std::optional<TimePoint> next_deadline() const;
