@@ -2,6 +2,7 @@
 // command, and render the answer. No Beast here; tests call handler() directly.
 #include <boost/json.hpp>
 #include <charconv>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -11,6 +12,8 @@
 #include "integrations/alerts/alertmanager.hpp"
 #include "integrations/alerts/events_v2.hpp"
 #include "integrations/crypto.hpp"
+#include "integrations/sms/sms_reply.hpp"
+#include "integrations/sms/twilio_signature.hpp"
 
 namespace baton::bot {
 namespace {
@@ -178,6 +181,10 @@ class Router {
     if (path.starts_with(kAm)) {
       if (!method_is(req, "POST")) return respond(not_allowed());
       return alertmanager(std::string(path.substr(kAm.size())), std::move(req), std::move(respond));
+    }
+    if (path == "/sms/twilio" || path == "/sms/twilio/status") {
+      if (!method_is(req, "POST")) return respond(not_allowed());
+      return twilio(path == "/sms/twilio/status", std::move(req), std::move(respond));
     }
     constexpr std::string_view kActions = "/actions/";
     if (path.starts_with(kActions)) return action_link(std::string(path.substr(kActions.size())), std::move(req), std::move(respond));
@@ -500,6 +507,125 @@ class Router {
                    respond(html_page(200, "Done", "<p>" + html_escape(what) + ": done. The incident is now " +
                                                      engine::to_string(r->state) + ".</p>"));
                  });
+  }
+
+  static Response twiml(std::string body) {
+    Response r;
+    r.content_type = "text/xml; charset=utf-8";
+    r.body = std::move(body);
+    return r;
+  }
+
+  // Twilio webhooks: inbound replies and status callbacks. Both are verified
+  // with X-Twilio-Signature over server.public_url + the request target.
+  void twilio(bool status_callback, Request&& req, Responder respond) {
+    auto cfg = app_.config();
+    if (!cfg->twilio.enabled) return respond(json_error(404, "the twilio channel is not configured"));
+    auto ct = req.header("content-type");
+    if (!ct || !ct->starts_with("application/x-www-form-urlencoded"))
+      return respond(json_error(415, "Content-Type must be application/x-www-form-urlencoded"));
+    auto params = integrations::parse_form(req.body);
+    auto signature = req.header("x-twilio-signature");
+    const std::string url = cfg->server.public_url + req.target;
+    if (!signature || !integrations::verify_twilio_signature(cfg->twilio.auth_token, url, params, *signature)) {
+      app_.count_rejected("twilio");
+      return respond(json_error(403, "invalid or missing X-Twilio-Signature"));
+    }
+    auto param = [&params](std::string_view name) -> std::string {
+      for (const auto& [k, v] : params)
+        if (k == name) return v;
+      return "";
+    };
+    if (status_callback) return twilio_status(req, param("MessageStatus"), param("ErrorCode"), std::move(respond));
+
+    // A replayed request (same MessageSid) is answered and changes nothing.
+    if (auto sid = param("MessageSid"); !sid.empty()) {
+      auto fresh = app_.consume_token("twilio-sms:" + sid);
+      if (!fresh) {
+        if (fresh.error().kind == ErrorKind::conflict) return respond(twiml(integrations::twiml_empty()));
+        return respond(json_error(503, fresh.error().message));
+      }
+    }
+    const std::string from = param("From");
+    const engine::Person* person = nullptr;
+    for (const auto& [id, p] : cfg->directory->people)
+      if (!p.phone.empty() && p.phone == from) person = &p;
+    if (!person) {
+      spdlog::info("SMS reply from an unknown number ignored");
+      return respond(twiml(integrations::twiml_message("This number is not registered with baton.")));
+    }
+    using Kind = integrations::SmsReply::Kind;
+    const auto reply = integrations::parse_sms_reply(param("Body"));
+    switch (reply.kind) {
+      case Kind::help:
+        return respond(twiml(integrations::twiml_message(
+            "baton paging: reply ACK <n>, RESOLVE <n> or ESC <n> (1, 2, 3 for your page). Reply STOP to opt out.")));
+      case Kind::stop:
+      case Kind::start:
+        // Twilio itself confirms opt-out and opt-in keywords for the number.
+        spdlog::info("SMS {} from {}", reply.kind == Kind::stop ? "opt-out" : "opt-in", person->id);
+        return respond(twiml(integrations::twiml_empty()));
+      case Kind::unknown:
+        return respond(twiml(integrations::twiml_message(
+            "Not understood. Reply ACK <n>, RESOLVE <n> or ESC <n>, or HELP.")));
+      default: break;
+    }
+    const Command cmd = reply.kind == Kind::ack       ? Command::acknowledge
+                        : reply.kind == Kind::resolve ? Command::resolve
+                                                      : Command::escalate;
+    std::int64_t number = 0;
+    if (reply.incident) {
+      number = *reply.incident;
+    } else {
+      auto open = app_.open_for_person(person->id);
+      if (cmd == Command::acknowledge)
+        std::erase_if(open, [](const Incident& i) { return i.state != engine::IncidentState::triggered; });
+      if (open.empty()) return respond(twiml(integrations::twiml_message("You have no open pages.")));
+      if (open.size() > 1) {
+        std::string list;
+        for (std::size_t i = 0; i < open.size() && i < 5; ++i) list += (i ? ", #" : "#") + std::to_string(open[i].number);
+        return respond(twiml(integrations::twiml_message("You have " + std::to_string(open.size()) +
+                                                         " open pages: " + list +
+                                                         ". Reply with the number, e.g. ACK " +
+                                                         std::to_string(open[0].number) + ".")));
+      }
+      number = open.front().number;
+    }
+    app_.command(number, cmd, engine::Actor{person->id, engine::Source::sms},
+                 [respond = std::move(respond), number](Result<Incident> r) {
+                   if (!r) return respond(twiml(integrations::twiml_message(
+                       "Incident #" + std::to_string(number) + ": " + r.error().message)));
+                   respond(twiml(integrations::twiml_message("Incident #" + std::to_string(number) + " " +
+                                                             engine::to_string(r->state) + ".")));
+                 });
+  }
+
+  void twilio_status(const Request& req, const std::string& status, const std::string& error_code,
+                     Responder respond) {
+    auto n = req.query_param("n");
+    auto i = req.query_param("i");
+    auto nid = n ? parse_int(*n) : std::nullopt;
+    auto inc = i ? parse_int(*i) : std::nullopt;
+    Response done;
+    done.status = 204;
+    done.content_type = "text/xml";
+    if (!nid || !inc) return respond(done);  // a callback we did not ask for: nothing to record
+    static const std::set<std::string> kRecorded{"queued", "sent", "delivered", "undelivered", "failed"};
+    if (!kRecorded.contains(status)) return respond(done);
+    auto outbox = app_.outbox(*inc);
+    if (!outbox) return respond(json_error(503, outbox.error().message));
+    const storage::OutboxEntry* entry = nullptr;
+    for (const auto& e : *outbox)
+      if (e.notification.id == *nid) entry = &e;
+    if (!entry) return respond(done);
+    const auto& note = entry->notification;
+    const auto* p = app_.config()->directory->person(note.person);
+    std::string text = "SMS " + std::string(engine::to_string(note.kind)) + " to " + (p ? p->name : note.person) + ": " + status;
+    if (!error_code.empty()) text += " (Twilio error " + error_code + ")";
+    app_.note(*inc, text, engine::Actor{"twilio", engine::Source::sms});
+    if ((status == "undelivered" || status == "failed") && note.kind == engine::NotificationKind::page)
+      app_.delivery_failed(note, "SMS " + status + (error_code.empty() ? "" : " (Twilio error " + error_code + ")"));
+    respond(done);
   }
 
   App& app_;

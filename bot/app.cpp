@@ -3,6 +3,7 @@
 // thread), the dispatcher workers, and the HTTP server's threads.
 #include "bot/app.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -20,6 +21,9 @@
 #include "engine/oncall.hpp"
 #include "integrations/action_links.hpp"
 #include "integrations/dispatcher.hpp"
+#include "integrations/email/smtp_notifier.hpp"
+#include "integrations/sms/http_gateway_notifier.hpp"
+#include "integrations/sms/twilio_notifier.hpp"
 #include "integrations/webhook/webhook_notifier.hpp"
 #include "storage/group_commit.hpp"
 
@@ -239,6 +243,43 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
     wc.public_url = cfg->server.public_url;
     notifiers.push_back(std::make_shared<integrations::WebhookNotifier>(wc, impl->signer, clock));
   }
+  if (cfg->smtp.enabled) {
+    integrations::EmailConfig ec;
+    ec.url = cfg->smtp.url;
+    ec.from = cfg->smtp.from;
+    ec.from_name = cfg->smtp.from_name;
+    ec.username = cfg->smtp.username;
+    ec.password = cfg->smtp.password;
+    ec.require_starttls = cfg->smtp.require_starttls;
+    ec.ca_file = cfg->smtp.ca_file;
+    ec.verify_peer = cfg->smtp.verify_peer;
+    ec.timeout = cfg->smtp.timeout;
+    ec.public_url = cfg->server.public_url;
+    notifiers.push_back(std::make_shared<integrations::SmtpNotifier>(ec, impl->signer, clock));
+  }
+  if (cfg->twilio.enabled) {
+    integrations::TwilioConfig tc;
+    tc.base_url = cfg->twilio.base_url;
+    tc.account_sid = cfg->twilio.account_sid;
+    tc.auth_token = cfg->twilio.auth_token;
+    tc.api_key_sid = cfg->twilio.api_key_sid;
+    tc.api_key_secret = cfg->twilio.api_key_secret;
+    tc.from = cfg->twilio.from;
+    tc.messaging_service_sid = cfg->twilio.messaging_service_sid;
+    tc.messages_per_second = cfg->twilio.messages_per_second;
+    tc.validity = cfg->twilio.validity;
+    if (cfg->twilio.status_callbacks) tc.status_callback_url = cfg->server.public_url + "/sms/twilio/status";
+    notifiers.push_back(std::make_shared<integrations::TwilioNotifier>(tc));
+  } else if (cfg->sms_gateway.enabled) {
+    integrations::SmsGatewayConfig gc;
+    gc.url = cfg->sms_gateway.url;
+    gc.method = cfg->sms_gateway.method;
+    gc.headers = cfg->sms_gateway.headers;
+    gc.content_type = cfg->sms_gateway.content_type;
+    gc.body_template = cfg->sms_gateway.body_template;
+    gc.messages_per_second = cfg->sms_gateway.messages_per_second;
+    notifiers.push_back(std::make_shared<integrations::HttpGatewayNotifier>(gc));
+  }
   integrations::Dispatcher::Options dopt;
   dopt.workers = cfg->dispatch.workers;
   dopt.max_attempts = cfg->dispatch.max_attempts;
@@ -389,6 +430,38 @@ void App::command(std::int64_t number, Command command, engine::Actor actor,
       done(snapshot);
     });
   });
+}
+
+void App::note(std::int64_t number, std::string message, engine::Actor actor) {
+  impl_->post([this, number, message = std::move(message), actor = std::move(actor)]() mutable {
+    auto& d = *impl_;
+    engine::Effects fx;
+    fx.timeline.push_back(engine::TimelineEvent{number, d.clock.now(), engine::TimelineKind::note, actor.id,
+                                                actor.channel, std::move(message)});
+    d.commit(std::move(fx), {}, {});
+  });
+}
+
+void App::delivery_failed(engine::Notification notification, std::string detail) {
+  impl_->metrics.count_notification(engine::to_string(notification.method), "failed_later");
+  impl_->post([this, notification = std::move(notification), detail = std::move(detail)] {
+    auto& d = *impl_;
+    auto fx = d.engine->delivery_result(notification, engine::DeliveryStatus::failed, detail, d.clock.now());
+    d.commit(std::move(fx), {}, {});
+  });
+}
+
+std::vector<engine::Incident> App::open_for_person(const std::string& person) {
+  auto out = impl_->run_sync([this, &person] {
+    std::vector<engine::Incident> v;
+    for (const auto& [n, inc] : impl_->engine->open_incidents())
+      if (inc.owner == person) v.push_back(inc);
+    return v;
+  });
+  std::sort(out.begin(), out.end(), [](const engine::Incident& a, const engine::Incident& b) {
+    return std::tie(a.contact.page_started, a.number) > std::tie(b.contact.page_started, b.number);
+  });
+  return out;
 }
 
 Result<std::vector<engine::Incident>> App::list_incidents(const storage::IncidentQuery& q) {

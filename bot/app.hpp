@@ -56,11 +56,19 @@ class App {
   void command(std::int64_t number, Command command, engine::Actor actor,
                std::function<void(Result<engine::Incident>)> done);
 
+  /// Adds a line to an incident's timeline (e.g. a channel's status report).
+  void note(std::int64_t number, std::string message, engine::Actor actor);
+  /// A channel learned after the fact that a notification failed (e.g. an SMS
+  /// status callback): the contact chain moves on as for any failure.
+  void delivery_failed(engine::Notification notification, std::string detail);
+
   // Queries (committed state).
   Result<std::vector<engine::Incident>> list_incidents(const storage::IncidentQuery& q);
   Result<std::optional<engine::Incident>> get_incident(std::int64_t number);
   Result<std::vector<engine::TimelineEvent>> timeline(std::int64_t number);
   Result<std::vector<storage::OutboxEntry>> outbox(std::int64_t number);
+  /// Open incidents owned by `person`, most recently paged first.
+  std::vector<engine::Incident> open_for_person(const std::string& person);
   std::vector<OnCallEntry> on_call(std::optional<std::string> schedule, engine::TimePoint at);
   /// Runtime overrides (kept in the database, applied to the engine at once).
   Result<engine::Override> add_override(engine::Override o);

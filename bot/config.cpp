@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -103,6 +104,90 @@ std::optional<int> parse_hh_mm(std::string_view s) {
   return h * 60 + m;
 }
 
+std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// Everything after "scheme://" up to the path: [userinfo@]host[:port].
+std::string_view url_authority(std::string_view url) {
+  const auto start = url.find("://");
+  if (start == std::string_view::npos) return {};
+  url.remove_prefix(start + 3);
+  return url.substr(0, url.find_first_of("/?#"));
+}
+
+// Why `url` is not a usable URL with one of `schemes` ("smtp://"...), or nullopt.
+// The reasons read after "'url' in <section> ".
+std::optional<std::string> url_problem(std::string_view url, std::initializer_list<std::string_view> schemes) {
+  if (std::none_of(schemes.begin(), schemes.end(), [&](std::string_view s) { return url.rfind(s, 0) == 0; })) {
+    std::string expected;
+    for (std::string_view s : schemes) expected += (expected.empty() ? "" : " or ") + std::string(s);
+    return "must start with " + expected;
+  }
+  const std::string_view authority = url_authority(url);
+  // Not echoed: the credentials would end up in the log.
+  if (authority.find('@') != std::string_view::npos)
+    return "must not contain credentials (use the section's own secret fields)";
+  std::string_view host = authority, port;
+  if (!host.empty() && host.front() == '[') {
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) return "has a bad host: " + quoted(url);
+    port = host.substr(close + 1);
+    host = host.substr(0, close + 1);
+    if (!port.empty() && port.front() != ':') return "has a bad host: " + quoted(url);
+  } else if (const auto colon = host.find(':'); colon != std::string_view::npos) {
+    port = host.substr(colon);
+    host = host.substr(0, colon);
+  }
+  if (host.empty() || host == "[]") return "has no host: " + quoted(url);
+  if (!port.empty()) {
+    port.remove_prefix(1);
+    int n = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+    if (port.empty() || ec != std::errc{} || p != port.data() + port.size() || n < 1 || n > 65535)
+      return "has a bad port: " + quoted(url);
+  }
+  return std::nullopt;
+}
+
+// A host Twilio cannot call back: loopback, or the unspecified address.
+bool is_local_url(std::string_view url) {
+  std::string_view host = url_authority(url);
+  if (!host.empty() && host.front() == '[')
+    host = host.substr(0, host.find(']') + 1);
+  else
+    host = host.substr(0, host.find(':'));
+  std::string lower(host);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  return lower == "localhost" || lower.ends_with(".localhost") || lower.rfind("127.", 0) == 0 || lower == "[::1]" ||
+         lower == "0.0.0.0" || lower == "[::]";
+}
+
+bool has_control_char(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+// A bare address for SMTP "MAIL FROM" and "From:": local@domain, nothing that
+// would need quoting or could break a header.
+bool valid_mailbox(std::string_view a) {
+  const auto at = a.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == a.size()) return false;
+  return std::none_of(a.begin(), a.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == ',' || c == ';' ||
+           c == '"' || c == '(' || c == ')';
+  });
+}
+
+// Twilio's alphanumeric sender id: 1..11 of letters, digits and spaces, at least one letter.
+bool valid_alphanumeric_sender(std::string_view s) {
+  if (s.empty() || s.size() > 11) return false;
+  bool letter = false;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalpha(u) && u < 0x80) letter = true;
+    else if (!(std::isdigit(u) || c == ' ')) return false;
+  }
+  return letter;
+}
+
 std::optional<int> parse_weekday(std::string_view s) {
   static constexpr std::string_view kDays[] = {"monday", "tuesday", "wednesday", "thursday",
                                                "friday", "saturday", "sunday"};
@@ -112,8 +197,6 @@ std::optional<int> parse_weekday(std::string_view s) {
     if (lower == kDays[d] || (lower.size() == 3 && kDays[d].substr(0, 3) == lower)) return d + 1;
   return std::nullopt;
 }
-
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 class Loader;
 
@@ -168,6 +251,12 @@ class Loader {
     }
     return v;
   }
+  /// For a value already read with string(): "<what> is required" when it is
+  /// absent, null or empty (not when it was of the wrong type or failed to expand).
+  void require(const YAML::Node& n, const std::optional<std::string>& v, const std::string& what,
+               const YAML::Mark& parent) {
+    if (n.IsNull() || (v && v->empty())) error(n.Mark().line >= 0 ? n.Mark() : parent, what + " is required");
+  }
   std::optional<std::int64_t> integer(const YAML::Node& n, const std::string& what, std::int64_t min,
                                       std::int64_t max) {
     auto s = string(n, what);
@@ -212,6 +301,20 @@ class Loader {
       return std::nullopt;
     }
     return d;
+  }
+  /// A decimal number in (0, max].
+  std::optional<double> positive_number(const YAML::Node& n, const std::string& what, double max) {
+    auto s = string(n, what);
+    if (!s) return std::nullopt;
+    double v = 0;
+    auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+    if (ec != std::errc{} || p != s->data() + s->size() || !std::isfinite(v) || v <= 0 || v > max) {
+      std::ostringstream limit;
+      limit << max;
+      error(n.Mark(), what + " must be a number greater than 0 and at most " + limit.str() + ", not " + quoted(*s));
+      return std::nullopt;
+    }
+    return v;
   }
   bool is_map(const YAML::Node& n, const std::string& what) {
     if (n.IsMap()) return true;
@@ -306,6 +409,12 @@ class Loader {
   void load_storage(const YAML::Node& n, Config& c);
   void load_webhook(const YAML::Node& n, Config& c);
   void load_dispatch(const YAML::Node& n, Config& c);
+  void load_smtp(const YAML::Node& n, Config& c);
+  void load_twilio(const YAML::Node& n, Config& c);
+  void load_sms_gateway(const YAML::Node& n, Config& c);
+  void load_headers(const YAML::Node& n, const std::string& section,
+                    std::vector<std::pair<std::string, std::string>>& out);
+  void check_channels(Config& c, engine::Directory& d);
   std::vector<engine::ContactRule> load_chain(const YAML::Node& n, const std::string& owner);
   void load_people(const YAML::Node& n, engine::Directory& d);
   void load_schedules(const YAML::Node& n, engine::Directory& d);
@@ -319,8 +428,11 @@ class Loader {
   EnvLookup env_;
   std::vector<ConfigError> errors_;
   std::vector<ConfigError> warnings_;
-  bool webhook_used_ = false;
-  YAML::Mark webhook_used_at_;
+  /// Where each contact method is first used in a contact chain.
+  std::map<engine::MethodKind, YAML::Mark> method_used_at_;
+  YAML::Mark public_url_at_ = YAML::Mark::null_mark();  ///< null when defaulted
+  YAML::Mark twilio_at_ = YAML::Mark::null_mark();
+  YAML::Mark sms_gateway_url_at_ = YAML::Mark::null_mark();
 };
 
 Fields::Fields(Loader& loader, const YAML::Node& node, std::initializer_list<std::string_view> allowed,
@@ -381,7 +493,7 @@ void Loader::load_server(const YAML::Node& n, Config& c) {
     if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0)
       error(f["public_url"].Mark(), "'public_url' in server must start with http:// or https://");
     else
-      s.public_url = *v;
+      s.public_url = *v, public_url_at_ = f["public_url"].Mark();
   }
   if (s.public_url.empty()) s.public_url = "http://" + s.listen;
   while (s.public_url.size() > 8 && s.public_url.back() == '/') s.public_url.pop_back();
@@ -438,19 +550,213 @@ void Loader::load_webhook(const YAML::Node& n, Config& c) {
       w.url = *v;
   }
   w.enabled = !w.url.empty();
-  const YAML::Node headers = f["headers"];
-  if (is_map(headers, "'headers' in webhook")) {
-    for (auto it = headers.begin(); it != headers.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        error(it->first.Mark(), "header names in webhook must be strings");
-        continue;
-      }
-      const std::string& name = it->first.Scalar();
-      if (auto v = string(it->second, "header " + quoted(name) + " in webhook")) w.headers.emplace_back(name, *v);
-    }
-  }
+  load_headers(f["headers"], "webhook", w.headers);
   if (auto v = duration(f["timeout"], "'timeout' in webhook", false, false)) w.timeout = *v;
   if (auto v = string(f["signing_secret"], "'signing_secret' in webhook")) w.signing_secret = *v;
+}
+
+void Loader::load_headers(const YAML::Node& n, const std::string& section,
+                          std::vector<std::pair<std::string, std::string>>& out) {
+  if (!is_map(n, "'headers' in " + section)) return;
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    if (!it->first.IsScalar()) {
+      error(it->first.Mark(), "header names in " + section + " must be strings");
+      continue;
+    }
+    const std::string& name = it->first.Scalar();
+    if (auto v = string(it->second, "header " + quoted(name) + " in " + section)) out.emplace_back(name, *v);
+  }
+}
+
+void Loader::load_smtp(const YAML::Node& n, Config& c) {
+  Fields f(*this, n,
+           {"url", "from", "from_name", "username", "password", "starttls", "ca_file", "verify_peer", "timeout"},
+           "smtp");
+  auto& s = c.smtp;
+  if (auto v = string(f["url"], "'url' in smtp"); v && !v->empty()) {
+    if (auto problem = url_problem(*v, {"smtp://", "smtps://"}))
+      error(f["url"].Mark(), "'url' in smtp " + *problem);
+    else
+      s.url = *v;
+  }
+  s.enabled = !s.url.empty();
+  const auto from = string(f["from"], "'from' in smtp");
+  if (from && !from->empty() && !valid_mailbox(*from))
+    error(f["from"].Mark(), "'from' in smtp is not an email address: " + quoted(*from));
+  s.from = from.value_or("");
+  if (auto v = string(f["from_name"], "'from_name' in smtp")) {
+    if (has_control_char(*v))
+      error(f["from_name"].Mark(), "'from_name' in smtp must not contain line breaks or control characters");
+    else
+      s.from_name = *v;
+  }
+  s.username = string(f["username"], "'username' in smtp").value_or("");
+  s.password = string(f["password"], "'password' in smtp").value_or("");
+  if (auto v = string(f["starttls"], "'starttls' in smtp")) {
+    if (*v == "required" || *v == "optional")
+      s.require_starttls = *v == "required";
+    else
+      error(f["starttls"].Mark(), "'starttls' in smtp must be required or optional, not " + quoted(*v));
+  }
+  s.ca_file = string(f["ca_file"], "'ca_file' in smtp").value_or("");
+  if (auto v = boolean(f["verify_peer"], "'verify_peer' in smtp")) s.verify_peer = *v;
+  if (auto v = duration(f["timeout"], "'timeout' in smtp", false, false)) s.timeout = *v;
+
+  // Requirements and risks only matter for a channel in use (a section can be
+  // switched off by an empty `${SMTP_URL:-}`).
+  if (!s.enabled) return;
+  require(f["from"], from, "'from' in smtp", n.Mark());
+  if (!s.username.empty() && s.password.empty())
+    error(f.has("password") ? f["password"].Mark() : n.Mark(), "'password' in smtp is required when 'username' is set");
+  if (s.username.empty() && !s.password.empty())
+    error(f["password"].Mark(), "'password' in smtp is set but 'username' is not");
+  if (!s.require_starttls && s.url.rfind("smtp://", 0) == 0)
+    warning(f["starttls"].Mark(),
+            "smtp.starttls is optional: when the server does not offer STARTTLS, pages and the SMTP password are "
+            "sent in clear text");
+  if (!s.verify_peer)
+    warning(f["verify_peer"].Mark(),
+            "smtp.verify_peer is false: the SMTP server's certificate is NOT checked, so anyone on the network path "
+            "can read pages and the SMTP password; never use this in production");
+}
+
+void Loader::load_twilio(const YAML::Node& n, Config& c) {
+  Fields f(*this, n,
+           {"base_url", "account_sid", "auth_token", "api_key_sid", "api_key_secret", "from", "messaging_service_sid",
+            "messages_per_second", "status_callbacks", "validity"},
+           "twilio");
+  auto& t = c.twilio;
+  twilio_at_ = n.Mark();
+  if (auto v = string(f["base_url"], "'base_url' in twilio")) {
+    if (auto problem = url_problem(*v, {"http://", "https://"})) {
+      error(f["base_url"].Mark(), "'base_url' in twilio " + *problem);
+    } else {
+      t.base_url = *v;
+      while (t.base_url.size() > 8 && t.base_url.back() == '/') t.base_url.pop_back();
+    }
+  }
+  // Sids are checked by prefix only (fakes use short ones); values are not echoed,
+  // because a secret pasted into the wrong field would end up in the log.
+  const auto sid = [&](const char* key, std::string_view prefix, const char* kind) {
+    auto v = string(f[key], quoted(key) + " in twilio").value_or("");
+    if (!v.empty() && v.rfind(prefix, 0) != 0)
+      error(f[key].Mark(), quoted(key) + " in twilio must be " + kind + " (starting with " + std::string(prefix) + ")");
+    return v;
+  };
+  t.account_sid = sid("account_sid", "AC", "an Account SID");
+  t.enabled = !t.account_sid.empty();
+  t.auth_token = string(f["auth_token"], "'auth_token' in twilio").value_or("");
+  t.api_key_sid = sid("api_key_sid", "SK", "an API key SID");
+  t.api_key_secret = string(f["api_key_secret"], "'api_key_secret' in twilio").value_or("");
+  t.from = string(f["from"], "'from' in twilio").value_or("");
+  if (!t.from.empty() && !valid_e164(t.from) && !valid_alphanumeric_sender(t.from))
+    error(f["from"].Mark(), "'from' in twilio must be an E.164 number like \"+15551234567\" or an alphanumeric "
+                            "sender id of at most 11 letters, digits and spaces, not " + quoted(t.from));
+  t.messaging_service_sid = sid("messaging_service_sid", "MG", "a Messaging Service SID");
+  if (auto v = positive_number(f["messages_per_second"], "'messages_per_second' in twilio", 1000))
+    t.messages_per_second = *v;
+  if (auto v = boolean(f["status_callbacks"], "'status_callbacks' in twilio")) t.status_callbacks = *v;
+  if (auto v = duration(f["validity"], "'validity' in twilio", true, false)) {
+    if (*v > std::chrono::hours{10})
+      error(f["validity"].Mark(), "'validity' in twilio must be at most 10h (Twilio's limit)");
+    else
+      t.validity = std::chrono::duration_cast<std::chrono::seconds>(*v);
+  }
+
+  if (!t.enabled) return;
+  const bool key_sid = !t.api_key_sid.empty(), key_secret = !t.api_key_secret.empty();
+  if (key_sid && !key_secret)
+    error(f.has("api_key_secret") ? f["api_key_secret"].Mark() : f["api_key_sid"].Mark(),
+          "'api_key_secret' in twilio is required when 'api_key_sid' is set");
+  if (!key_sid && key_secret)
+    error(f["api_key_secret"].Mark(), "'api_key_sid' in twilio is required when 'api_key_secret' is set");
+  if (t.auth_token.empty() && !key_sid && !key_secret)
+    error(f.has("auth_token") ? f["auth_token"].Mark() : n.Mark(),
+          "twilio needs 'auth_token' (or 'api_key_sid' and 'api_key_secret')");
+  else if (t.auth_token.empty() && key_sid && key_secret)
+    warning(f["api_key_sid"].Mark(),
+            "twilio.auth_token is not set: Twilio signs status callbacks and SMS replies with it, so they cannot be "
+            "verified");
+  if (t.from.empty() == t.messaging_service_sid.empty())
+    error(!t.messaging_service_sid.empty() ? f["messaging_service_sid"].Mark() : n.Mark(),
+          "twilio needs exactly one of 'from' or 'messaging_service_sid'");
+}
+
+void Loader::load_sms_gateway(const YAML::Node& n, Config& c) {
+  Fields f(*this, n, {"url", "method", "headers", "content_type", "body_template", "messages_per_second"},
+           "sms_gateway");
+  auto& g = c.sms_gateway;
+  if (auto v = string(f["url"], "'url' in sms_gateway"); v && !v->empty()) {
+    if (auto problem = url_problem(*v, {"http://", "https://"}))
+      error(f["url"].Mark(), "'url' in sms_gateway " + *problem);
+    else
+      g.url = *v, sms_gateway_url_at_ = f["url"].Mark();
+  }
+  g.enabled = !g.url.empty();
+  if (auto v = string(f["method"], "'method' in sms_gateway")) {
+    std::string upper(*v);
+    std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char ch) { return std::toupper(ch); });
+    if (upper == "POST" || upper == "PUT")
+      g.method = upper;
+    else
+      error(f["method"].Mark(), "'method' in sms_gateway must be POST or PUT, not " + quoted(*v));
+  }
+  load_headers(f["headers"], "sms_gateway", g.headers);
+  if (auto v = string(f["content_type"], "'content_type' in sms_gateway")) {
+    if (v->empty() || has_control_char(*v))
+      error(f["content_type"].Mark(), "'content_type' in sms_gateway must be a media type like \"application/json\"");
+    else
+      g.content_type = *v;
+  }
+  const auto body = string(f["body_template"], "'body_template' in sms_gateway");
+  g.body_template = body.value_or("");
+  if (auto v = positive_number(f["messages_per_second"], "'messages_per_second' in sms_gateway", 1000))
+    g.messages_per_second = *v;
+  if (g.enabled) require(f["body_template"], body, "'body_template' in sms_gateway", n.Mark());
+}
+
+void Loader::check_channels(Config& c, engine::Directory& d) {
+  using engine::MethodKind;
+  if (c.twilio.enabled && c.sms_gateway.enabled)
+    error(sms_gateway_url_at_, "twilio and sms_gateway are both configured: baton sends SMS through one of them");
+  if (c.twilio.enabled && is_local_url(c.server.public_url))
+    warning(public_url_at_.is_null() ? twilio_at_ : public_url_at_,
+            "server.public_url " + quoted(c.server.public_url) +
+                " is a local address: Twilio cannot reach it for status callbacks and SMS replies, whose signatures "
+                "are checked against it");
+
+  // Links for a method without a channel are skipped by the engine: say so once per
+  // method, at its first use, in file order.
+  const auto missing = [&](MethodKind m) -> std::optional<std::string> {
+    switch (m) {
+      case MethodKind::webhook:
+        if (!c.webhook.enabled) return "webhook.url is not set";
+        break;
+      case MethodKind::email:
+        if (!c.smtp.enabled) return "smtp.url is not set";
+        break;
+      case MethodKind::sms:
+        if (!c.twilio.enabled && !c.sms_gateway.enabled) return "neither twilio.account_sid nor sms_gateway.url is set";
+        break;
+      case MethodKind::slack:
+      case MethodKind::teams: return std::string("no ") + engine::to_string(m) + " channel is configured";
+    }
+    return std::nullopt;
+  };
+  std::vector<std::pair<YAML::Mark, MethodKind>> used;
+  for (const auto& [m, mark] : method_used_at_) used.emplace_back(mark, m);
+  std::sort(used.begin(), used.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first.line, a.first.column) < std::tie(b.first.line, b.first.column);
+  });
+  for (const auto& [mark, m] : used)
+    if (auto why = missing(m))
+      warning(mark, "a contact chain uses the " + std::string(engine::to_string(m)) + " method but " + *why);
+
+  if (c.webhook.enabled) d.channels.push_back(MethodKind::webhook);
+  if (c.smtp.enabled) d.channels.push_back(MethodKind::email);
+  if (c.twilio.enabled || c.sms_gateway.enabled) d.channels.push_back(MethodKind::sms);
+  // Nothing configured: the webhook stays the one channel, so pages are at least attempted and recorded.
+  if (d.channels.empty()) d.channels.push_back(MethodKind::webhook);
 }
 
 void Loader::load_dispatch(const YAML::Node& n, Config& c) {
@@ -477,10 +783,7 @@ std::vector<engine::ContactRule> Loader::load_chain(const YAML::Node& n, const s
     if (method) {
       if (auto m = engine::parse_method(*method)) {
         rule.method = *m;
-        if (*m == engine::MethodKind::webhook && !webhook_used_) {
-          webhook_used_ = true;
-          webhook_used_at_ = f["method"].Mark();
-        }
+        method_used_at_.emplace(*m, f["method"].Mark());  // keeps the first
       } else {
         error(f["method"].Mark(), "unknown contact method " + quoted(*method) + " in " + what +
                                       " (expected webhook, slack, teams, email or sms)");
@@ -498,7 +801,8 @@ std::vector<engine::ContactRule> Loader::load_chain(const YAML::Node& n, const s
 void Loader::load_people(const YAML::Node& n, engine::Directory& d) {
   each_entry(n, "people", [&](const std::string& id, const YAML::Node& v, const YAML::Mark&) {
     const std::string ctx = "person " + quoted(id);
-    Fields f(*this, v, {"name", "email", "phone", "time_zone", "slack_user_id", "teams_user_id", "contact_chain"},
+    Fields f(*this, v,
+             {"name", "email", "phone", "time_zone", "slack_user_id", "teams_user_id", "contact_chain", "quiet_hours"},
              ctx);
     engine::Person p;
     p.id = id;
@@ -517,6 +821,30 @@ void Loader::load_people(const YAML::Node& n, engine::Directory& d) {
     p.slack_user_id = string(f["slack_user_id"], "'slack_user_id' of " + ctx).value_or("");
     p.teams_user_id = string(f["teams_user_id"], "'teams_user_id' of " + ctx).value_or("");
     p.contact_chain = load_chain(f["contact_chain"], ctx);
+    if (const YAML::Node qh = f["quiet_hours"]; !qh.IsNull()) {
+      const std::string qctx = "quiet_hours of " + ctx;
+      Fields qf(*this, qh, {"from", "to"}, "'quiet_hours' of " + ctx);
+      if (qh.IsMap()) {
+        std::optional<int> minutes[2];
+        const char* keys[2] = {"from", "to"};
+        for (int i = 0; i < 2; ++i) {
+          const std::string what = quoted(keys[i]) + " of " + qctx;
+          auto t = required_string(qf[keys[i]], what, qh.Mark());
+          if (!t) continue;
+          // "24:00" ends a day; it cannot start one.
+          if (auto m = parse_hh_mm(*t); m && !(i == 0 && *t == "24:00"))
+            minutes[i] = *m;
+          else
+            error(qf[keys[i]].Mark(), what + " must be a time like \"22:00\", not " + quoted(*t));
+        }
+        if (minutes[0] && minutes[1]) {
+          if (*minutes[0] == *minutes[1])
+            error(qf["to"].Mark(), qctx + " must not start and end at the same time");
+          else
+            p.quiet_hours = engine::Person::QuietHours{*minutes[0], *minutes[1]};
+        }
+      }
+    }
     d.people.emplace(id, std::move(p));
   });
 }
@@ -790,12 +1118,16 @@ tl::expected<Config, std::vector<ConfigError>> Loader::load(std::string_view tex
     return tl::unexpected(std::move(errors_));
   }
   Fields f(*this, root,
-           {"server", "storage", "webhook", "dispatch", "people", "schedules", "escalation_policies", "services"},
+           {"server", "storage", "webhook", "smtp", "twilio", "sms_gateway", "dispatch", "people", "schedules",
+            "escalation_policies", "services"},
            "the configuration");
   // Fixed order, whatever the file's order: references point at sections loaded before.
   load_server(f["server"], c);
   load_storage(f["storage"], c);
   load_webhook(f["webhook"], c);
+  load_smtp(f["smtp"], c);
+  load_twilio(f["twilio"], c);
+  load_sms_gateway(f["sms_gateway"], c);
   load_dispatch(f["dispatch"], c);
   load_people(f["people"], *dir);
   load_schedules(f["schedules"], *dir);
@@ -803,12 +1135,8 @@ tl::expected<Config, std::vector<ConfigError>> Loader::load(std::string_view tex
   load_services(f["services"], *dir);
 
   if (auto token = env_("BATON_API_TOKEN"); token && !token->empty()) c.server.api_tokens.emplace_back("env", *token);
-  if (webhook_used_ && !c.webhook.enabled)
-    warning(webhook_used_at_, "a contact chain uses the webhook method but webhook.url is not set");
+  check_channels(c, *dir);
   if (dir->services.empty()) warning(root.Mark(), "no services are configured: every alert will be rejected");
-  // Channels that exist today; contact-chain links for others are skipped by the engine.
-  if (c.webhook.enabled) dir->channels.push_back(engine::MethodKind::webhook);
-  if (dir->channels.empty()) dir->channels.push_back(engine::MethodKind::webhook);
 
   if (!errors_.empty()) {
     std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {

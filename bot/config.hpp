@@ -49,6 +49,52 @@ struct WebhookChannelConfig {
   std::string signing_secret;
 };
 
+/// The email channel: SMTP submission (RFC 6409) through libcurl.
+struct SmtpChannelConfig {
+  bool enabled = false;  ///< true when a url is set
+  std::string url;       ///< "smtp://host:587" (STARTTLS) or "smtps://host:465" (implicit TLS)
+  std::string from;      ///< envelope and header sender, an address; required when enabled
+  std::string from_name = "baton";  ///< display name in From:
+  std::string username;  ///< empty = no AUTH; then password is empty too
+  std::string password;
+  /// smtp:// only: refuse to send when the server does not offer STARTTLS
+  /// (`starttls: required`, the default; `optional` is warned about).
+  bool require_starttls = true;
+  std::string ca_file;       ///< PEM bundle; empty = the system store
+  bool verify_peer = true;   ///< false is warned about loudly
+  std::chrono::milliseconds timeout{10000};
+};
+
+/// The SMS channel through Twilio's Messages API.
+struct TwilioChannelConfig {
+  bool enabled = false;  ///< true when account_sid is set
+  std::string base_url = "https://api.twilio.com";  ///< no trailing '/'
+  std::string account_sid;  ///< "AC..."
+  /// REST auth: api_key_sid + api_key_secret when both set, else account_sid +
+  /// auth_token. Inbound requests (status callbacks, replies) are verified with
+  /// auth_token (X-Twilio-Signature over server.public_url + path).
+  std::string auth_token;
+  std::string api_key_sid;  ///< "SK..."
+  std::string api_key_secret;
+  std::string from;                   ///< E.164 number or alphanumeric sender id (<= 11 chars)
+  std::string messaging_service_sid;  ///< "MG..."; exactly one of from / messaging_service_sid
+  double messages_per_second = 1.0;   ///< > 0
+  bool status_callbacks = true;       ///< ask Twilio for delivery status callbacks
+  std::chrono::seconds validity{600}; ///< Twilio's ValidityPeriod, 1s..36000s
+};
+
+/// The SMS channel through a generic HTTP SMS gateway. At most one SMS channel
+/// (twilio or sms_gateway) is enabled.
+struct SmsGatewayChannelConfig {
+  bool enabled = false;  ///< true when a url is set
+  std::string url;
+  std::string method = "POST";  ///< POST or PUT
+  std::vector<std::pair<std::string, std::string>> headers;  ///< in file order
+  std::string content_type = "application/json";
+  std::string body_template;  ///< required when enabled; rendered by the sender
+  double messages_per_second = 1.0;  ///< > 0
+};
+
 struct DispatchConfig {
   int workers = 4;
   int max_attempts = 6;
@@ -60,8 +106,13 @@ struct Config {
   ServerConfig server;
   StorageConfig storage;
   WebhookChannelConfig webhook;
+  SmtpChannelConfig smtp;
+  TwilioChannelConfig twilio;
+  SmsGatewayChannelConfig sms_gateway;
   DispatchConfig dispatch;
-  engine::DirectoryPtr directory;  ///< never null on success
+  /// Never null on success. Its `channels`: webhook when webhook.enabled, email when
+  /// smtp.enabled, sms when twilio or sms_gateway is enabled; just webhook when none is.
+  engine::DirectoryPtr directory;
   std::vector<std::string> warnings;  ///< "file:line:col: message", for the start-up log
 };
 
@@ -74,7 +125,8 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
 /// BATON_API_TOKEN in the environment adds an api token named "env".
 /// On failure returns ALL problems found, sorted by position: YAML syntax, unknown
 /// keys, wrong types, bad values and durations, dangling references, invalid time
-/// zones and schedules, duplicate integration keys. Durations are integers (seconds)
+/// zones and schedules, duplicate integration keys, channel settings (smtp, twilio,
+/// sms_gateway; at most one SMS channel), quiet hours. Durations are integers (seconds)
 /// or strings like "500ms", "90s", "5m", "1h", "1h30m". Thread-safe; reads no
 /// global state except the environment when `env` is empty.
 tl::expected<Config, std::vector<ConfigError>> load_config_file(const std::string& path, EnvLookup env = {});

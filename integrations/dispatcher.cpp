@@ -29,7 +29,7 @@ bool Dispatcher::LaterDue::operator()(const Entry& a, const Entry& b) const {
 
 bool Dispatcher::LowerPriority::operator()(const Entry& a, const Entry& b) const {
   if (a.priority != b.priority) return a.priority > b.priority;
-  if (a.due != b.due) return a.due > b.due;
+  if (a.first_due != b.first_due) return a.first_due > b.first_due;
   return a.seq > b.seq;
 }
 
@@ -60,7 +60,7 @@ void Dispatcher::enqueue(Delivery delivery, engine::TimePoint due) {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     const int priority = delivery.notification.kind == engine::NotificationKind::page ? 0 : 1;
-    pending_.push(Entry{due, priority, next_seq_++, std::make_shared<Delivery>(std::move(delivery))});
+    pending_.push(Entry{due, priority, next_seq_++, std::make_shared<Delivery>(std::move(delivery)), due});
   }
   wake_.notify_one();
 }
@@ -93,8 +93,16 @@ void Dispatcher::run() {
       pending_.pop();
     }
     if (!ready_.empty()) {
-      auto delivery = ready_.top().delivery;
+      auto entry = ready_.top();
       ready_.pop();
+      // Asked under the lock so that reservations follow the queue's order:
+      // a page is never paced out by an update popped at the same moment.
+      if (auto later = reserve_slot(*entry.delivery, now)) {
+        entry.due = *later;
+        pending_.push(std::move(entry));
+        continue;
+      }
+      auto delivery = std::move(entry.delivery);
       // Another due entry may be waiting for a worker: pass the baton on.
       if (!ready_.empty()) wake_.notify_one();
       lock.unlock();
@@ -109,6 +117,19 @@ void Dispatcher::run() {
       wake_.wait_for(lock, wait);
     }
   }
+}
+
+std::optional<engine::TimePoint> Dispatcher::reserve_slot(const Delivery& delivery, engine::TimePoint now) {
+  auto it = notifiers_.find(delivery.notification.method);
+  if (it == notifiers_.end()) return std::nullopt;
+  std::optional<engine::TimePoint> at;
+  try {
+    at = it->second->reserve(delivery, now);
+  } catch (const std::exception&) {
+    return std::nullopt;  // send() then reports whatever is wrong with the channel
+  }
+  if (at && *at > now) return at;
+  return std::nullopt;
 }
 
 std::chrono::milliseconds Dispatcher::backoff(int attempts, std::chrono::milliseconds retry_after) const {

@@ -49,6 +49,8 @@ class Dispatcher {
 
   /// Thread-safe; never blocks on I/O. Sent as soon as clock.now() >= not_before
   /// (at once when absent). When several are due, pages go first, then by due time.
+  /// Before each send the notifier's reserve() may defer the delivery to a
+  /// later time; that costs no attempt and reports no outcome.
   void submit(Delivery delivery, std::optional<engine::TimePoint> not_before = {});
 
   /// Wakes and joins the workers (waiting for sends in flight). Queued
@@ -64,6 +66,9 @@ class Dispatcher {
     int priority;  // 0 for pages, 1 otherwise
     std::uint64_t seq;
     std::shared_ptr<Delivery> delivery;
+    // When it was first due; a pacing deferral moves `due` but not this, so
+    // due entries keep their order however late a worker gets to them.
+    engine::TimePoint first_due;
   };
   struct LaterDue {
     bool operator()(const Entry& a, const Entry& b) const;
@@ -74,6 +79,8 @@ class Dispatcher {
 
   void run();
   void process(Delivery& delivery);
+  /// The notifier's reserve(), with mutex_ held: a time after `now`, or nullopt to send now.
+  std::optional<engine::TimePoint> reserve_slot(const Delivery& delivery, engine::TimePoint now);
   void enqueue(Delivery delivery, engine::TimePoint due);
   std::chrono::milliseconds backoff(int attempts, std::chrono::milliseconds retry_after) const;
 

@@ -7,6 +7,7 @@
 #include "engine/incident.hpp"
 #include "engine/model.hpp"
 #include "engine/result.hpp"
+#include "engine/time.hpp"
 
 namespace baton::integrations {
 
@@ -25,6 +26,17 @@ class Notifier {
 
   /// The contact method this channel serves.
   virtual engine::MethodKind method() const = 0;
+
+  /// The earliest time this delivery may be sent; nullopt (or a time not after
+  /// `now`) = now, and the slot is taken. A later time takes nothing: the
+  /// Dispatcher re-queues the delivery for then, without counting an attempt
+  /// or reporting an outcome. Used to honour a provider's rate limits. Called
+  /// under the Dispatcher's lock, in its order (pages first), just before
+  /// send(): it must be quick, must not block or call the Dispatcher, and must
+  /// be thread-safe.
+  virtual std::optional<engine::TimePoint> reserve(const Delivery& /*delivery*/, engine::TimePoint /*now*/) {
+    return std::nullopt;
+  }
 
   /// Blocking; called on a dispatcher worker thread, possibly concurrently:
   /// implementations are thread-safe. Errors use the taxonomy: retryable ones

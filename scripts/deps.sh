@@ -7,6 +7,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libcurl4-openssl-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
   catch2 libyaml-cpp-dev libhowardhinnant-date-dev libexpected-dev
+  python3-aiosmtpd openssl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -71,7 +71,11 @@ TEST_CASE("config: the example manifest loads", "[config]") {
     for (const auto& e : r.error()) UNSCOPED_INFO(e.to_string());
   REQUIRE(r.has_value());
   const Config& c = *r;
-  CHECK(c.warnings.empty());
+  // With no environment the email and SMS channels are off, and the chains that use them say so.
+  const std::string file = std::string(BATON_SOURCE_DIR) + "/manifests/baton.example.yaml";
+  CHECK(c.warnings == Strings{file + ":102:18: a contact chain uses the email method but smtp.url is not set",
+                              file + ":103:18: a contact chain uses the sms method but neither twilio.account_sid "
+                                     "nor sms_gateway.url is set"});
   CHECK(c.server.listen == "127.0.0.1:8080");
   CHECK(c.server.public_url == "http://localhost:8080");
   CHECK(c.server.action_secret == "dev-only-action-secret");
@@ -89,8 +93,18 @@ TEST_CASE("config: the example manifest loads", "[config]") {
   CHECK(c.dispatch.workers == 4);
   CHECK(c.dispatch.max_attempts == 6);
   CHECK(c.dispatch.base_backoff == 1s);
+  CHECK_FALSE(c.smtp.enabled);
+  CHECK(c.smtp.from.empty());
+  CHECK(c.smtp.require_starttls);
+  CHECK(c.smtp.verify_peer);
+  CHECK(c.smtp.timeout == 10s);
+  CHECK_FALSE(c.twilio.enabled);
+  CHECK(c.twilio.base_url == "https://api.twilio.com");
+  CHECK(c.twilio.validity == 600s);
+  CHECK_FALSE(c.sms_gateway.enabled);
 
   const auto& d = *c.directory;
+  CHECK(d.channels == std::vector<engine::MethodKind>{engine::MethodKind::webhook});
   CHECK(d.people.size() == 4);
   const auto* alice = d.person("alice");
   REQUIRE(alice);
@@ -103,6 +117,10 @@ TEST_CASE("config: the example manifest loads", "[config]") {
   CHECK(alice->contact_chain[1].delay == 120s);
   CHECK(alice->contact_chain[2].method == engine::MethodKind::sms);
   CHECK(d.person("dave")->contact_chain.empty());
+  CHECK_FALSE(alice->quiet_hours.has_value());
+  REQUIRE(d.person("bob")->quiet_hours.has_value());
+  CHECK(d.person("bob")->quiet_hours->start_minute == 22 * 60);
+  CHECK(d.person("bob")->quiet_hours->end_minute == 7 * 60);
 
   const auto* primary = d.schedule("primary");
   REQUIRE(primary);
@@ -148,8 +166,33 @@ TEST_CASE("config: the example manifest with production environment", "[config]"
                             env_of({{"BATON_ACTION_SECRET", "prod-secret"},
                                     {"BATON_OPS_TOKEN", "ops-tok"},
                                     {"BATON_API_TOKEN", "env-tok"},
-                                    {"BATON_PAYMENTS_KEY", "0123456789abcdef0123456789abcdef"}}));
+                                    {"BATON_PAYMENTS_KEY", "0123456789abcdef0123456789abcdef"},
+                                    {"SMTP_URL", "smtp://mail.example.com:587"},
+                                    {"SMTP_FROM", "pages@example.com"},
+                                    {"SMTP_USERNAME", "baton-smtp"},
+                                    {"SMTP_PASSWORD", "smtp-pw"},
+                                    {"TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"},
+                                    {"TWILIO_AUTH_TOKEN", "twilio-token"},
+                                    {"TWILIO_FROM", "+15550100000"}}));
+  if (!r)
+    for (const auto& e : r.error()) UNSCOPED_INFO(e.to_string());
   REQUIRE(r.has_value());
+  CHECK(r->smtp.enabled);
+  CHECK(r->smtp.url == "smtp://mail.example.com:587");
+  CHECK(r->smtp.from == "pages@example.com");
+  CHECK(r->smtp.username == "baton-smtp");
+  CHECK(r->smtp.password == "smtp-pw");
+  CHECK(r->twilio.enabled);
+  CHECK(r->twilio.account_sid == "AC0123456789abcdef0123456789abcdef");
+  CHECK(r->twilio.auth_token == "twilio-token");
+  CHECK(r->twilio.from == "+15550100000");
+  CHECK(r->directory->channels ==
+        std::vector<engine::MethodKind>{engine::MethodKind::webhook, engine::MethodKind::email, engine::MethodKind::sms});
+  // Every used method has a channel now; only the example's localhost public_url is left to warn about.
+  CHECK(r->warnings == Strings{std::string(BATON_SOURCE_DIR) +
+                               "/manifests/baton.example.yaml:27:15: server.public_url 'http://localhost:8080' is a "
+                               "local address: Twilio cannot reach it for status callbacks and SMS replies, whose "
+                               "signatures are checked against it"});
   CHECK(r->server.action_secret == "prod-secret");
   CHECK(r->server.api_tokens == std::vector<std::pair<std::string, std::string>>{{"ops", "ops-tok"}, {"env", "env-tok"}});
   CHECK(r->directory->service_by_key("0123456789abcdef0123456789abcdef")->id == "payments");
@@ -172,6 +215,24 @@ TEST_CASE("config: defaults", "[config]") {
   CHECK(c.dispatch.workers == 4);
   CHECK(c.dispatch.max_attempts == 6);
   CHECK(c.dispatch.base_backoff == 1000ms);
+  CHECK_FALSE(c.smtp.enabled);
+  CHECK(c.smtp.url.empty());
+  CHECK(c.smtp.from_name == "baton");
+  CHECK(c.smtp.require_starttls);
+  CHECK(c.smtp.verify_peer);
+  CHECK(c.smtp.ca_file.empty());
+  CHECK(c.smtp.timeout == 10000ms);
+  CHECK_FALSE(c.twilio.enabled);
+  CHECK(c.twilio.base_url == "https://api.twilio.com");
+  CHECK(c.twilio.messages_per_second == 1.0);
+  CHECK(c.twilio.status_callbacks);
+  CHECK(c.twilio.validity == 600s);
+  CHECK_FALSE(c.sms_gateway.enabled);
+  CHECK(c.sms_gateway.method == "POST");
+  CHECK(c.sms_gateway.content_type == "application/json");
+  CHECK(c.sms_gateway.messages_per_second == 1.0);
+  CHECK(c.directory->channels == std::vector<engine::MethodKind>{engine::MethodKind::webhook});
+  CHECK_FALSE(c.directory->person("alice")->quiet_hours.has_value());
   // The empty action secret is a warning, not an error.
   CHECK(c.warnings == Strings{"t.yaml: server.action_secret is empty: action links (acknowledge/resolve) will not be signed"});
   const auto& d = *c.directory;
@@ -533,4 +594,376 @@ server: {action_secret: x}
 )";
   Config c = load_ok(yaml);
   CHECK(c.warnings == Strings{"t.yaml:16:30: a contact chain uses the webhook method but webhook.url is not set"});
+}
+
+// The smtp section: every field read; smtps:// with a path, a display name, a CA file.
+TEST_CASE("config: smtp section", "[config][channels]") {
+  const std::string yaml = std::string(kMinimal) + R"(server: {action_secret: x}
+smtp:
+  url: "smtps://mail.example.com:465"
+  from: pages@example.com
+  from_name: "Baton pages"
+  username: "${SMTP_USERNAME}"
+  password: "${SMTP_PASSWORD:-}"
+  starttls: required
+  ca_file: /etc/baton/ca.pem
+  verify_peer: yes
+  timeout: 2500ms
+)";
+  Config c = load_ok(yaml, env_of({{"SMTP_USERNAME", "u1"}, {"SMTP_PASSWORD", "p1"}}));
+  CHECK(c.warnings.empty());
+  CHECK(c.smtp.enabled);
+  CHECK(c.smtp.url == "smtps://mail.example.com:465");
+  CHECK(c.smtp.from == "pages@example.com");
+  CHECK(c.smtp.from_name == "Baton pages");
+  CHECK(c.smtp.username == "u1");
+  CHECK(c.smtp.password == "p1");
+  CHECK(c.smtp.require_starttls);
+  CHECK(c.smtp.ca_file == "/etc/baton/ca.pem");
+  CHECK(c.smtp.verify_peer);
+  CHECK(c.smtp.timeout == 2500ms);
+  CHECK(c.directory->channels == std::vector<engine::MethodKind>{engine::MethodKind::email});
+
+  // An empty url (the example's "${SMTP_URL:-}") switches the channel off, and then
+  // nothing else in the section is required.
+  Config off = load_ok(std::string(kMinimal) + "smtp: {url: \"${SMTP_URL:-}\", from: \"\", username: u}\n");
+  CHECK_FALSE(off.smtp.enabled);
+  CHECK(off.directory->channels == std::vector<engine::MethodKind>{engine::MethodKind::webhook});
+
+  // An unset SMTP_USERNAME without a default is an error at its scalar, like any other.
+  CHECK(errors_of(std::string(kMinimal) + "smtp: {url: \"smtp://h\", from: a@b, username: \"${SMTP_USERNAME}\"}\n") ==
+        Strings{"t.yaml:16:46: environment variable SMTP_USERNAME is not set (write ${SMTP_USERNAME:-default} to give "
+                "a default)"});
+}
+
+// smtp: schemes, hosts, ports, credentials in the url, addresses, header injection,
+// starttls values, booleans, durations, and what an enabled channel requires.
+TEST_CASE("config: smtp errors", "[config][channels][errors]") {
+  CHECK(errors_of(std::string(kMinimal) + R"(smtp:
+  url: "https://mail.example.com"
+  from: "Baton <pages@example.com>"
+  from_name: "baton\r\nBcc: x@example.com"
+  starttls: maybe
+  verify_peer: sometimes
+  timeout: 0
+  port: 25
+)") == Strings{"t.yaml:17:8: 'url' in smtp must start with smtp:// or smtps://",
+               "t.yaml:18:9: 'from' in smtp is not an email address: 'Baton <pages@example.com>'",
+               "t.yaml:19:14: 'from_name' in smtp must not contain line breaks or control characters",
+               "t.yaml:20:13: 'starttls' in smtp must be required or optional, not 'maybe'",
+               "t.yaml:21:16: 'verify_peer' in smtp must be true or false, not 'sometimes'",
+               "t.yaml:22:12: 'timeout' in smtp must be longer than zero",
+               "t.yaml:23:3: unknown key 'port' in smtp"});
+  // Credentials never go in the url (it would be logged); the message does not echo them.
+  CHECK(errors_of(std::string(kMinimal) + R"(smtp:
+  url: "smtp://user:secret@mail.example.com"
+  from: a@example.com
+)") == Strings{"t.yaml:17:8: 'url' in smtp must not contain credentials (use the section's own secret fields)"});
+  CHECK(errors_of(std::string(kMinimal) + R"(smtp:
+  url: "smtp://mail.example.com:0"
+  from: a@example.com
+)") == Strings{"t.yaml:17:8: 'url' in smtp has a bad port: 'smtp://mail.example.com:0'"});
+  CHECK(errors_of(std::string(kMinimal) + "smtp: {url: \"smtps://:465\", from: a@example.com}\n") ==
+        Strings{"t.yaml:16:13: 'url' in smtp has no host: 'smtps://:465'"});
+  // Enabled: from is required (at the section when absent), and credentials come in pairs.
+  CHECK(errors_of(std::string(kMinimal) + R"(smtp:
+  url: "smtp://mail.example.com:587"
+  username: baton
+)") == Strings{"t.yaml:17:3: 'from' in smtp is required",
+               "t.yaml:17:3: 'password' in smtp is required when 'username' is set"});
+  CHECK(errors_of(std::string(kMinimal) + R"(smtp:
+  url: "smtp://mail.example.com:587"
+  from: ""
+  password: "${SMTP_PASSWORD}"
+)", env_of({{"SMTP_PASSWORD", "pw"}})) ==
+        Strings{"t.yaml:18:9: 'from' in smtp is required", "t.yaml:19:13: 'password' in smtp is set but 'username' is not"});
+}
+
+// The weakening switches load, with a warning each at their key; starttls: optional
+// only weakens smtp:// (smtps:// is TLS from the start).
+TEST_CASE("config: smtp starttls optional and verify_peer false warn", "[config][channels]") {
+  Config c = load_ok(std::string(kMinimal) + R"(server: {action_secret: x}
+smtp:
+  url: "smtp://mail.example.com:25"
+  from: a@example.com
+  starttls: optional
+  verify_peer: false
+)");
+  CHECK_FALSE(c.smtp.require_starttls);
+  CHECK_FALSE(c.smtp.verify_peer);
+  CHECK(c.warnings ==
+        Strings{"t.yaml:20:13: smtp.starttls is optional: when the server does not offer STARTTLS, pages and the SMTP "
+                "password are sent in clear text",
+                "t.yaml:21:16: smtp.verify_peer is false: the SMTP server's certificate is NOT checked, so anyone on "
+                "the network path can read pages and the SMTP password; never use this in production"});
+  Config tls = load_ok(std::string(kMinimal) + "server: {action_secret: x}\nsmtp: {url: \"smtps://h:465\", from: a@b, starttls: optional}\n");
+  CHECK_FALSE(tls.smtp.require_starttls);
+  CHECK(tls.warnings.empty());
+}
+
+// The twilio section: every field read, the auth token from the environment, a
+// public base URL for the callbacks.
+TEST_CASE("config: twilio section", "[config][channels]") {
+  const std::string yaml = std::string(kMinimal) + R"(server: {action_secret: x, public_url: "https://baton.example.com"}
+twilio:
+  base_url: "http://127.0.0.1:4010/"
+  account_sid: AC0123456789abcdef0123456789abcdef
+  auth_token: "${TWILIO_AUTH_TOKEN}"
+  api_key_sid: SK0123
+  api_key_secret: "${TWILIO_API_KEY_SECRET:-ks}"
+  messaging_service_sid: MG0123
+  messages_per_second: 2.5
+  status_callbacks: false
+  validity: 1h
+)";
+  Config c = load_ok(yaml, env_of({{"TWILIO_AUTH_TOKEN", "tok"}}));
+  CHECK(c.warnings.empty());
+  CHECK(c.twilio.enabled);
+  CHECK(c.twilio.base_url == "http://127.0.0.1:4010");  // trailing '/' dropped
+  CHECK(c.twilio.account_sid == "AC0123456789abcdef0123456789abcdef");
+  CHECK(c.twilio.auth_token == "tok");
+  CHECK(c.twilio.api_key_sid == "SK0123");
+  CHECK(c.twilio.api_key_secret == "ks");
+  CHECK(c.twilio.from.empty());
+  CHECK(c.twilio.messaging_service_sid == "MG0123");
+  CHECK(c.twilio.messages_per_second == 2.5);
+  CHECK_FALSE(c.twilio.status_callbacks);
+  CHECK(c.twilio.validity == 3600s);
+  CHECK(c.directory->channels == std::vector<engine::MethodKind>{engine::MethodKind::sms});
+
+  // Senders: E.164 or an alphanumeric id of up to 11 characters with a letter.
+  for (std::string from : {"+15551230001", "BatonOnCall", "SRE 24x7", "A"}) {
+    INFO(from);
+    Config s = load_ok(std::string(kMinimal) + "twilio: {account_sid: AC1, auth_token: t, from: \"" + from + "\"}\n");
+    CHECK(s.twilio.from == from);
+  }
+  // An empty account_sid (the example's "${TWILIO_ACCOUNT_SID:-}") switches it off.
+  Config off = load_ok(std::string(kMinimal) + "twilio: {account_sid: \"${TWILIO_ACCOUNT_SID:-}\", auth_token: \"\"}\n");
+  CHECK_FALSE(off.twilio.enabled);
+}
+
+// twilio: sid prefixes (values not echoed), senders, rates, validity, credentials,
+// and exactly one sender.
+TEST_CASE("config: twilio errors", "[config][channels][errors]") {
+  CHECK(errors_of(std::string(kMinimal) + R"(twilio:
+  base_url: "api.twilio.com"
+  account_sid: "0123456789abcdef"
+  from: "BatonOnCallPager"
+  messaging_service_sid: PN0123
+  messages_per_second: 0
+  status_callbacks: sometimes
+  validity: 11h
+)") == Strings{"t.yaml:17:3: twilio needs 'auth_token' (or 'api_key_sid' and 'api_key_secret')",
+               "t.yaml:17:13: 'base_url' in twilio must start with http:// or https://",
+               "t.yaml:18:16: 'account_sid' in twilio must be an Account SID (starting with AC)",
+               R"(t.yaml:19:9: 'from' in twilio must be an E.164 number like "+15551234567" or an alphanumeric sender id of at most 11 letters, digits and spaces, not 'BatonOnCallPager')",
+               "t.yaml:20:26: 'messaging_service_sid' in twilio must be a Messaging Service SID (starting with MG)",
+               "t.yaml:20:26: twilio needs exactly one of 'from' or 'messaging_service_sid'",
+               "t.yaml:21:24: 'messages_per_second' in twilio must be a number greater than 0 and at most 1000, not '0'",
+               "t.yaml:22:21: 'status_callbacks' in twilio must be true or false, not 'sometimes'",
+               "t.yaml:23:13: 'validity' in twilio must be at most 10h (Twilio's limit)"});
+  // Neither sender, an API key half, an empty auth token, a bad rate and sender id.
+  CHECK(errors_of(std::string(kMinimal) + R"(twilio:
+  account_sid: AC1
+  auth_token: ""
+  api_key_sid: SK1
+  messages_per_second: fast
+)") == Strings{"t.yaml:17:3: twilio needs exactly one of 'from' or 'messaging_service_sid'",
+               "t.yaml:19:16: 'api_key_secret' in twilio is required when 'api_key_sid' is set",
+               "t.yaml:20:24: 'messages_per_second' in twilio must be a number greater than 0 and at most 1000, not 'fast'"});
+  // Half an API key is the one credential error (not also "needs auth_token").
+  CHECK(errors_of(std::string(kMinimal) + R"(twilio:
+  account_sid: AC1
+  api_key_secret: s
+  from: "12345"
+  validity: 90500ms
+)") == Strings{"t.yaml:18:19: 'api_key_sid' in twilio is required when 'api_key_secret' is set",
+               R"(t.yaml:19:9: 'from' in twilio must be an E.164 number like "+15551234567" or an alphanumeric sender id of at most 11 letters, digits and spaces, not '12345')",
+               "t.yaml:20:13: 'validity' in twilio must be a whole number of seconds, not '90500ms'"});
+}
+
+// An API key alone sends, but Twilio's signed callbacks cannot be checked: a warning.
+TEST_CASE("config: twilio with an API key and no auth token warns", "[config][channels]") {
+  Config c = load_ok(std::string(kMinimal) + R"(server: {action_secret: x, public_url: "https://baton.example.com"}
+twilio:
+  account_sid: AC1
+  api_key_sid: SK1
+  api_key_secret: "${TWILIO_API_KEY_SECRET}"
+  from: BatonOnCall
+)", env_of({{"TWILIO_API_KEY_SECRET", "sec"}}));
+  CHECK(c.twilio.enabled);
+  CHECK(c.twilio.api_key_secret == "sec");
+  CHECK(c.warnings == Strings{"t.yaml:19:16: twilio.auth_token is not set: Twilio signs status callbacks and SMS "
+                              "replies with it, so they cannot be verified"});
+}
+
+// Twilio calls back server.public_url: a loopback or unspecified host is warned about,
+// at public_url when set, at the twilio section when defaulted from listen.
+TEST_CASE("config: twilio with a local public_url warns", "[config][channels]") {
+  const std::string twilio = "twilio: {account_sid: AC1, auth_token: t, from: \"+15551230001\"}\n";
+  Config defaulted = load_ok(std::string(kMinimal) + "server: {action_secret: x}\n" + twilio);
+  CHECK(defaulted.warnings ==
+        Strings{"t.yaml:17:9: server.public_url 'http://127.0.0.1:8080' is a local address: Twilio cannot reach it "
+                "for status callbacks and SMS replies, whose signatures are checked against it"});
+  Config set = load_ok(std::string(kMinimal) + "server: {action_secret: x, public_url: \"http://[::1]:8080/\"}\n" + twilio);
+  CHECK(set.warnings ==
+        Strings{"t.yaml:16:40: server.public_url 'http://[::1]:8080' is a local address: Twilio cannot reach it "
+                "for status callbacks and SMS replies, whose signatures are checked against it"});
+  for (std::string url : {"http://localhost", "https://LOCALHOST:8443", "http://127.0.1.1:80", "http://0.0.0.0:8080",
+                          "http://api.localhost"}) {
+    INFO(url);
+    CHECK(load_ok(std::string(kMinimal) + "server: {action_secret: x, public_url: \"" + url + "\"}\n" + twilio)
+              .warnings.size() == 1);
+  }
+  for (std::string url : {"https://baton.example.com", "http://10.0.0.5:8080", "https://127example.com"}) {
+    INFO(url);
+    CHECK(load_ok(std::string(kMinimal) + "server: {action_secret: x, public_url: \"" + url + "\"}\n" + twilio)
+              .warnings.empty());
+  }
+  // Without twilio a local public_url is fine.
+  CHECK(load_ok(std::string(kMinimal) + "server: {action_secret: x}\n").warnings.empty());
+}
+
+// The sms_gateway section: every field read; the method is case-insensitive.
+TEST_CASE("config: sms_gateway section", "[config][channels]") {
+  Config c = load_ok(std::string(kMinimal) + R"(server: {action_secret: x}
+sms_gateway:
+  url: "https://sms.example.com/send"
+  method: put
+  headers:
+    Authorization: "Bearer ${GW_TOKEN}"
+    X-Account: ops
+  content_type: "application/x-www-form-urlencoded"
+  body_template: "to={{to}}&text={{text}}"
+  messages_per_second: 0.5
+)", env_of({{"GW_TOKEN", "g1"}}));
+  CHECK(c.warnings.empty());
+  CHECK(c.sms_gateway.enabled);
+  CHECK(c.sms_gateway.url == "https://sms.example.com/send");
+  CHECK(c.sms_gateway.method == "PUT");
+  CHECK(c.sms_gateway.headers ==
+        std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer g1"}, {"X-Account", "ops"}});
+  CHECK(c.sms_gateway.content_type == "application/x-www-form-urlencoded");
+  CHECK(c.sms_gateway.body_template == "to={{to}}&text={{text}}");
+  CHECK(c.sms_gateway.messages_per_second == 0.5);
+  CHECK(c.directory->channels == std::vector<engine::MethodKind>{engine::MethodKind::sms});
+}
+
+// sms_gateway: url, method, headers, content type, rate, the required template; and
+// one SMS channel only.
+TEST_CASE("config: sms_gateway errors", "[config][channels][errors]") {
+  CHECK(errors_of(std::string(kMinimal) + R"(sms_gateway:
+  url: "ftp://sms.example.com"
+  method: GET
+  headers: [a]
+  content_type: ""
+  messages_per_second: -1
+)") == Strings{"t.yaml:17:8: 'url' in sms_gateway must start with http:// or https://",
+               "t.yaml:18:11: 'method' in sms_gateway must be POST or PUT, not 'GET'",
+               "t.yaml:19:12: 'headers' in sms_gateway must be a mapping",
+               R"(t.yaml:20:17: 'content_type' in sms_gateway must be a media type like "application/json")",
+               "t.yaml:21:24: 'messages_per_second' in sms_gateway must be a number greater than 0 and at most 1000, not '-1'"});
+  CHECK(errors_of(std::string(kMinimal) + "sms_gateway: {url: \"https://sms.example.com\"}\n") ==
+        Strings{"t.yaml:16:14: 'body_template' in sms_gateway is required"});
+  CHECK(errors_of(std::string(kMinimal) + "sms_gateway: {url: \"https://sms.example.com\", body_template: \"\"}\n") ==
+        Strings{"t.yaml:16:62: 'body_template' in sms_gateway is required"});
+  CHECK(errors_of(std::string(kMinimal) + R"(twilio: {account_sid: AC1, auth_token: t, from: "+15551230001"}
+sms_gateway:
+  body_template: x
+  url: "http://127.0.0.1:9100/sms"
+)") == Strings{"t.yaml:19:8: twilio and sms_gateway are both configured: baton sends SMS through one of them"});
+}
+
+// Channels: one per enabled section, webhook first; nothing enabled = webhook.
+TEST_CASE("config: channels follow the enabled sections", "[config][channels]") {
+  using engine::MethodKind;
+  using Methods = std::vector<MethodKind>;
+  const std::string webhook = "webhook: {url: \"http://127.0.0.1:9000/hook\"}\n";
+  const std::string smtp = "smtp: {url: \"smtp://mail.example.com\", from: a@example.com}\n";
+  const std::string twilio = "twilio: {account_sid: AC1, auth_token: t, from: \"+15551230001\"}\n";
+  const std::string gateway = "sms_gateway: {url: \"https://sms.example.com\", body_template: x}\n";
+  const std::string base(kMinimal);
+  CHECK(load_ok(base).directory->channels == Methods{MethodKind::webhook});
+  CHECK(load_ok(base + webhook).directory->channels == Methods{MethodKind::webhook});
+  CHECK(load_ok(base + smtp).directory->channels == Methods{MethodKind::email});
+  CHECK(load_ok(base + twilio).directory->channels == Methods{MethodKind::sms});
+  CHECK(load_ok(base + gateway).directory->channels == Methods{MethodKind::sms});
+  CHECK(load_ok(base + twilio + smtp + webhook).directory->channels ==
+        Methods{MethodKind::webhook, MethodKind::email, MethodKind::sms});
+  CHECK(load_ok(base + gateway + webhook).directory->channels == Methods{MethodKind::webhook, MethodKind::sms});
+}
+
+// Each method used without a channel warns once, at its first use, in file order;
+// methods with a channel do not.
+TEST_CASE("config: contact methods without a channel warn once each", "[config][channels]") {
+  const std::string yaml = R"(server: {action_secret: x}
+people:
+  alice:
+    contact_chain: [{method: sms, after: 5m}, {method: email, after: 1m}, {method: sms, after: 9m}]
+  bob:
+    contact_chain: [{method: slack}, {method: teams}, {method: webhook}, {method: email}]
+smtp: {url: "${SMTP_URL:-}", from: a@example.com}
+services: {}
+)";
+  auto warnings = [&](EnvLookup env) {
+    Strings out = load_ok(yaml, std::move(env)).warnings;
+    out.pop_back();  // "no services are configured"
+    return out;
+  };
+  CHECK(warnings(kNoEnv) ==
+        Strings{"t.yaml:4:30: a contact chain uses the sms method but neither twilio.account_sid nor sms_gateway.url is set",
+                "t.yaml:4:56: a contact chain uses the email method but smtp.url is not set",
+                "t.yaml:6:30: a contact chain uses the slack method but no slack channel is configured",
+                "t.yaml:6:47: a contact chain uses the teams method but no teams channel is configured",
+                "t.yaml:6:64: a contact chain uses the webhook method but webhook.url is not set"});
+  CHECK(warnings(env_of({{"SMTP_URL", "smtps://mail.example.com"}})) ==
+        Strings{"t.yaml:4:30: a contact chain uses the sms method but neither twilio.account_sid nor sms_gateway.url is set",
+                "t.yaml:6:30: a contact chain uses the slack method but no slack channel is configured",
+                "t.yaml:6:47: a contact chain uses the teams method but no teams channel is configured",
+                "t.yaml:6:64: a contact chain uses the webhook method but webhook.url is not set"});
+}
+
+// Quiet hours: a wrapping window, a same-day one, "24:00" as the end.
+TEST_CASE("config: quiet hours", "[config][quiet_hours]") {
+  Config c = load_ok(R"(people:
+  night: {time_zone: Europe/Berlin, quiet_hours: {from: "22:00", to: "07:00"}}
+  day: {quiet_hours: {from: "12:30", to: "13:15"}}
+  evening:
+    quiet_hours:
+      from: "18:00"
+      to: "24:00"
+  none: {}
+)");
+  const auto& d = *c.directory;
+  REQUIRE(d.person("night")->quiet_hours);
+  CHECK(d.person("night")->quiet_hours->start_minute == 22 * 60);
+  CHECK(d.person("night")->quiet_hours->end_minute == 7 * 60);
+  CHECK(d.person("night")->time_zone == "Europe/Berlin");
+  REQUIRE(d.person("day")->quiet_hours);
+  CHECK(d.person("day")->quiet_hours->start_minute == 12 * 60 + 30);
+  CHECK(d.person("day")->quiet_hours->end_minute == 13 * 60 + 15);
+  REQUIRE(d.person("evening")->quiet_hours);
+  CHECK(d.person("evening")->quiet_hours->start_minute == 18 * 60);
+  CHECK(d.person("evening")->quiet_hours->end_minute == 0);  // midnight; end <= start wraps
+  CHECK_FALSE(d.person("none")->quiet_hours);
+}
+
+// Quiet hours errors: bad times, "24:00" as a start, equal ends (also 00:00-24:00),
+// missing ends, unknown keys, the wrong shape.
+TEST_CASE("config: quiet hours errors", "[config][quiet_hours][errors]") {
+  CHECK(errors_of(R"(people:
+  a: {quiet_hours: {from: "10pm", to: "7:00"}}
+  b: {quiet_hours: {from: "24:00", to: "07:00"}}
+  c: {quiet_hours: {from: "08:00", to: "08:00"}}
+  d: {quiet_hours: {from: "00:00", to: "24:00"}}
+  e: {quiet_hours: {to: "07:00", until: "08:00"}}
+  f: {quiet_hours: "22:00-07:00"}
+)") == Strings{R"(t.yaml:2:27: 'from' of quiet_hours of person 'a' must be a time like "22:00", not '10pm')",
+               R"(t.yaml:2:39: 'to' of quiet_hours of person 'a' must be a time like "22:00", not '7:00')",
+               R"(t.yaml:3:27: 'from' of quiet_hours of person 'b' must be a time like "22:00", not '24:00')",
+               "t.yaml:4:40: quiet_hours of person 'c' must not start and end at the same time",
+               "t.yaml:5:40: quiet_hours of person 'd' must not start and end at the same time",
+               "t.yaml:6:20: 'from' of quiet_hours of person 'e' is required",
+               "t.yaml:6:34: unknown key 'until' in 'quiet_hours' of person 'e'",
+               "t.yaml:7:20: 'quiet_hours' of person 'f' must be a mapping"});
 }

@@ -12,6 +12,7 @@
 #include "integrations/http_client.hpp"
 #include "tests/support/fake_clock.hpp"
 #include "tests/support/http_peer.hpp"
+#include "tests/support/service_harness.hpp"
 
 using namespace baton;
 using namespace std::chrono_literals;
@@ -19,7 +20,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr const char* kToken = "test-token-123";
+constexpr const char* kToken = test::kApiToken;
 
 std::string config_yaml(const std::string& webhook_url, const std::string& db) {
   return R"(
@@ -65,59 +66,12 @@ services:
 )";
 }
 
-struct TempDb {
-  std::filesystem::path dir;
-  TempDb() {
-    dir = std::filesystem::temp_directory_path() /
-          ("baton-svc-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
-    std::filesystem::create_directories(dir);
-  }
-  ~TempDb() { std::filesystem::remove_all(dir); }
-  std::string path() const { return (dir / "baton.db").string(); }
-  static int& counter() {
-    static int n = 0;
-    return n;
-  }
-};
+using test::eventually;
+using test::TempDb;
 
-struct Service {
-  test::FakeClock& clock;
-  std::unique_ptr<bot::App> app;
-  std::string base;
-  integrations::HttpClient http;
-
-  Service(test::FakeClock& c, const std::string& webhook_url, const std::string& db) : clock(c) {
-    auto cfg = bot::load_config_string(config_yaml(webhook_url, db), "test.yaml", [](std::string_view) {
-      return std::optional<std::string>{};
-    });
-    if (!cfg) FAIL(cfg.error().front().to_string());
-    auto created = bot::App::create(std::move(*cfg), clock);
-    REQUIRE(created);
-    app = std::move(*created);
-    auto port = app->start();
-    REQUIRE(port);
-    base = "http://127.0.0.1:" + std::to_string(*port);
-  }
-
-  integrations::HttpResponse call(std::string method, std::string path, std::string body = "",
-                                  std::string content_type = "application/json", bool auth = true) {
-    integrations::HttpRequest req;
-    req.method = std::move(method);
-    req.url = base + path;
-    req.body = std::move(body);
-    if (!content_type.empty()) req.headers.emplace_back("Content-Type", content_type);
-    if (auth) req.headers.emplace_back("Authorization", std::string("Bearer ") + kToken);
-    auto res = http.request(req);
-    REQUIRE(res);
-    return *res;
-  }
-
-  json::value get_json(const std::string& path) {
-    auto res = call("GET", path, "", "");
-    INFO(res.body);
-    REQUIRE(res.status == 200);
-    return json::parse(res.body);
-  }
+struct Service : test::ServiceHarness {
+  Service(test::FakeClock& c, const std::string& webhook_url, const std::string& db)
+      : ServiceHarness(c, config_yaml(webhook_url, db)) {}
 };
 
 std::string event(std::string action, std::string dedup, std::string key = "key-pay") {
@@ -151,16 +105,6 @@ std::string actor_of(const json::value& incident, std::string_view kind) {
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-/// Waits (bounded) for `pred` to hold; the service works on other threads.
-template <typename Pred>
-bool eventually(Pred pred) {
-  for (int i = 0; i < 500; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
 }
 
 }  // namespace

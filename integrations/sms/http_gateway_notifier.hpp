@@ -1,0 +1,63 @@
+#pragma once
+// A generic HTTP SMS gateway channel (MethodKind::sms) for providers other
+// than Twilio (protocols/fallback.md §2.3): one templated request per message.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/time.hpp"
+#include "integrations/notifier.hpp"
+#include "integrations/sms/send_pacer.hpp"
+
+namespace baton::integrations {
+
+struct SmsGatewayConfig {
+  std::string url;  ///< may hold placeholders too, percent-encoded there
+  std::string method = "POST";
+  std::vector<std::pair<std::string, std::string>> headers;  ///< sent as is (auth...)
+  std::string content_type = "application/json";
+  /// Placeholders {to} {text} {incident}, escaped for the content type: JSON
+  /// string escaping (without the quotes) for a JSON type, percent-encoding
+  /// for application/x-www-form-urlencoded, as is otherwise. Other braces are
+  /// left alone.
+  std::string body_template;
+  double messages_per_second = 1.0;
+  std::chrono::milliseconds timeout{10000};
+};
+
+/// Sends the body template filled from the delivery (text: page_text()) with
+/// Content-Type `content_type` (unless a configured header sets it) and
+/// Idempotency-Key (the notification's). Errors: classify(); a person without
+/// a phone is `permanent`. Thread-safe: one HttpClient per calling thread.
+/// reserve() paces all sends through this gateway at messages_per_second.
+class HttpGatewayNotifier final : public Notifier {
+ public:
+  /// std::invalid_argument for an empty url or a rate that is not positive.
+  explicit HttpGatewayNotifier(SmsGatewayConfig config);
+
+  engine::MethodKind method() const override { return engine::MethodKind::sms; }
+  std::optional<engine::TimePoint> reserve(const Delivery& delivery, engine::TimePoint now) override;
+  Result<void> send(const Delivery& delivery) override;
+
+ private:
+  SmsGatewayConfig config_;
+  SendPacer pacer_;
+};
+
+/// How a placeholder's value is escaped for a template.
+enum class TemplateEscaping { json, form, none };
+/// json for content types naming json (application/json, application/*+json),
+/// form for application/x-www-form-urlencoded, none otherwise; parameters
+/// such as "; charset=utf-8" are ignored.
+TemplateEscaping escaping_for(std::string_view content_type);
+
+/// `text` with {to}, {text} and {incident} replaced in one pass (values are
+/// never re-scanned) by `to`, `message` and `incident`, escaped as asked.
+std::string fill_template(std::string_view text, TemplateEscaping escaping, std::string_view to,
+                          std::string_view message, std::int64_t incident);
+
+}  // namespace baton::integrations

@@ -1,0 +1,46 @@
+#pragma once
+// Twilio's X-Twilio-Signature (protocols/fallback.md §1.4) and the
+// application/x-www-form-urlencoded helpers that Twilio's requests use. Pure.
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace baton::integrations {
+
+using FormParams = std::vector<std::pair<std::string, std::string>>;
+
+/// base64(HMAC-SHA1(auth_token, url + key1 + value1 + key2 + value2 ...)) with
+/// the params sorted byte-wise by key, then value; a repeated identical
+/// (key, value) pair counts once (as Twilio's SDK does). No encoding is applied:
+/// `url` is the full URL Twilio called (query included), params are decoded.
+std::string twilio_signature(std::string_view auth_token, std::string_view url, FormParams params);
+
+/// True when `signature` matches for `url` as given, or for `url` with its
+/// default port (:443 for https, :80 for http) removed or added. Constant-time
+/// comparison; false for an empty token or signature.
+bool verify_twilio_signature(std::string_view auth_token, std::string_view url, const FormParams& params,
+                             std::string_view signature);
+
+/// Non-form bodies (JSON): the signature covers the URL only (no params), and
+/// the URL's `bodySHA256` query parameter must be the lowercase hex SHA-256 of
+/// the raw `body`. False when the parameter is missing.
+bool verify_twilio_body_signature(std::string_view auth_token, std::string_view url_with_query,
+                                  std::string_view body, std::string_view signature);
+
+/// Decodes a form body or query string: pairs split on '&', key and value on
+/// the first '=', '+' is a space, %XX a byte (a malformed escape stays as is),
+/// empty pieces skipped, order and repeated keys kept.
+FormParams parse_form(std::string_view text);
+
+/// "k=v&k2=v2" with every byte but A-Z a-z 0-9 - . _ ~ as %XX (space as %20,
+/// as Twilio's SDK sends it).
+std::string form_encode(const FormParams& params);
+
+/// One value percent-encoded as in form_encode().
+std::string percent_encode(std::string_view value);
+
+/// RFC 4648 section 4 base64, with padding (Basic auth, Twilio signatures).
+std::string base64_encode(std::string_view bytes);
+
+}  // namespace baton::integrations
