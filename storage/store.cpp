@@ -803,6 +803,40 @@ Result<void> Store::consume_token(const std::string& token_id, engine::TimePoint
   return r;
 }
 
+Result<void> Store::add_chat_message(const ChatMessage& m, engine::TimePoint now) {
+  if (m.incident <= 0 || m.kind.empty() || m.conversation.empty())
+    return fail(ErrorKind::invalid_request, "a chat message needs an incident, a kind and a conversation");
+  return guarded("add_chat_message", [&]() -> Result<void> {
+    auto& s = impl_->stmt(
+        "INSERT OR IGNORE INTO chat_messages (incident, channel_kind, conversation_id, message_id, person, created_ms) "
+        "VALUES (?, ?, ?, ?, ?, ?)");
+    Use use{s};
+    s.bind(1, static_cast<std::int64_t>(m.incident));
+    s.bind(2, m.kind);
+    s.bind(3, m.conversation);
+    s.bind(4, m.message_id);
+    s.bind(5, m.person);
+    s.bind(6, static_cast<std::int64_t>(to_ms(now)));
+    s.exec();
+    return {};
+  });
+}
+
+Result<std::vector<ChatMessage>> Store::chat_messages(std::int64_t incident) {
+  return guarded("chat_messages", [&]() -> Result<std::vector<ChatMessage>> {
+    auto& s = impl_->stmt(
+        "SELECT channel_kind, conversation_id, message_id, person FROM chat_messages WHERE incident = ? "
+        "ORDER BY created_ms, rowid");
+    Use use{s};
+    s.bind(1, static_cast<std::int64_t>(incident));
+    std::vector<ChatMessage> out;
+    while (s.executeStep())
+      out.push_back(ChatMessage{incident, s.getColumn(0).getString(), s.getColumn(1).getString(),
+                                s.getColumn(2).getString(), s.getColumn(3).getString()});
+    return out;
+  });
+}
+
 Result<std::optional<engine::TimePoint>> Store::next_timer() {
   return guarded("next_timer", [&]() -> Result<std::optional<engine::TimePoint>> {
     auto& s = impl_->stmt("SELECT MIN(due_ms) FROM timers");

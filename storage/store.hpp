@@ -60,6 +60,15 @@ struct IncidentQuery {
 /// at a time. Several Stores may open the same file (WAL: one writer, many
 /// readers). Errors: busy/locked/I/O/full -> transient; constraint -> conflict;
 /// corrupt rows or unknown enum names -> permanent.
+/// A chat message about an incident (the chat_messages table).
+struct ChatMessage {
+  std::int64_t incident = 0;
+  std::string kind;          ///< e.g. "slack-dm", "slack-channel-post", "slack-incident-channel"
+  std::string conversation;  ///< channel / conversation id
+  std::string message_id;    ///< Slack ts, Teams activity id; empty for a channel itself
+  std::string person;        ///< whom it was for; empty for channel posts
+};
+
 class Store {
  public:
   /// Opens (creating if needed) the database at `path` (":memory:" allowed for
@@ -104,6 +113,12 @@ class Store {
   /// The earliest due time in the timers table, if any (for tools and checks).
   Result<std::optional<engine::TimePoint>> next_timer();
   /// The highest migration applied.
+  /// Remembers a chat message posted about an incident (Slack, Teams), so
+  /// later state changes update it in place. Saving the same ref twice is fine.
+  Result<void> add_chat_message(const ChatMessage& m, engine::TimePoint now);
+  /// The chat messages of an incident, oldest first.
+  Result<std::vector<ChatMessage>> chat_messages(std::int64_t incident);
+
   int schema_version() const;
 
  private:

@@ -542,3 +542,26 @@ TEST_CASE("open_reader reads committed state and refuses writes", "[storage]") {
   CHECK(not_init.error().kind == ErrorKind::invalid_request);
   CHECK_FALSE(Store::open_reader(dir.file("missing.db")).has_value());
 }
+
+TEST_CASE("chat messages are remembered per incident, once each", "[storage]") {
+  // Scenario: a Slack DM and a channel post are saved for incident 1 (the DM
+  // twice, as a retried delivery would); they come back in order, once each;
+  // incident 2 has none; a ref without a conversation is refused.
+  auto store = open_store(":memory:");
+  auto fx = make_trigger_effects(1, 1);
+  const engine::Effects* batch[] = {&fx};
+  REQUIRE(store->apply(batch, {}));
+  storage::ChatMessage dm{1, "slack-dm", "D123", "1700000000.000100", "alice"};
+  storage::ChatMessage post{1, "slack-channel-post", "C999", "1700000000.000200", ""};
+  REQUIRE(store->add_chat_message(dm, t0()));
+  REQUIRE(store->add_chat_message(dm, t0() + 1s));
+  REQUIRE(store->add_chat_message(post, t0() + 2s));
+  auto refs = store->chat_messages(1);
+  REQUIRE(refs);
+  REQUIRE(refs->size() == 2);
+  CHECK((*refs)[0].kind == "slack-dm");
+  CHECK((*refs)[0].person == "alice");
+  CHECK((*refs)[1].conversation == "C999");
+  CHECK(store->chat_messages(2)->empty());
+  CHECK(store->add_chat_message({1, "slack-dm", "", "x", ""}, t0()).error().kind == ErrorKind::invalid_request);
+}
