@@ -412,6 +412,7 @@ class Loader {
   void load_smtp(const YAML::Node& n, Config& c);
   void load_twilio(const YAML::Node& n, Config& c);
   void load_sms_gateway(const YAML::Node& n, Config& c);
+  void load_slack(const YAML::Node& n, Config& c);
   void load_headers(const YAML::Node& n, const std::string& section,
                     std::vector<std::pair<std::string, std::string>>& out);
   void check_channels(Config& c, engine::Directory& d);
@@ -715,6 +716,43 @@ void Loader::load_sms_gateway(const YAML::Node& n, Config& c) {
   if (g.enabled) require(f["body_template"], body, "'body_template' in sms_gateway", n.Mark());
 }
 
+void Loader::load_slack(const YAML::Node& n, Config& c) {
+  Fields f(*this, n,
+           {"mode", "base_url", "bot_token", "app_token", "signing_secret", "archive_on_resolve",
+            "messages_per_second_per_channel"},
+           "slack");
+  auto& s = c.slack;
+  if (auto v = string(f["bot_token"], "'bot_token' in slack")) s.bot_token = *v;
+  s.enabled = !s.bot_token.empty();
+  if (auto v = string(f["mode"], "'mode' in slack")) {
+    if (*v == "socket" || *v == "http")
+      s.mode = *v;
+    else
+      error(f["mode"].Mark(), "'mode' in slack must be socket or http, not " + quoted(*v));
+  }
+  if (auto v = string(f["base_url"], "'base_url' in slack"); v && !v->empty()) {
+    if (auto problem = url_problem(*v, {"http://", "https://"}))
+      error(f["base_url"].Mark(), "'base_url' in slack " + *problem);
+    else
+      s.base_url = v->back() == '/' ? v->substr(0, v->size() - 1) : *v;
+  }
+  if (auto v = string(f["app_token"], "'app_token' in slack")) s.app_token = *v;
+  if (auto v = string(f["signing_secret"], "'signing_secret' in slack")) s.signing_secret = *v;
+  if (auto b = boolean(f["archive_on_resolve"], "'archive_on_resolve' in slack")) s.archive_on_resolve = *b;
+  if (auto v = positive_number(f["messages_per_second_per_channel"], "'messages_per_second_per_channel' in slack", 100))
+    s.messages_per_second_per_channel = *v;
+  if (!s.enabled) return;
+  // Token prefixes only: the values themselves never appear in messages.
+  if (!s.bot_token.starts_with("xoxb-"))
+    error(f["bot_token"].Mark(), "'bot_token' in slack must be a bot token (xoxb-...)");
+  if (s.mode == "socket" && !s.app_token.starts_with("xapp-"))
+    error(f.has("app_token") ? f["app_token"].Mark() : f["bot_token"].Mark(),
+          "socket mode needs 'app_token' in slack: an app-level token (xapp-...) with connections:write");
+  if (s.mode == "http" && s.signing_secret.empty())
+    error(f.has("signing_secret") ? f["signing_secret"].Mark() : f["bot_token"].Mark(),
+          "http mode needs 'signing_secret' in slack to verify Slack's requests");
+}
+
 void Loader::check_channels(Config& c, engine::Directory& d) {
   using engine::MethodKind;
   if (c.twilio.enabled && c.sms_gateway.enabled)
@@ -739,6 +777,8 @@ void Loader::check_channels(Config& c, engine::Directory& d) {
         if (!c.twilio.enabled && !c.sms_gateway.enabled) return "neither twilio.account_sid nor sms_gateway.url is set";
         break;
       case MethodKind::slack:
+        if (!c.slack.enabled) return "slack.bot_token is not set";
+        break;
       case MethodKind::teams: return std::string("no ") + engine::to_string(m) + " channel is configured";
     }
     return std::nullopt;
@@ -755,6 +795,7 @@ void Loader::check_channels(Config& c, engine::Directory& d) {
   if (c.webhook.enabled) d.channels.push_back(MethodKind::webhook);
   if (c.smtp.enabled) d.channels.push_back(MethodKind::email);
   if (c.twilio.enabled || c.sms_gateway.enabled) d.channels.push_back(MethodKind::sms);
+  if (c.slack.enabled) d.channels.push_back(MethodKind::slack);
   // Nothing configured: the webhook stays the one channel, so pages are at least attempted and recorded.
   if (d.channels.empty()) d.channels.push_back(MethodKind::webhook);
 }
@@ -1058,7 +1099,9 @@ void Loader::load_services(const YAML::Node& n, engine::Directory& d) {
   std::map<std::string, YAML::Mark, std::less<>> key_marks;
   each_entry(n, "services", [&](const std::string& id, const YAML::Node& v, const YAML::Mark& key_mark) {
     const std::string ctx = "service " + quoted(id);
-    Fields f(*this, v, {"name", "escalation_policy", "integration_keys", "contact_chain", "incident_channel"}, ctx);
+    Fields f(*this, v,
+             {"name", "escalation_policy", "integration_keys", "contact_chain", "incident_channel", "slack_channel"},
+             ctx);
     engine::Service s;
     s.id = id;
     s.name = string(f["name"], "'name' of " + ctx).value_or(id);
@@ -1094,6 +1137,7 @@ void Loader::load_services(const YAML::Node& n, engine::Directory& d) {
       s.default_contact_chain = {engine::ContactRule{engine::MethodKind::webhook, engine::Seconds{0}}};
     }
     if (auto b = boolean(f["incident_channel"], "'incident_channel' of " + ctx)) s.open_incident_channel = *b;
+    if (auto ch = string(f["slack_channel"], "'slack_channel' of " + ctx)) s.slack_channel = *ch;
     d.services.emplace(id, std::move(s));
   });
 }
@@ -1118,7 +1162,7 @@ tl::expected<Config, std::vector<ConfigError>> Loader::load(std::string_view tex
     return tl::unexpected(std::move(errors_));
   }
   Fields f(*this, root,
-           {"server", "storage", "webhook", "smtp", "twilio", "sms_gateway", "dispatch", "people", "schedules",
+           {"server", "storage", "webhook", "smtp", "twilio", "sms_gateway", "slack", "dispatch", "people", "schedules",
             "escalation_policies", "services"},
            "the configuration");
   // Fixed order, whatever the file's order: references point at sections loaded before.
@@ -1128,6 +1172,7 @@ tl::expected<Config, std::vector<ConfigError>> Loader::load(std::string_view tex
   load_smtp(f["smtp"], c);
   load_twilio(f["twilio"], c);
   load_sms_gateway(f["sms_gateway"], c);
+  load_slack(f["slack"], c);
   load_dispatch(f["dispatch"], c);
   load_people(f["people"], *dir);
   load_schedules(f["schedules"], *dir);

@@ -95,6 +95,18 @@ struct SmsGatewayChannelConfig {
   double messages_per_second = 1.0;  ///< > 0
 };
 
+/// The Slack channel (method `slack`). On when bot_token is set.
+struct SlackChannelConfig {
+  bool enabled = false;
+  std::string mode = "socket";  ///< "socket" (Socket Mode, no public URL) or "http" (Events API request URLs)
+  std::string base_url = "https://slack.com/api";  ///< Web API base; GovSlack and tests point it elsewhere
+  std::string bot_token;       ///< xoxb-...
+  std::string app_token;       ///< xapp-...; required in socket mode
+  std::string signing_secret;  ///< required in http mode
+  bool archive_on_resolve = false;
+  double messages_per_second_per_channel = 1.0;
+};
+
 struct DispatchConfig {
   int workers = 4;
   int max_attempts = 6;
@@ -109,6 +121,7 @@ struct Config {
   SmtpChannelConfig smtp;
   TwilioChannelConfig twilio;
   SmsGatewayChannelConfig sms_gateway;
+  SlackChannelConfig slack;
   DispatchConfig dispatch;
   /// Never null on success. Its `channels`: webhook when webhook.enabled, email when
   /// smtp.enabled, sms when twilio or sms_gateway is enabled; just webhook when none is.

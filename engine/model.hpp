@@ -115,6 +115,8 @@ struct Service {
   /// Used for people whose own chain is empty.
   std::vector<ContactRule> default_contact_chain;
   bool open_incident_channel = false;
+  /// Slack channel id (C0123...) where this service's pages are also posted; empty = none.
+  std::string slack_channel;
 };
 
 /// Everything configured, indexed by id. Immutable once built.

@@ -913,12 +913,12 @@ services: {}
   CHECK(warnings(kNoEnv) ==
         Strings{"t.yaml:4:30: a contact chain uses the sms method but neither twilio.account_sid nor sms_gateway.url is set",
                 "t.yaml:4:56: a contact chain uses the email method but smtp.url is not set",
-                "t.yaml:6:30: a contact chain uses the slack method but no slack channel is configured",
+                "t.yaml:6:30: a contact chain uses the slack method but slack.bot_token is not set",
                 "t.yaml:6:47: a contact chain uses the teams method but no teams channel is configured",
                 "t.yaml:6:64: a contact chain uses the webhook method but webhook.url is not set"});
   CHECK(warnings(env_of({{"SMTP_URL", "smtps://mail.example.com"}})) ==
         Strings{"t.yaml:4:30: a contact chain uses the sms method but neither twilio.account_sid nor sms_gateway.url is set",
-                "t.yaml:6:30: a contact chain uses the slack method but no slack channel is configured",
+                "t.yaml:6:30: a contact chain uses the slack method but slack.bot_token is not set",
                 "t.yaml:6:47: a contact chain uses the teams method but no teams channel is configured",
                 "t.yaml:6:64: a contact chain uses the webhook method but webhook.url is not set"});
 }
@@ -966,4 +966,32 @@ TEST_CASE("config: quiet hours errors", "[config][quiet_hours][errors]") {
                "t.yaml:6:20: 'from' of quiet_hours of person 'e' is required",
                "t.yaml:6:34: unknown key 'until' in 'quiet_hours' of person 'e'",
                "t.yaml:7:20: 'quiet_hours' of person 'f' must be a mapping"});
+}
+
+TEST_CASE("config: the slack section", "[config]") {
+  // Scenario: socket mode with both tokens from the environment enables the
+  // slack channel and keeps the service's channel id; http mode needs a
+  // signing secret; wrong token kinds and an unknown mode are errors at their
+  // location; without a bot token the section is off.
+  const std::string base = std::string(kMinimal) + "    slack_channel: C0PAYMENTS\n";
+  auto cfg = load_ok(base + "slack:\n  bot_token: \"${SLACK_BOT_TOKEN}\"\n  app_token: \"${SLACK_APP_TOKEN}\"\n",
+                     env_of({{"SLACK_BOT_TOKEN", "xoxb-1"}, {"SLACK_APP_TOKEN", "xapp-1"}}));
+  CHECK(cfg.slack.enabled);
+  CHECK(cfg.slack.mode == "socket");
+  CHECK(cfg.slack.base_url == "https://slack.com/api");
+  CHECK(cfg.directory->service("svc")->slack_channel == "C0PAYMENTS");
+  CHECK(cfg.directory->has_channel(engine::MethodKind::slack));
+
+  auto http = load_ok(base + "slack:\n  mode: http\n  bot_token: xoxb-1\n  signing_secret: s3cret\n"
+                             "  base_url: http://127.0.0.1:9/api/\n");
+  CHECK(http.slack.mode == "http");
+  CHECK(http.slack.base_url == "http://127.0.0.1:9/api");
+
+  CHECK(errors_of(base + "slack:\n  mode: http\n  bot_token: xoxb-1\n") ==
+        Strings{"t.yaml:19:14: http mode needs 'signing_secret' in slack to verify Slack's requests"});
+  CHECK(errors_of(base + "slack:\n  bot_token: xoxp-user\n  app_token: xapp-1\n") ==
+        Strings{"t.yaml:18:14: 'bot_token' in slack must be a bot token (xoxb-...)"});
+  CHECK(errors_of(base + "slack:\n  mode: rtm\n  bot_token: xoxb-1\n  app_token: xapp-1\n") ==
+        Strings{"t.yaml:18:9: 'mode' in slack must be socket or http, not 'rtm'"});
+  CHECK_FALSE(load_ok(base + "slack:\n  mode: socket\n").slack.enabled);
 }
