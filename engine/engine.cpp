@@ -318,7 +318,8 @@ void Engine::emit_updates(Incident& inc, TimePoint now, Effects& fx) {
 }
 
 Incident& Engine::open_incident(const Service& service, const Alert& alert, Source created_by,
-                                const Actor& actor, TimePoint now, Effects& fx) {
+                                const Actor& actor, TimePoint now, Effects& fx,
+                                const std::optional<std::string>& assignee) {
   Incident inc;
   inc.number = next_incident_++;
   inc.service_id = service.id;
@@ -352,7 +353,16 @@ Incident& Engine::open_incident(const Service& service, const Alert& alert, Sour
        "Triggered: " + ref.summary + " [" + to_string(ref.severity) + ", " + service.name + "]", now, fx);
   if (service.open_incident_channel)
     add_notification(ref, "", MethodKind::slack, NotificationKind::open_channel, now, fx);
-  start_step(ref, now, fx, actor);
+  if (assignee) {
+    const auto& steps = ref.policy->steps;
+    if (!steps.empty()) {
+      ref.escalation.active = true;
+      ref.escalation.step_deadline = now + steps.front().timeout;
+    }
+    page(ref, *assignee, now, fx);
+  } else {
+    start_step(ref, now, fx, actor);
+  }
   snapshot(ref, fx);
   schedule_timer(ref);
   return ref;
@@ -514,17 +524,18 @@ Result<Effects> Engine::reassign(std::int64_t number, const std::string& person,
 }
 
 Result<Effects> Engine::create(const std::string& service_id, const std::string& summary, Severity severity,
-                               const Actor& actor, TimePoint now) {
+                               const Actor& actor, TimePoint now, const std::optional<std::string>& assignee) {
   const Service* service = directory_->service(service_id);
   if (!service) return fail(ErrorKind::not_found, "unknown service '" + service_id + "'");
   if (summary.empty()) return fail(ErrorKind::invalid_request, "the summary is empty");
+  if (assignee && !directory_->person(*assignee)) return fail(ErrorKind::not_found, "unknown person '" + *assignee + "'");
   Alert alert;
   alert.source = actor.channel;
   alert.summary = summary;
   alert.severity = severity;
   alert.details_json = "{}";
   Effects fx;
-  open_incident(*service, alert, actor.channel, actor, now, fx);
+  open_incident(*service, alert, actor.channel, actor, now, fx, assignee);
   return fx;
 }
 

@@ -72,9 +72,12 @@ class Engine {
   /// Makes `person` the owner and pages them; the current step's timer restarts.
   Result<Effects> reassign(std::int64_t number, const std::string& person, const Actor& actor,
                            TimePoint now);
-  /// Creates an incident by hand (API, chat commands).
+  /// Creates an incident by hand (API, chat commands). With `assignee`, that
+  /// person is paged instead of step 1's owner; escalation then goes on from
+  /// step 1's timeout as usual.
   Result<Effects> create(const std::string& service_id, const std::string& summary,
-                         Severity severity, const Actor& actor, TimePoint now);
+                         Severity severity, const Actor& actor, TimePoint now,
+                         const std::optional<std::string>& assignee = std::nullopt);
 
   /// A channel's report about a notification. A failed page moves the owner's
   /// contact chain to its next method at once.
@@ -98,7 +101,8 @@ class Engine {
 
  private:
   Incident& open_incident(const Service& service, const Alert& alert, Source created_by,
-                          const Actor& actor, TimePoint now, Effects& fx);
+                          const Actor& actor, TimePoint now, Effects& fx,
+                          const std::optional<std::string>& assignee = std::nullopt);
   void start_step(Incident& inc, TimePoint now, Effects& fx, const Actor& actor);
   void page(Incident& inc, const std::string& person, TimePoint now, Effects& fx);
   void fire_contact_rules(Incident& inc, TimePoint now, Effects& fx);

@@ -498,3 +498,17 @@ TEST_CASE("a contact chain that runs into quiet hours waits for their end") {
   clock.set(from_ms(1'767'996'000'000) + 9h);  // 07:00
   CHECK(pages_to(engine.tick(clock.now())) == std::vector<std::string>{"dave:email", "dave:sms"});
 }
+
+TEST_CASE("a manual page goes to the named person, then escalates as usual") {
+  // Scenario: "page carol" on the payments service: carol (not step 1's alice)
+  // is paged at once; at step 1's timeout the policy moves on to bob.
+  World w;
+  auto fx = w.engine.create("payments", "Please look at checkout", Severity::critical, kApi, w.clock.now(), "carol");
+  REQUIRE(fx);
+  CHECK(pages_to(*fx) == std::vector<std::string>{"carol:webhook"});
+  CHECK(fx->incidents.back().owner == "carol");
+  w.clock.advance(300s);
+  CHECK(pages_to(w.tick()) == std::vector<std::string>{"bob:webhook"});
+  CHECK(w.engine.create("payments", "x", Severity::info, kApi, w.clock.now(), "nobody").error().kind ==
+        ErrorKind::not_found);
+}
