@@ -432,6 +432,45 @@ void App::command(std::int64_t number, Command command, engine::Actor actor,
   });
 }
 
+namespace {
+// Runs an engine call that returns Effects on the loop, commits it, and hands
+// back the snapshot of the incident it touched.
+template <typename Call>
+void run_command(App::Impl& d, Call call, std::function<void(Result<engine::Incident>)> done) {
+  d.post([&d, call = std::move(call), done = std::move(done)]() mutable {
+    Result<engine::Effects> fx = call(*d.engine, d.clock.now());
+    if (!fx) return done(tl::unexpected(fx.error()));
+    engine::Incident snapshot = fx->incidents.empty() ? engine::Incident{} : fx->incidents.back();
+    d.commit(std::move(*fx), {}, [done = std::move(done), snapshot = std::move(snapshot)](Result<void> r) {
+      if (!r) return done(tl::unexpected(r.error()));
+      done(snapshot);
+    });
+  });
+}
+}  // namespace
+
+void App::create(std::string service, std::string summary, engine::Severity severity, engine::Actor actor,
+                 std::optional<std::string> assignee, std::function<void(Result<engine::Incident>)> done) {
+  run_command(
+      *impl_,
+      [=](engine::Engine& e, engine::TimePoint now) { return e.create(service, summary, severity, actor, now, assignee); },
+      std::move(done));
+}
+
+void App::reassign(std::int64_t number, std::string person, engine::Actor actor,
+                   std::function<void(Result<engine::Incident>)> done) {
+  run_command(
+      *impl_, [=](engine::Engine& e, engine::TimePoint now) { return e.reassign(number, person, actor, now); },
+      std::move(done));
+}
+
+std::optional<std::int64_t> App::incident_for_conversation(const std::string& conversation) {
+  std::lock_guard lock(impl_->reader_mutex);
+  auto found = impl_->reader->incident_for_conversation(conversation);
+  if (!found) return std::nullopt;
+  return *found;
+}
+
 void App::note(std::int64_t number, std::string message, engine::Actor actor) {
   impl_->post([this, number, message = std::move(message), actor = std::move(actor)]() mutable {
     auto& d = *impl_;

@@ -56,6 +56,15 @@ class App {
   void command(std::int64_t number, Command command, engine::Actor actor,
                std::function<void(Result<engine::Incident>)> done);
 
+  /// Opens an incident by hand; with `assignee`, that person is paged first.
+  void create(std::string service, std::string summary, engine::Severity severity, engine::Actor actor,
+              std::optional<std::string> assignee, std::function<void(Result<engine::Incident>)> done);
+  /// Makes `person` the owner and pages them.
+  void reassign(std::int64_t number, std::string person, engine::Actor actor,
+                std::function<void(Result<engine::Incident>)> done);
+  /// The incident whose chat channel is `conversation` (e.g. a Slack incident channel).
+  std::optional<std::int64_t> incident_for_conversation(const std::string& conversation);
+
   /// Adds a line to an incident's timeline (e.g. a channel's status report).
   void note(std::int64_t number, std::string message, engine::Actor actor);
   /// A channel learned after the fact that a notification failed (e.g. an SMS
@@ -90,8 +99,9 @@ class App {
   void poke();   ///< fire due timers now
   void drain();  ///< wait until the engine loop and the writer are idle
 
+  struct Impl;  ///< defined in app.cpp
+
  private:
-  struct Impl;
   explicit App(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

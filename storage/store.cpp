@@ -822,6 +822,18 @@ Result<void> Store::add_chat_message(const ChatMessage& m, engine::TimePoint now
   });
 }
 
+Result<std::optional<std::int64_t>> Store::incident_for_conversation(const std::string& conversation) {
+  return guarded("incident_for_conversation", [&]() -> Result<std::optional<std::int64_t>> {
+    auto& s = impl_->stmt(
+        "SELECT incident FROM chat_messages WHERE conversation_id = ? AND channel_kind LIKE '%-incident-channel' "
+        "ORDER BY created_ms DESC LIMIT 1");
+    Use use{s};
+    s.bind(1, conversation);
+    if (!s.executeStep()) return std::optional<std::int64_t>{};
+    return std::optional<std::int64_t>{s.getColumn(0).getInt64()};
+  });
+}
+
 Result<std::vector<ChatMessage>> Store::chat_messages(std::int64_t incident) {
   return guarded("chat_messages", [&]() -> Result<std::vector<ChatMessage>> {
     auto& s = impl_->stmt(

@@ -564,4 +564,8 @@ TEST_CASE("chat messages are remembered per incident, once each", "[storage]") {
   CHECK((*refs)[1].conversation == "C999");
   CHECK(store->chat_messages(2)->empty());
   CHECK(store->add_chat_message({1, "slack-dm", "", "x", ""}, t0()).error().kind == ErrorKind::invalid_request);
+  // Only an incident channel names the incident of a conversation.
+  CHECK_FALSE(*store->incident_for_conversation("C999"));
+  REQUIRE(store->add_chat_message({1, "slack-incident-channel", "CINC1", "", ""}, t0()));
+  CHECK(*store->incident_for_conversation("CINC1") == std::optional<std::int64_t>{1});
 }
