@@ -12,6 +12,10 @@
 #include "integrations/alerts/alertmanager.hpp"
 #include "integrations/alerts/events_v2.hpp"
 #include "integrations/crypto.hpp"
+#include "bot/slack_frontend.hpp"
+#include "integrations/slack/commands.hpp"
+#include "integrations/slack/interactions.hpp"
+#include "integrations/slack/signature.hpp"
 #include "integrations/sms/sms_reply.hpp"
 #include "integrations/sms/twilio_signature.hpp"
 
@@ -181,6 +185,10 @@ class Router {
     if (path.starts_with(kAm)) {
       if (!method_is(req, "POST")) return respond(not_allowed());
       return alertmanager(std::string(path.substr(kAm.size())), std::move(req), std::move(respond));
+    }
+    if (path == "/slack/events" || path == "/slack/commands" || path == "/slack/interactivity") {
+      if (!method_is(req, "POST")) return respond(not_allowed());
+      return slack_http(std::move(req), std::move(respond));
     }
     if (path == "/sms/twilio" || path == "/sms/twilio/status") {
       if (!method_is(req, "POST")) return respond(not_allowed());
@@ -507,6 +515,52 @@ class Router {
                    respond(html_page(200, "Done", "<p>" + html_escape(what) + ": done. The incident is now " +
                                                      engine::to_string(r->state) + ".</p>"));
                  });
+  }
+
+  // Slack's HTTP mode: every request is signed (v0, 5-minute window against
+  // our clock); the same frontend as Socket Mode does the work.
+  void slack_http(Request&& req, Responder respond) {
+    auto cfg = app_.config();
+    auto* frontend = app_.slack();
+    if (!frontend || cfg->slack.mode != "http")
+      return respond(json_error(404, "Slack HTTP mode is not configured"));
+    auto verified = slack::verify_slack_signature(cfg->slack.signing_secret,
+                                                  req.header("x-slack-request-timestamp").value_or(""),
+                                                  req.header("x-slack-signature").value_or(""), req.body,
+                                                  app_.clock().now());
+    if (!verified) {
+      app_.count_rejected("slack");
+      return respond(json_error(401, verified.error().message));
+    }
+    auto reply_json = [respond](std::string message) {
+      Response r;
+      r.body = std::move(message);
+      if (r.body.empty()) r.content_type = "text/plain";
+      respond(std::move(r));
+    };
+    if (req.path == "/slack/events") {
+      auto event = slack::parse_event(req.body);
+      if (!event) return respond(json_error(400, event.error().message));
+      if (event->type == "url_verification") {
+        Response r;
+        r.content_type = "text/plain";
+        r.body = event->challenge;
+        return respond(std::move(r));
+      }
+      // Retries (X-Slack-Retry-Num) of an event already seen are acknowledged only.
+      if (!event->event_id.empty()) (void)app_.consume_token("slack-event:" + event->event_id);
+      return reply_json("");
+    }
+    if (req.path == "/slack/commands") {
+      auto command = slack::parse_slash_form(req.body);
+      if (!command) return respond(json_error(400, command.error().message));
+      return frontend->command(*command, reply_json);
+    }
+    auto payload = slack::payload_from_form(req.body);
+    if (!payload) return respond(json_error(400, payload.error().message));
+    auto press = slack::parse_block_actions(*payload);
+    if (!press) return reply_json("");  // other interaction kinds are not baton's
+    frontend->button(*press, reply_json);
   }
 
   static Response twiml(std::string body) {

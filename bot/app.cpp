@@ -18,6 +18,13 @@
 
 #include "bot/http_server.hpp"
 #include "bot/metrics.hpp"
+#include "bot/slack_frontend.hpp"
+#include "bot/slack_socket_mode.hpp"
+#include "integrations/chat_refs.hpp"
+#include "integrations/slack/commands.hpp"
+#include "integrations/slack/interactions.hpp"
+#include "integrations/slack/slack_notifier.hpp"
+#include "integrations/slack/web_api.hpp"
 #include "engine/oncall.hpp"
 #include "integrations/action_links.hpp"
 #include "integrations/dispatcher.hpp"
@@ -50,6 +57,9 @@ struct App::Impl {
   std::unique_ptr<integrations::Dispatcher> dispatcher;
   std::shared_ptr<const integrations::ActionSigner> signer;
   std::unique_ptr<HttpServer> server;
+  std::shared_ptr<const slack::SlackWebApi> slack_api;
+  std::unique_ptr<SlackFrontend> slack_frontend;
+  std::unique_ptr<SlackSocketMode> slack_socket;
   std::vector<storage::OutboxEntry> resume_outbox;
   std::vector<engine::Incident> resume_closed;  // incidents of outbox entries that are no longer open
 
@@ -201,6 +211,32 @@ struct App::Impl {
   }
 };
 
+namespace {
+/// Chat message references kept in SQLite (chat_messages), so a restart still
+/// updates the pages already posted.
+class StoredChatRefs final : public integrations::ChatRefs {
+ public:
+  explicit StoredChatRefs(App::Impl& d) : d_(d) {}
+  void save(const integrations::ChatRef& ref) override {
+    Result<void> r;
+    d_.writer->with_store([&](storage::Store& s) {
+      r = s.add_chat_message({ref.incident, ref.kind, ref.conversation, ref.message_id, ref.person}, d_.clock.now());
+    });
+    if (!r) spdlog::warn("could not remember chat message of incident #{}: {}", ref.incident, r.error().message);
+  }
+  std::vector<integrations::ChatRef> find(std::int64_t incident) override {
+    std::lock_guard lock(d_.reader_mutex);
+    std::vector<integrations::ChatRef> out;
+    if (auto rows = d_.reader->chat_messages(incident))
+      for (auto& m : *rows) out.push_back({m.incident, m.kind, m.conversation, m.message_id, m.person});
+    return out;
+  }
+
+ private:
+  App::Impl& d_;
+};
+}  // namespace
+
 App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 App::~App() { stop(); }
@@ -280,6 +316,21 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
     gc.messages_per_second = cfg->sms_gateway.messages_per_second;
     notifiers.push_back(std::make_shared<integrations::HttpGatewayNotifier>(gc));
   }
+  if (cfg->slack.enabled) {
+    slack::SlackNotifierConfig sc;
+    sc.api = slack::SlackConfig{cfg->slack.base_url, cfg->slack.bot_token, std::chrono::seconds(10)};
+    sc.public_url = cfg->server.public_url;
+    for (const auto& [id, svc] : cfg->directory->services)
+      if (!svc.slack_channel.empty()) sc.service_channels[id] = svc.slack_channel;
+    sc.open_incident_channels = true;  // the engine asks only for services with incident_channel: true
+    sc.archive_on_resolve = cfg->slack.archive_on_resolve;
+    sc.messages_per_second_per_channel = cfg->slack.messages_per_second_per_channel;
+    auto notifier = std::make_shared<slack::SlackNotifier>(sc, std::make_shared<StoredChatRefs>(*impl));
+    for (const auto& [id, p] : cfg->directory->people)
+      if (!p.slack_user_id.empty()) notifier->remember_person(id, p.name, p.slack_user_id);
+    notifiers.push_back(std::move(notifier));
+    impl->slack_api = std::make_shared<const slack::SlackWebApi>(sc.api);
+  }
   integrations::Dispatcher::Options dopt;
   dopt.workers = cfg->dispatch.workers;
   dopt.max_attempts = cfg->dispatch.max_attempts;
@@ -289,7 +340,9 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
       std::move(notifiers), clock, dopt, [raw](const integrations::DispatchOutcome& o) { raw->on_outcome(o); });
   spdlog::info("restored {} open incidents and {} undelivered notifications from {}", impl->engine->open_count(),
                impl->resume_outbox.size(), cfg->storage.path);
-  return std::unique_ptr<App>(new App(std::move(impl)));
+  auto app = std::unique_ptr<App>(new App(std::move(impl)));
+  if (app->impl_->slack_api) app->impl_->slack_frontend = std::make_unique<SlackFrontend>(*app, app->impl_->slack_api);
+  return app;
 }
 
 Result<std::uint16_t> App::start() {
@@ -329,6 +382,14 @@ Result<std::uint16_t> App::start() {
   });
   auto port = d.server->start();
   if (!port) return port;
+  if (d.slack_frontend && cfg->slack.mode == "socket") {
+    SocketModeOptions so;
+    so.app_token = cfg->slack.app_token;
+    so.open_url = [api = d.slack_api, token = cfg->slack.app_token] { return api->open_connection(token); };
+    d.slack_socket = std::make_unique<SlackSocketMode>(
+        so, [&d](const Envelope& e, AckFn ack) { handle_envelope(*d.slack_frontend, e, std::move(ack)); });
+    d.slack_socket->start();
+  }
   spdlog::info("baton listening on {}:{}", hopt.host, *port);
   return port;
 }
@@ -336,6 +397,7 @@ Result<std::uint16_t> App::start() {
 void App::stop() {
   auto& d = *impl_;
   if (d.stopped.exchange(true)) return;
+  if (d.slack_socket) d.slack_socket->stop();
   if (d.server) d.server->stop(std::chrono::seconds(10));
   if (d.started) {
     // Everything the loop accepted is committed before we go.
@@ -348,6 +410,7 @@ void App::stop() {
     d.writer->flush();
   }
   if (d.dispatcher) d.dispatcher->stop();
+  d.slack_frontend.reset();
   if (d.started) {
     d.work.reset();
     d.loop.stop();
@@ -593,6 +656,8 @@ std::string App::metrics_text() {
 }
 
 void App::count_rejected(const std::string& source) { impl_->metrics.count_rejected(source); }
+
+SlackFrontend* App::slack() { return impl_->slack_frontend.get(); }
 
 bool App::ready() const { return impl_->started && !impl_->stopped; }
 

@@ -18,6 +18,8 @@
 
 namespace baton::bot {
 
+class SlackFrontend;
+
 enum class Command { acknowledge, resolve, escalate };
 
 /// What an accepted alert did.
@@ -89,6 +91,9 @@ class App {
   /// Counts a refused alert request for /metrics.
   void count_rejected(const std::string& source);
   bool ready() const;
+
+  /// Slack's inbound side, or null when Slack is not configured.
+  SlackFrontend* slack();
 
   std::shared_ptr<const Config> config() const;
   const engine::Clock& clock() const;

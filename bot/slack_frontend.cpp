@@ -1,0 +1,278 @@
+#include "bot/slack_frontend.hpp"
+
+#include <boost/json.hpp>
+#include <charconv>
+
+#include <spdlog/spdlog.h>
+
+#include "bot/app.hpp"
+#include "bot/slack_socket_mode.hpp"
+#include "integrations/http_client.hpp"
+#include "integrations/slack/blocks.hpp"
+#include "integrations/slack/web_api.hpp"
+
+namespace baton::bot {
+namespace {
+
+namespace json = boost::json;
+using Kind = slack::SlashCommand::Kind;
+
+std::string escape_mrkdwn(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else out += c;
+  }
+  return out;
+}
+
+std::string incident_line(const engine::Incident& i) {
+  return "#" + std::to_string(i.number) + "  *" + engine::to_string(i.state) + "*  " + engine::to_string(i.severity) +
+         "  " + escape_mrkdwn(i.service_id) + ": " + escape_mrkdwn(i.summary) +
+         (i.owner.empty() ? std::string() : "  (owner " + escape_mrkdwn(i.owner) + ")");
+}
+
+const char* past_tense(int command) {
+  switch (static_cast<Command>(command)) {
+    case Command::acknowledge: return "acknowledged";
+    case Command::resolve: return "resolved";
+    case Command::escalate: return "escalated";
+  }
+  return "updated";
+}
+
+}  // namespace
+
+std::string ephemeral(std::string_view text) {
+  return json::serialize(json::object{{"response_type", "ephemeral"}, {"text", text}});
+}
+
+SlackFrontend::SlackFrontend(App& app, std::shared_ptr<const slack::SlackWebApi> api)
+    : app_(app), api_(std::move(api)), worker_([this] { run_follow_ups(); }) {}
+
+SlackFrontend::~SlackFrontend() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  worker_.join();
+}
+
+std::optional<std::string> SlackFrontend::person_for(const std::string& slack_user) {
+  if (slack_user.empty()) return std::nullopt;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = people_.find(slack_user); it != people_.end()) return it->second;
+  }
+  auto cfg = app_.config();
+  std::optional<std::string> found;
+  for (const auto& [id, p] : cfg->directory->people)
+    if (p.slack_user_id == slack_user) found = id;
+  if (!found && api_) {
+    if (auto user = api_->user_info(slack_user); user && !user->email.empty()) {
+      for (const auto& [id, p] : cfg->directory->people)
+        if (!p.email.empty() && p.email == user->email) found = id;
+    }
+  }
+  std::lock_guard lock(mutex_);
+  people_[slack_user] = found;
+  return found;
+}
+
+void SlackFrontend::command(const slack::SlashRequest& request, Reply reply) {
+  const auto cmd = slack::parse_slash_command(request.command, request.text);
+  const engine::Actor actor_base{"", engine::Source::slack};
+  auto need_person = [&]() -> std::optional<std::string> {
+    auto person = person_for(request.user_id);
+    if (!person)
+      reply(ephemeral("Your Slack account is not linked to a person in baton, so nothing was done. Ask an admin to "
+                      "set your slack_user_id (or the same email) in baton's configuration."));
+    return person;
+  };
+  auto cfg = app_.config();
+  switch (cmd.kind) {
+    case Kind::help: return reply(ephemeral(slack::usage_text()));
+    case Kind::usage_error: return reply(ephemeral(cmd.error + "\n" + slack::usage_text()));
+    case Kind::oncall: {
+      std::optional<std::string> schedule;
+      std::vector<std::string> wanted;
+      if (!cmd.target.empty()) {
+        if (cfg->directory->schedule(cmd.target)) {
+          wanted.push_back(cmd.target);
+        } else if (const auto* svc = cfg->directory->service(cmd.target)) {
+          if (const auto* pol = cfg->directory->policy(svc->escalation_policy))
+            for (const auto& step : pol->steps)
+              for (const auto& t : step.targets)
+                if (t.kind == engine::Target::Kind::schedule) wanted.push_back(t.id);
+        } else {
+          return reply(ephemeral("No service or schedule called '" + cmd.target + "'."));
+        }
+      }
+      std::string text = "*On call now*";
+      for (const auto& e : app_.on_call(std::nullopt, app_.clock().now())) {
+        if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), e.schedule_id) == wanted.end()) continue;
+        const auto* p = cfg->directory->person(e.person);
+        std::string who = e.person.empty() ? "nobody" : (p && !p->slack_user_id.empty() ? "<@" + p->slack_user_id + ">"
+                                                                                      : escape_mrkdwn(p ? p->name : e.person));
+        text += "\n• " + escape_mrkdwn(e.schedule_name.empty() ? e.schedule_id : e.schedule_name) + ": " + who;
+        if (e.until) text += " until " + engine::format_iso8601(*e.until);
+      }
+      return reply(ephemeral(text));
+    }
+    case Kind::incident_list: {
+      std::string text = "*Open incidents*";
+      int shown = 0;
+      for (auto state : {engine::IncidentState::triggered, engine::IncidentState::acknowledged}) {
+        storage::IncidentQuery q;
+        q.state = state;
+        q.limit = 20;
+        if (auto rows = app_.list_incidents(q))
+          for (const auto& i : *rows) text += "\n" + incident_line(i), ++shown;
+      }
+      if (shown == 0) text = "No open incidents.";
+      return reply(ephemeral(text));
+    }
+    case Kind::incident_status: {
+      auto number = cmd.incident ? cmd.incident : app_.incident_for_conversation(request.channel_id);
+      if (!number) return reply(ephemeral("Which incident? Use `/baton incident status <number>`."));
+      auto inc = app_.get_incident(*number);
+      if (!inc || !*inc) return reply(ephemeral("No incident #" + std::to_string(*number) + "."));
+      std::string text = incident_line(**inc);
+      if (auto tl = app_.timeline(*number)) {
+        const std::size_t from = tl->size() > 5 ? tl->size() - 5 : 0;
+        for (std::size_t i = from; i < tl->size(); ++i)
+          text += "\n> " + engine::format_iso8601((*tl)[i].at) + " " + escape_mrkdwn((*tl)[i].message);
+      }
+      return reply(ephemeral(text));
+    }
+    case Kind::incident_ack:
+    case Kind::incident_resolve:
+    case Kind::incident_escalate: {
+      auto person = need_person();
+      if (!person) return;
+      auto number = cmd.incident ? cmd.incident : app_.incident_for_conversation(request.channel_id);
+      if (!number) return reply(ephemeral("Which incident? Give its number, e.g. `/baton incident ack 42`."));
+      const Command c = cmd.kind == Kind::incident_ack       ? Command::acknowledge
+                        : cmd.kind == Kind::incident_resolve ? Command::resolve
+                                                             : Command::escalate;
+      return act(*number, static_cast<int>(c), *person, std::move(reply));
+    }
+    case Kind::incident_reassign: {
+      auto person = need_person();
+      if (!person) return;
+      auto target = person_for(cmd.user_id);
+      if (!target) return reply(ephemeral("<@" + cmd.user_id + "> is not linked to a person in baton."));
+      return app_.reassign(*cmd.incident, *target, engine::Actor{*person, engine::Source::slack},
+                           [reply, n = *cmd.incident, target = *target](Result<engine::Incident> r) {
+                             if (!r) return reply(ephemeral("Incident #" + std::to_string(n) + ": " + r.error().message));
+                             reply(ephemeral("Incident #" + std::to_string(n) + " reassigned to " + target + "."));
+                           });
+    }
+    case Kind::incident_new:
+    case Kind::page: {
+      auto person = need_person();
+      if (!person) return;
+      std::string service = cmd.service;
+      if (service.empty() && !cfg->directory->services.empty()) service = cfg->directory->services.begin()->first;
+      std::optional<std::string> assignee;
+      if (cmd.kind == Kind::page) {
+        assignee = person_for(cmd.user_id);
+        if (!assignee) return reply(ephemeral("<@" + cmd.user_id + "> is not linked to a person in baton."));
+      }
+      const std::string summary = cmd.kind == Kind::page ? cmd.message : cmd.summary;
+      return app_.create(service, summary, cmd.kind == Kind::page ? engine::Severity::critical : engine::Severity::error,
+                         engine::Actor{*person, engine::Source::slack}, assignee,
+                         [reply](Result<engine::Incident> r) {
+                           if (!r) return reply(ephemeral("Nothing was opened: " + r.error().message));
+                           reply(ephemeral("Opened incident #" + std::to_string(r->number) + "; paging " +
+                                           (r->owner.empty() ? std::string("nobody") : r->owner) + "."));
+                         });
+    }
+  }
+  (void)actor_base;
+  reply(ephemeral(slack::usage_text()));
+}
+
+void SlackFrontend::button(const slack::ButtonPress& press, Reply reply) {
+  std::optional<Command> c;
+  if (press.action_id == slack::kAckActionId) c = Command::acknowledge;
+  if (press.action_id == slack::kResolveActionId) c = Command::resolve;
+  if (press.action_id == slack::kEscalateActionId) c = Command::escalate;
+  std::int64_t number = 0;
+  auto [p, ec] = std::from_chars(press.value.data(), press.value.data() + press.value.size(), number);
+  if (!c || ec != std::errc() || p != press.value.data() + press.value.size() || number <= 0) {
+    reply("");
+    return follow_up(press.response_url, ephemeral("This button is not one of baton's."));
+  }
+  auto person = person_for(press.user_id);
+  reply("");  // Slack wants its ack within 3 s; the page updates itself through chat.update
+  if (!person)
+    return follow_up(press.response_url,
+                     ephemeral("Your Slack account is not linked to a person in baton, so nothing was done."));
+  act(number, static_cast<int>(*c), *person, [this, url = press.response_url](std::string message) {
+    if (!message.empty()) follow_up(url, std::move(message));
+  });
+}
+
+void SlackFrontend::act(std::int64_t number, int command, const std::string& person, Reply reply) {
+  app_.command(number, static_cast<Command>(command), engine::Actor{person, engine::Source::slack},
+               [reply = std::move(reply), number, command](Result<engine::Incident> r) {
+                 if (!r) return reply(ephemeral("Incident #" + std::to_string(number) + ": " + r.error().message));
+                 reply(ephemeral("Incident #" + std::to_string(number) + " " + past_tense(command) + "."));
+               });
+}
+
+void SlackFrontend::follow_up(std::string response_url, std::string message_json) {
+  if (response_url.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    follow_ups_.emplace_back(std::move(response_url), std::move(message_json));
+  }
+  wake_.notify_one();
+}
+
+void SlackFrontend::run_follow_ups() {
+  integrations::HttpClient http;
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || !follow_ups_.empty(); });
+    if (follow_ups_.empty() && stopping_) return;
+    auto [url, body] = std::move(follow_ups_.front());
+    follow_ups_.pop_front();
+    lock.unlock();
+    integrations::HttpRequest req;
+    req.url = url;
+    req.body = body;
+    req.headers = {{"Content-Type", "application/json"}};
+    req.timeout = std::chrono::seconds(10);
+    if (auto r = http.request(req); !r || r->status >= 300)
+      spdlog::warn("slack response_url follow-up failed: {}", r ? std::to_string(r->status) : r.error().message);
+    lock.lock();
+  }
+}
+
+}  // namespace baton::bot
+
+namespace baton::bot {
+
+void handle_envelope(SlackFrontend& frontend, const Envelope& envelope, AckFn ack) {
+  if (envelope.type == "slash_commands") {
+    auto req = slack::parse_slash_json(envelope.payload_json);
+    if (!req) return ack(ephemeral("baton could not read this command: " + req.error().message));
+    return frontend.command(*req, [ack](std::string message) {
+      if (message.empty()) return ack(std::nullopt);
+      ack(std::move(message));
+    });
+  }
+  if (envelope.type == "interactive") {
+    auto press = slack::parse_block_actions(envelope.payload_json);
+    if (!press) return ack(std::nullopt);  // other interaction kinds are not baton's
+    return frontend.button(*press, [ack](std::string) { ack(std::nullopt); });
+  }
+  ack(std::nullopt);  // events: nothing to do yet beyond acknowledging
+}
+
+}  // namespace baton::bot

@@ -1,0 +1,67 @@
+#pragma once
+// What Slack users do, whichever way it arrives (HTTP request URLs or Socket
+// Mode): slash commands and button presses become App commands with the Slack
+// user's person as the actor. Thread-safe.
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <condition_variable>
+#include <deque>
+
+#include "integrations/slack/commands.hpp"
+#include "integrations/slack/interactions.hpp"
+
+namespace baton::slack {
+class SlackWebApi;
+}
+
+namespace baton::bot {
+
+class App;
+
+class SlackFrontend {
+ public:
+  /// The answer to Slack within its 3 s budget: a message JSON
+  /// ({"response_type":"ephemeral","text":...}), or empty for a bare 200/ack.
+  using Reply = std::function<void(std::string message_json)>;
+
+  SlackFrontend(App& app, std::shared_ptr<const slack::SlackWebApi> api);
+  ~SlackFrontend();
+
+  void command(const slack::SlashRequest& request, Reply reply);
+  void button(const slack::ButtonPress& press, Reply reply);
+
+  /// The person a Slack user is: the config's slack_user_id, else the person
+  /// whose email Slack reports for the user (users.info), cached.
+  std::optional<std::string> person_for(const std::string& slack_user);
+
+ private:
+  void act(std::int64_t number, int command, const std::string& person, Reply reply);
+  /// Posts a follow-up to a response_url off the caller's thread.
+  void follow_up(std::string response_url, std::string message_json);
+  void run_follow_ups();
+
+  App& app_;
+  std::shared_ptr<const slack::SlackWebApi> api_;
+  std::mutex mutex_;
+  std::map<std::string, std::optional<std::string>> people_;  ///< slack user -> person (cache)
+  std::condition_variable wake_;
+  std::deque<std::pair<std::string, std::string>> follow_ups_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+/// {"response_type":"ephemeral","text":...}
+std::string ephemeral(std::string_view text);
+
+struct Envelope;
+using AckFn = std::function<void(std::optional<std::string> response_payload_json)>;
+/// Socket Mode: one envelope to the same handlers as HTTP mode, acked once
+/// (slash commands with their response payload).
+void handle_envelope(SlackFrontend& frontend, const Envelope& envelope, AckFn ack);
+
+}  // namespace baton::bot

@@ -1,0 +1,223 @@
+// Slack end to end: the whole service against a protocol-faithful fake Slack
+// (Web API and Socket Mode), with a fake clock. HTTP mode requests are signed
+// with Slack's v0 scheme.
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include "integrations/slack/signature.hpp"
+#include "integrations/sms/twilio_signature.hpp"
+#include "tests/support/fake_slack.hpp"
+#include "tests/support/fake_socket_mode.hpp"
+#include "tests/support/service_harness.hpp"
+
+using namespace baton;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* kSigningSecret = "slack-test-signing-secret";
+
+std::string config(test::FakeSlack& fake, const std::string& db, const std::string& mode, const std::string& channel) {
+  return R"(
+server:
+  listen: "127.0.0.1:0"
+  public_url: "https://baton.example.com"
+  api_tokens: [{name: ops, token: ")" + std::string(test::kApiToken) + R"("}]
+storage: {path: ")" + db + R"(", durability: normal}
+slack:
+  mode: )" + mode + R"(
+  base_url: ")" + fake.base_url() + R"("
+  bot_token: xoxb-test-token
+  app_token: xapp-test-token
+  signing_secret: ")" + kSigningSecret + R"("
+  messages_per_second_per_channel: 100
+dispatch: {workers: 2, max_attempts: 2, base_backoff: 1s}
+people:
+  alice: {name: Alice, email: alice@example.com, slack_user_id: U0ALICE, contact_chain: [{method: slack, after: 0s}]}
+  bob: {name: Bob, email: bob@example.com, contact_chain: [{method: slack, after: 0s}]}
+escalation_policies:
+  main: {steps: [{targets: [{person: alice}], timeout: 5m}, {targets: [{person: bob}], timeout: 5m}]}
+services:
+  payments: {name: Payments, escalation_policy: main, integration_keys: [key-pay], slack_channel: ")" + channel + R"("}
+)";
+}
+
+std::string trigger(std::string dedup) {
+  return json::serialize(json::object{
+      {"routing_key", "key-pay"},
+      {"event_action", "trigger"},
+      {"dedup_key", dedup},
+      {"payload", json::object{{"summary", "Checkout errors above 5%"}, {"source", "api-1"}, {"severity", "critical"}}}});
+}
+
+/// Posts a Slack request to baton signed at the fake clock's current time.
+integrations::HttpResponse slack_post(test::ServiceHarness& svc, const std::string& path, const std::string& body,
+                                      std::string secret = kSigningSecret, std::int64_t skew_s = 0) {
+  const auto ts = std::to_string(engine::to_ms(svc.clock.now()) / 1000 + skew_s);
+  return svc.call("POST", path, body, "application/x-www-form-urlencoded", false,
+                  {{"X-Slack-Request-Timestamp", ts},
+                   {"X-Slack-Signature", slack::slack_signature(secret, ts, body)}});
+}
+
+std::string button_payload(const std::string& action_id, std::int64_t incident, const std::string& user) {
+  return json::serialize(json::object{
+      {"type", "block_actions"},
+      {"user", json::object{{"id", user}, {"team_id", test::FakeSlack::kTeam}}},
+      {"team", json::object{{"id", test::FakeSlack::kTeam}}},
+      {"container", json::object{{"type", "message"}, {"channel_id", "D0"}, {"message_ts", "1.0"}}},
+      {"response_url", ""},
+      {"trigger_id", "1.2.3"},
+      {"actions", json::array{json::object{{"action_id", action_id},
+                                           {"block_id", "baton_actions:" + std::to_string(incident)},
+                                           {"value", std::to_string(incident)},
+                                           {"type", "button"}}}}});
+}
+
+std::string form(std::vector<std::pair<std::string, std::string>> fields) {
+  return integrations::form_encode(fields);
+}
+
+bool has_action(const std::string& blocks, std::string_view action_id) {
+  return blocks.find("\"action_id\":\"" + std::string(action_id) + "\"") != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("slack http mode: page with buttons -> Acknowledge pressed -> message updated in place", "[slack]") {
+  // Scenario: an alert pages alice in a Slack DM with Acknowledge, Resolve and
+  // Escalate buttons and posts in the service's channel. alice presses
+  // Acknowledge (a signed interactivity request): the incident is
+  // acknowledged by alice via slack, and both messages are updated with the
+  // buttons that still apply (no Acknowledge).
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  fake.add_user({"U0ALICE", "alice@example.com", "Alice"});
+  fake.add_user({"U0BOB", "bob@example.com", "Bob"});
+  const auto channel = fake.add_channel("payments-alerts");
+  test::ServiceHarness svc(clock, config(fake, db.path(), "http", channel));
+
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("k1"), "application/json", false).status == 202);
+  REQUIRE(test::eventually([&] { return fake.messages(channel).size() == 1 && !fake.dm_channel("U0ALICE").empty(); }));
+  const auto dm = fake.dm_channel("U0ALICE");
+  REQUIRE(fake.messages(dm).size() == 1);
+  const auto page = fake.messages(dm).front();
+  CHECK(has_action(page.blocks_json, "baton_ack"));
+  CHECK(has_action(page.blocks_json, "baton_resolve"));
+  CHECK(has_action(page.blocks_json, "baton_escalate"));
+
+  auto res = slack_post(svc, "/slack/interactivity", form({{"payload", button_payload("baton_ack", 1, "U0ALICE")}}));
+  CHECK(res.status == 200);
+  REQUIRE(test::eventually([&] { return svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged"; }));
+  REQUIRE(test::eventually([&] {
+    auto m = fake.messages(dm);
+    return !m.empty() && m.front().edits > 0 && !has_action(m.front().blocks_json, "baton_ack");
+  }));
+  CHECK(has_action(fake.messages(dm).front().blocks_json, "baton_resolve"));
+  REQUIRE(test::eventually([&] { return fake.messages(channel).front().edits > 0; }));
+  CHECK(svc.timeline_text(1).find("Acknowledged by alice via slack") != std::string::npos);
+}
+
+TEST_CASE("slack http mode: bad signatures, stale requests and unknown users change nothing", "[slack]") {
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  fake.add_user({"U0ALICE", "alice@example.com", "Alice"});
+  fake.add_user({"U0EVE", "eve@elsewhere.example", "Eve"});
+  const auto channel = fake.add_channel("payments-alerts");
+  test::ServiceHarness svc(clock, config(fake, db.path(), "http", channel));
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("k2"), "application/json", false).status == 202);
+  svc.app->drain();
+
+  const auto body = form({{"payload", button_payload("baton_ack", 1, "U0ALICE")}});
+  CHECK(slack_post(svc, "/slack/interactivity", body, "wrong-secret").status == 401);
+  CHECK(slack_post(svc, "/slack/interactivity", body, kSigningSecret, -301).status == 401);
+  CHECK(svc.call("POST", "/slack/interactivity", body, "application/x-www-form-urlencoded", false).status == 401);
+  // Eve is in the workspace but not a person in baton.
+  CHECK(slack_post(svc, "/slack/interactivity", form({{"payload", button_payload("baton_ack", 1, "U0EVE")}})).status ==
+        200);
+  auto cmd = slack_post(svc, "/slack/commands",
+                        form({{"command", "/baton"}, {"text", "incident ack 1"}, {"user_id", "U0EVE"},
+                              {"channel_id", channel}, {"team_id", test::FakeSlack::kTeam}, {"response_url", ""}}));
+  CHECK(cmd.status == 200);
+  CHECK(cmd.body.find("not linked to a person") != std::string::npos);
+  svc.app->drain();
+  CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "triggered");
+
+  // url_verification is answered with the challenge.
+  auto verify = slack_post(svc, "/slack/events", R"({"type":"url_verification","token":"x","challenge":"abc123"})");
+  CHECK(verify.status == 200);
+  CHECK(verify.body == "abc123");
+}
+
+TEST_CASE("slack slash commands: oncall, incident ack/list/status, help and usage errors", "[slack]") {
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  fake.add_user({"U0ALICE", "alice@example.com", "Alice"});
+  fake.add_user({"U0BOB", "bob@example.com", "Bob"});
+  const auto channel = fake.add_channel("payments-alerts");
+  test::ServiceHarness svc(clock, config(fake, db.path(), "http", channel));
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("k3"), "application/json", false).status == 202);
+  svc.app->drain();
+  auto command = [&](std::string user, std::string text) {
+    auto res = slack_post(svc, "/slack/commands",
+                          form({{"command", "/baton"}, {"text", text}, {"user_id", user}, {"channel_id", channel},
+                                {"team_id", test::FakeSlack::kTeam}, {"response_url", ""}}));
+    REQUIRE(res.status == 200);
+    return json::parse(res.body).at("text").as_string();
+  };
+  CHECK(command("U0ALICE", "help").find("incident") != std::string::npos);
+  CHECK(command("U0ALICE", "frobnicate").find("incident") != std::string::npos);
+  CHECK(command("U0ALICE", "incident list").find("#1") != std::string::npos);
+  CHECK(command("U0ALICE", "incident status 1").find("triggered") != std::string::npos);
+  // bob is found through users.info -> email, not the config's slack_user_id.
+  CHECK(command("U0BOB", "incident ack 1") == "Incident #1 acknowledged.");
+  CHECK(svc.get_json("/api/v1/incidents/1").at("owner") == "bob");
+  CHECK(command("U0BOB", "incident ack 1").find("already acknowledged") != std::string::npos);
+  CHECK(command("U0ALICE", "incident new Checkout slow service:payments").find("Opened incident #2") !=
+        std::string::npos);
+  CHECK(command("U0ALICE", "page <@U0BOB|bob> please look at db-7").find("paging bob") != std::string::npos);
+}
+
+TEST_CASE("slack socket mode: a button press over the WebSocket acknowledges", "[slack]") {
+  // Scenario: Socket Mode (no public URL): baton opens the connection with
+  // apps.connections.open; an alert pages alice by DM; the fake Slack pushes
+  // an `interactive` envelope for her Acknowledge press; baton acks the
+  // envelope, acknowledges the incident and updates the message. A
+  // refresh_requested disconnect mid-incident loses nothing: an escalation
+  // press after it is handled too.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  test::FakeSocketMode socket;
+  fake.set_socket_url(socket.url());
+  fake.add_user({"U0ALICE", "alice@example.com", "Alice"});
+  fake.add_user({"U0BOB", "bob@example.com", "Bob"});
+  const auto channel = fake.add_channel("payments-alerts");
+  test::ServiceHarness svc(clock, config(fake, db.path(), "socket", channel));
+  REQUIRE(socket.wait_for_open_connections(1, 10s));
+
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("k4"), "application/json", false).status == 202);
+  REQUIRE(test::eventually([&] { return !fake.dm_channel("U0ALICE").empty(); }));
+  socket.push_envelope("interactive", button_payload("baton_ack", 1, "U0ALICE"));
+  REQUIRE(socket.wait_for_acks(1, 10s));
+  REQUIRE(test::eventually([&] { return svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged"; }));
+
+  fake.set_socket_url(socket.url());
+  socket.send_disconnect("refresh_requested");
+  REQUIRE(socket.wait_for_connections(2, 10s));
+  socket.push_envelope("interactive", button_payload("baton_escalate", 1, "U0ALICE"));
+  REQUIRE(socket.wait_for_acks(2, 10s));
+  REQUIRE(test::eventually([&] { return svc.get_json("/api/v1/incidents/1").at("owner") == "bob"; }));
+  // A slash command over Socket Mode is answered in the envelope's ack.
+  socket.push_envelope("slash_commands",
+                       json::serialize(json::object{{"command", "/baton"}, {"text", "incident list"},
+                                                    {"user_id", "U0ALICE"}, {"channel_id", channel},
+                                                    {"team_id", test::FakeSlack::kTeam}, {"response_url", ""}}),
+                       true);
+  REQUIRE(socket.wait_for_acks(3, 10s));
+  REQUIRE(socket.acks().back().payload_json);
+  CHECK(socket.acks().back().payload_json->find("#1") != std::string::npos);
+}

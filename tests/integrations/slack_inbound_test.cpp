@@ -1,0 +1,300 @@
+#include <catch2/catch.hpp>
+
+#include "integrations/slack/commands.hpp"
+#include "integrations/slack/interactions.hpp"
+#include "integrations/slack/signature.hpp"
+#include "integrations/sms/twilio_signature.hpp"
+
+using namespace baton;
+using namespace baton::slack;
+using namespace std::chrono_literals;
+using Kind = SlashCommand::Kind;
+
+namespace {
+
+// protocols/README.md: Slack's documented example, checked with openssl.
+const std::string kSecret = "8f742231b10e8888abcd99yyyzzz85a5";
+const std::string kTimestamp = "1531420618";
+const std::string kBody =
+    "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name="
+    "foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks."
+    "slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121."
+    "803a0bc887a14d10d2c447fce8b6703c";
+const std::string kSignature = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+const engine::TimePoint kAt = engine::from_ms(1531420618LL * 1000);
+
+std::string error_of(const Result<void>& r) { return r ? std::string("ok") : r.error().message; }
+
+// protocols/slack.md §5, verbatim.
+const std::string kBlockActions = R"({"type":"block_actions","user":{"id":"U0ONCALL","username":"ana","name":"ana","team_id":"T0"},
+ "api_app_id":"A0","token":"legacy","trigger_id":"123.456.abc","team":{"id":"T0","domain":"acme"},
+ "container":{"type":"message","message_ts":"1700000000.000100","channel_id":"D0DM","is_ephemeral":false},
+ "channel":{"id":"D0DM","name":"directmessage"},"message":{"ts":"1700000000.000100","text":"...","blocks":[]},
+ "response_url":"https://hooks.slack.com/actions/T0/1/abc",
+ "actions":[{"type":"button","action_id":"baton.ack","block_id":"inc-42","value":"42",
+             "text":{"type":"plain_text","text":"Acknowledge"},"action_ts":"1700000001.000200"}]})";
+
+}  // namespace
+
+// --- signature ---------------------------------------------------------------
+
+TEST_CASE("Slack signature: the documented golden vector verifies at its own timestamp", "[slack][signature]") {
+  // The vector's timestamp is years old, so the clock is injected at it.
+  CHECK(slack_signature(kSecret, kTimestamp, kBody) == kSignature);
+  CHECK(verify_slack_signature(kSecret, kTimestamp, kSignature, kBody, kAt));
+  // Inside the window on both sides.
+  CHECK(verify_slack_signature(kSecret, kTimestamp, kSignature, kBody, kAt + 300s));
+  CHECK(verify_slack_signature(kSecret, kTimestamp, kSignature, kBody, kAt - 300s));
+}
+
+TEST_CASE("Slack signature: a timestamp more than 5 minutes away either way is stale", "[slack][signature]") {
+  // A replayed request (now is later) and a future-dated one are both refused.
+  for (auto now : {kAt + 301s, kAt - 301s, kAt + 24h}) {
+    auto r = verify_slack_signature(kSecret, kTimestamp, kSignature, kBody, now);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::unauthorized);
+    CHECK(r.error().message == "stale Slack request timestamp");
+  }
+}
+
+TEST_CASE("Slack signature: tampered body, wrong secret and wrong case are bad signatures", "[slack][signature]") {
+  // One changed byte of the body.
+  std::string tampered = kBody;
+  tampered[tampered.find("roadrunner")] = 'R';
+  CHECK(error_of(verify_slack_signature(kSecret, kTimestamp, kSignature, tampered, kAt)) == "bad Slack signature");
+  // The right body under another secret.
+  CHECK(error_of(verify_slack_signature("another-secret", kTimestamp, kSignature, kBody, kAt)) ==
+        "bad Slack signature");
+  // Uppercase hex, a missing "v0=" prefix, a v1 prefix, a truncated digest.
+  std::string upper = kSignature;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const std::string& sig : {upper, kSignature.substr(3), "v1=" + kSignature.substr(3), kSignature.substr(0, 40)}) {
+    auto r = verify_slack_signature(kSecret, kTimestamp, sig, kBody, kAt);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::unauthorized);
+    CHECK(r.error().message == "bad Slack signature");
+  }
+  // The signature covers the timestamp too: a shifted timestamp fails.
+  CHECK(error_of(verify_slack_signature(kSecret, "1531420619", kSignature, kBody, kAt)) == "bad Slack signature");
+}
+
+TEST_CASE("Slack signature: missing or malformed headers", "[slack][signature]") {
+  // An empty header (or an unconfigured secret) is "missing".
+  CHECK(error_of(verify_slack_signature(kSecret, "", kSignature, kBody, kAt)) == "missing Slack signature headers");
+  CHECK(error_of(verify_slack_signature(kSecret, kTimestamp, "", kBody, kAt)) == "missing Slack signature headers");
+  CHECK(error_of(verify_slack_signature("", kTimestamp, kSignature, kBody, kAt)) == "missing Slack signature headers");
+  // A timestamp that is not plain decimal seconds cannot be placed in the window.
+  for (std::string_view ts : {"abc", "1531420618.5", " 1531420618", "-1531420618", "+1531420618", "1e9",
+                              "99999999999999999999"}) {
+    auto r = verify_slack_signature(kSecret, ts, kSignature, kBody, kAt);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::unauthorized);
+    CHECK(r.error().message == "stale Slack request timestamp");
+  }
+}
+
+// --- slash commands ----------------------------------------------------------
+
+TEST_CASE("Slash commands: oncall with and without a target, and the /oncall alias", "[slack][commands]") {
+  auto c = parse_slash_command("/baton", "oncall payments");
+  CHECK(c.kind == Kind::oncall);
+  CHECK(c.target == "payments");
+  CHECK(parse_slash_command("/baton", "  ONCALL  ").kind == Kind::oncall);
+  CHECK(parse_slash_command("/baton", "oncall").target.empty());
+  // The alias is the first word: /oncall x == /baton oncall x.
+  auto a = parse_slash_command("/oncall", "payments");
+  CHECK(a.kind == Kind::oncall);
+  CHECK(a.target == "payments");
+  CHECK(parse_slash_command("/oncall", "").kind == Kind::oncall);
+  auto bad = parse_slash_command("/oncall", "payments extra");
+  CHECK(bad.kind == Kind::usage_error);
+  CHECK_FALSE(bad.error.empty());
+}
+
+TEST_CASE("Slash commands: incident new with a summary and an optional trailing service", "[slack][commands]") {
+  auto c = parse_slash_command("/baton", "incident new Checkout  returns 500s service:payments");
+  CHECK(c.kind == Kind::incident_new);
+  CHECK(c.summary == "Checkout  returns 500s");  // the user's own spacing is kept
+  CHECK(c.service == "payments");
+  auto no_service = parse_slash_command("/incident", "new db-7 disk full");
+  CHECK(no_service.kind == Kind::incident_new);
+  CHECK(no_service.summary == "db-7 disk full");
+  CHECK(no_service.service.empty());
+  // service: only counts as the last word.
+  auto middle = parse_slash_command("/baton", "incident new service:x is weird");
+  CHECK(middle.summary == "service:x is weird");
+  CHECK(middle.service.empty());
+  CHECK(parse_slash_command("/baton", "incident new").kind == Kind::usage_error);
+  CHECK(parse_slash_command("/baton", "incident new service:payments").kind == Kind::usage_error);
+  CHECK(parse_slash_command("/baton", "incident new outage service:").kind == Kind::usage_error);
+}
+
+TEST_CASE("Slash commands: ack, resolve and escalate with an optional number", "[slack][commands]") {
+  auto ack = parse_slash_command("/baton", "incident ack 4");
+  CHECK(ack.kind == Kind::incident_ack);
+  CHECK(ack.incident == 4);
+  // /incident ack 4 == /baton incident ack 4, and "#4" is accepted.
+  auto alias = parse_slash_command("/incident", "ack #4");
+  CHECK(alias.kind == Kind::incident_ack);
+  CHECK(alias.incident == 4);
+  // Without a number the caller uses the channel's incident.
+  auto bare = parse_slash_command("/incident", "resolve");
+  CHECK(bare.kind == Kind::incident_resolve);
+  CHECK_FALSE(bare.incident.has_value());
+  CHECK(parse_slash_command("/baton", "incident Escalate 12").kind == Kind::incident_escalate);
+  for (std::string_view text : {"incident ack four", "incident ack 0", "incident ack -3", "incident ack 4 5",
+                                "incident ack 1234567890123456789"}) {
+    auto c = parse_slash_command("/baton", text);
+    CHECK(c.kind == Kind::usage_error);
+    CHECK_FALSE(c.error.empty());
+  }
+}
+
+TEST_CASE("Slash commands: reassign, list, status", "[slack][commands]") {
+  auto r = parse_slash_command("/baton", "incident reassign 42 <@U123ABC|ana>");
+  CHECK(r.kind == Kind::incident_reassign);
+  CHECK(r.incident == 42);
+  CHECK(r.user_id == "U123ABC");
+  CHECK(parse_slash_command("/incident", "reassign 42 <@W9>").user_id == "W9");
+  // A plain @name was not linked by Slack: say so.
+  auto plain = parse_slash_command("/baton", "incident reassign 42 @ana");
+  CHECK(plain.kind == Kind::usage_error);
+  CHECK(plain.error.find("@ana") != std::string::npos);
+  CHECK(parse_slash_command("/baton", "incident reassign 42").kind == Kind::usage_error);
+  CHECK(parse_slash_command("/baton", "incident reassign <@U1> 42").kind == Kind::usage_error);
+
+  CHECK(parse_slash_command("/baton", "incident list").kind == Kind::incident_list);
+  CHECK(parse_slash_command("/baton", "incident list all").kind == Kind::usage_error);
+  auto s = parse_slash_command("/incident", "status 7");
+  CHECK(s.kind == Kind::incident_status);
+  CHECK(s.incident == 7);
+  CHECK(parse_slash_command("/incident", "status").kind == Kind::usage_error);
+  CHECK(parse_slash_command("/incident", "").kind == Kind::usage_error);
+  auto unknown = parse_slash_command("/incident", "close 7");
+  CHECK(unknown.kind == Kind::usage_error);
+  CHECK(unknown.error.find("close") != std::string::npos);
+}
+
+TEST_CASE("Slash commands: page, help and unknown input", "[slack][commands]") {
+  auto p = parse_slash_command("/baton", "page <@U0ONCALL|ana>   db-7 is down,\ncall me");
+  CHECK(p.kind == Kind::page);
+  CHECK(p.user_id == "U0ONCALL");
+  CHECK(p.message == "db-7 is down,\ncall me");
+  CHECK(parse_slash_command("/baton", "page <@U0ONCALL>").kind == Kind::usage_error);
+  CHECK(parse_slash_command("/baton", "page ana hello").kind == Kind::usage_error);
+  CHECK(parse_slash_command("/baton", "page").kind == Kind::usage_error);
+
+  CHECK(parse_slash_command("/baton", "help").kind == Kind::help);
+  CHECK(parse_slash_command("/baton", "").kind == Kind::help);
+  CHECK(parse_slash_command("/BATON", "HELP").kind == Kind::help);
+  auto unknown = parse_slash_command("/baton", "deploy prod");
+  CHECK(unknown.kind == Kind::usage_error);
+  CHECK(unknown.error.find("deploy") != std::string::npos);
+  CHECK(parse_slash_command("/deploy", "prod").kind == Kind::usage_error);
+
+  const auto usage = usage_text();
+  for (std::string_view word : {"oncall", "incident new", "service:", "reassign", "status", "page", "help"})
+    CHECK(usage.find(word) != std::string::npos);
+}
+
+TEST_CASE("Slash requests: from a form body and from a Socket Mode payload", "[slack][commands]") {
+  // The golden vector's body is a real slash-command form.
+  auto form = parse_slash_form(kBody);
+  REQUIRE(form);
+  CHECK(form->team_id == "T1DC2JH3J");
+  CHECK(form->channel_id == "G8PSS9T3V");
+  CHECK(form->user_id == "U2CERLKJA");
+  CHECK(form->command == "/webhook-collect");
+  CHECK(form->text.empty());
+  CHECK(form->response_url == "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN");
+  CHECK(form->trigger_id == "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c");
+  auto with_text = parse_slash_form("command=%2Fbaton&user_id=U1&text=incident+ack+%234&channel_id=C1");
+  REQUIRE(with_text);
+  CHECK(with_text->text == "incident ack #4");
+  CHECK(parse_slash_command(with_text->command, with_text->text).incident == 4);
+  CHECK_FALSE(parse_slash_form("user_id=U1&text=x"));
+  CHECK_FALSE(parse_slash_form("command=%2Fbaton"));
+
+  auto json = parse_slash_json(
+      R"({"token":"legacy","team_id":"T0","channel_id":"C0","user_id":"U0","command":"/oncall","text":"payments",)"
+      R"("response_url":"https://hooks.slack.com/commands/T0/1/x","trigger_id":"1.2.3","is_enterprise_install":"false"})");
+  REQUIRE(json);
+  CHECK(json->command == "/oncall");
+  CHECK(json->text == "payments");
+  CHECK(json->channel_id == "C0");
+  CHECK(json->trigger_id == "1.2.3");
+  auto bad = parse_slash_json("{not json");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().kind == ErrorKind::invalid_request);
+  CHECK_FALSE(parse_slash_json("[1,2]"));
+  CHECK_FALSE(parse_slash_json(R"({"text":"x","user_id":"U1"})"));
+}
+
+// --- interactions and events -------------------------------------------------
+
+TEST_CASE("Interactions: a block_actions button press, from JSON and from a form", "[slack][interactions]") {
+  auto press = parse_block_actions(kBlockActions);
+  REQUIRE(press);
+  CHECK(press->action_id == "baton.ack");
+  CHECK(press->value == "42");
+  CHECK(press->user_id == "U0ONCALL");
+  CHECK(press->team_id == "T0");
+  CHECK(press->channel_id == "D0DM");
+  CHECK(press->message_ts == "1700000000.000100");
+  CHECK(press->response_url == "https://hooks.slack.com/actions/T0/1/abc");
+  CHECK(press->trigger_id == "123.456.abc");
+
+  // HTTP mode wraps the same JSON in a form field.
+  const std::string form = "payload=" + integrations::percent_encode(kBlockActions);
+  auto payload = payload_from_form(form);
+  REQUIRE(payload);
+  CHECK(*payload == kBlockActions);
+  CHECK(parse_block_actions(*payload)->action_id == "baton.ack");
+  CHECK_FALSE(payload_from_form("token=x"));
+  CHECK_FALSE(payload_from_form("payload="));
+}
+
+TEST_CASE("Interactions: fallbacks and refusals", "[slack][interactions]") {
+  // Without a container, channel and message give the place.
+  auto p = parse_block_actions(R"({"type":"block_actions","user":{"id":"U1","team_id":"T9"},)"
+                               R"("channel":{"id":"C1"},"message":{"ts":"1.2"},"actions":[{"action_id":"a"}]})");
+  REQUIRE(p);
+  CHECK(p->team_id == "T9");
+  CHECK(p->channel_id == "C1");
+  CHECK(p->message_ts == "1.2");
+  CHECK(p->value.empty());
+  for (std::string_view bad : {
+           R"({"type":"view_submission","user":{"id":"U1"},"actions":[{"action_id":"a"}]})",
+           R"({"type":"block_actions","user":{"id":"U1"},"actions":[]})",
+           R"({"type":"block_actions","user":{"id":"U1"}})",
+           R"({"type":"block_actions","actions":[{"action_id":"a"}]})",
+           R"({"type":"block_actions","user":{"id":"U1"},"actions":[{"value":"1"}]})",
+           "not json", "[]"}) {
+    auto r = parse_block_actions(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::invalid_request);
+  }
+}
+
+TEST_CASE("Events: url_verification and event_callback", "[slack][events]") {
+  auto v = parse_event(R"({"type":"url_verification","token":"t","challenge":"abc"})");
+  REQUIRE(v);
+  CHECK(v->type == "url_verification");
+  CHECK(v->challenge == "abc");
+  auto e = parse_event(R"({"type":"event_callback","team_id":"T0","api_app_id":"A0","event_id":"Ev1",)"
+                       R"("event_time":1700000000,"event":{"type":"app_mention","user":"U1","channel":"C1",)"
+                       R"("text":"<@UBOT> oncall"}})");
+  REQUIRE(e);
+  CHECK(e->type == "app_mention");
+  CHECK(e->event_id == "Ev1");
+  CHECK(e->user == "U1");
+  CHECK(e->channel == "C1");
+  CHECK(e->text == "<@UBOT> oncall");
+  for (std::string_view bad : {R"({"type":"url_verification"})", R"({"type":"event_callback","event_id":"Ev1"})",
+                               R"({"type":"event_callback","event":{"type":"message"}})",
+                               R"({"type":"app_rate_limited"})", "{", "\"x\""}) {
+    auto r = parse_event(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::invalid_request);
+  }
+}
