@@ -8,6 +8,7 @@
 #include "integrations/sms/twilio_signature.hpp"
 #include "tests/support/fake_slack.hpp"
 #include "tests/support/fake_socket_mode.hpp"
+#include "tests/support/http_peer.hpp"
 #include "tests/support/service_harness.hpp"
 
 using namespace baton;
@@ -204,6 +205,10 @@ TEST_CASE("slack socket mode: a button press over the WebSocket acknowledges", "
   socket.push_envelope("interactive", button_payload("baton_ack", 1, "U0ALICE"));
   REQUIRE(socket.wait_for_acks(1, 10s));
   REQUIRE(test::eventually([&] { return svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged"; }));
+  REQUIRE(test::eventually([&] {
+    auto m = fake.messages(fake.dm_channel("U0ALICE"));
+    return !m.empty() && m.front().edits > 0 && !has_action(m.front().blocks_json, "baton_ack");
+  }));
 
   fake.set_socket_url(socket.url());
   socket.send_disconnect("refresh_requested");
@@ -220,4 +225,48 @@ TEST_CASE("slack socket mode: a button press over the WebSocket acknowledges", "
   REQUIRE(socket.wait_for_acks(3, 10s));
   REQUIRE(socket.acks().back().payload_json);
   CHECK(socket.acks().back().payload_json->find("#1") != std::string::npos);
+
+  // An abrupt drop (no close frame): baton reconnects and the next press counts.
+  fake.set_socket_url(socket.url());
+  socket.drop_connection();
+  REQUIRE(socket.wait_for_connections(3, 20s));
+  REQUIRE(socket.wait_for_open_connections(1, 20s));
+  socket.push_envelope("interactive", button_payload("baton_resolve", 1, "U0BOB"));
+  REQUIRE(socket.wait_for_acks(4, 20s));
+  REQUIRE(test::eventually([&] { return svc.get_json("/api/v1/incidents/1").at("state") == "resolved"; }));
+}
+
+TEST_CASE("slack outage: the page falls through to the next contact method", "[slack]") {
+  // Scenario: carol's chain is Slack at once, then the webhook after 10
+  // minutes. Slack is down (503): after the dispatcher's retries the Slack
+  // page fails and the webhook page goes out at once, long before 10 minutes.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  test::HttpPeer hook;
+  fake.add_user({"U0CAROL", "carol@example.com", "Carol"});
+  fake.set_down(true);
+  auto yaml = config(fake, db.path(), "http", "");
+  // carol pages by Slack, then webhook; she is step 1 of her own service.
+  yaml.insert(yaml.find("escalation_policies:"),
+              "  carol: {name: Carol, email: carol@example.com, slack_user_id: U0CAROL, contact_chain: "
+              "[{method: slack, after: 0s}, {method: webhook, after: 10m}]}\n");
+  yaml.insert(yaml.find("services:"), "  carolp: {steps: [{targets: [{person: carol}], timeout: 30m}]}\n");
+  yaml.insert(yaml.find("services:") + 10, "  carols: {name: Carol's, escalation_policy: carolp, integration_keys: [key-carol]}\n");
+  yaml += "webhook: {url: \"" + hook.url() + "/hook\"}\n";
+  test::ServiceHarness svc(clock, yaml);
+  auto body = trigger("k5");
+  body.replace(body.find("key-pay"), 7, "key-carol");
+  REQUIRE(svc.call("POST", "/v2/enqueue", body, "application/json", false).status == 202);
+  // The first attempt fails; the retry waits for the (fake) backoff to pass.
+  REQUIRE(test::eventually([&] { return !fake.calls().empty(); }));
+  for (int i = 0; i < 20 && hook.requests().empty(); ++i) {
+    clock.advance(2s);
+    std::this_thread::sleep_for(50ms);
+  }
+  REQUIRE(hook.wait_for_requests(1, 5s));
+  REQUIRE(test::eventually([&] {
+    return svc.timeline_text(1).find("Trying the next contact method for Carol now: webhook") != std::string::npos;
+  }));
+  CHECK(clock.now() < test::FakeClock().now() + 10min);
 }
