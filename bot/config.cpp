@@ -413,6 +413,7 @@ class Loader {
   void load_twilio(const YAML::Node& n, Config& c);
   void load_sms_gateway(const YAML::Node& n, Config& c);
   void load_slack(const YAML::Node& n, Config& c);
+  void load_teams(const YAML::Node& n, Config& c);
   void load_headers(const YAML::Node& n, const std::string& section,
                     std::vector<std::pair<std::string, std::string>>& out);
   void check_channels(Config& c, engine::Directory& d);
@@ -753,6 +754,42 @@ void Loader::load_slack(const YAML::Node& n, Config& c) {
           "http mode needs 'signing_secret' in slack to verify Slack's requests");
 }
 
+void Loader::load_teams(const YAML::Node& n, Config& c) {
+  Fields f(*this, n,
+           {"app_id", "app_password", "tenant_id", "login_base", "openid_metadata_url", "connector_base", "graph_base",
+            "allow_unauthenticated"},
+           "teams");
+  auto& t = c.teams;
+  if (auto v = string(f["app_id"], "'app_id' in teams")) t.app_id = *v;
+  if (auto v = string(f["app_password"], "'app_password' in teams")) t.app_password = *v;
+  if (auto v = string(f["tenant_id"], "'tenant_id' in teams")) t.tenant_id = *v;
+  t.enabled = !t.app_id.empty();
+  for (auto [key, target] : {std::pair{"login_base", &t.login_base}, std::pair{"openid_metadata_url", &t.openid_metadata_url},
+                             std::pair{"connector_base", &t.connector_base}, std::pair{"graph_base", &t.graph_base}}) {
+    if (auto v = string(f[key], std::string("'") + key + "' in teams"); v && !v->empty()) {
+      if (auto problem = url_problem(*v, {"http://", "https://"}))
+        error(f[key].Mark(), std::string("'") + key + "' in teams " + *problem);
+      else
+        *target = *v;
+    }
+  }
+  if (auto b = boolean(f["allow_unauthenticated"], "'allow_unauthenticated' in teams")) t.allow_unauthenticated = *b;
+  if (!t.enabled) return;
+  if (t.app_password.empty())
+    error(f["app_id"].Mark(), "the teams channel needs 'app_password' (the bot's client secret)");
+  if (t.tenant_id.empty())
+    error(f["app_id"].Mark(), "the teams channel needs 'tenant_id' (single-tenant bots; also used for 1:1 chats)");
+  if (t.allow_unauthenticated) {
+    auto host = c.server.listen.substr(0, c.server.listen.rfind(':'));
+    if (host != "127.0.0.1" && host != "localhost" && host != "[::1]")
+      error(f["allow_unauthenticated"].Mark(),
+            "'allow_unauthenticated' in teams is only allowed when server.listen is a loopback address");
+    else
+      warning(f["allow_unauthenticated"].Mark(),
+              "teams accepts UNAUTHENTICATED activities (Agents Playground only): never in production");
+  }
+}
+
 void Loader::check_channels(Config& c, engine::Directory& d) {
   using engine::MethodKind;
   if (c.twilio.enabled && c.sms_gateway.enabled)
@@ -779,7 +816,9 @@ void Loader::check_channels(Config& c, engine::Directory& d) {
       case MethodKind::slack:
         if (!c.slack.enabled) return "slack.bot_token is not set";
         break;
-      case MethodKind::teams: return std::string("no ") + engine::to_string(m) + " channel is configured";
+      case MethodKind::teams:
+        if (!c.teams.enabled) return "teams.app_id is not set";
+        break;
     }
     return std::nullopt;
   };
@@ -796,6 +835,7 @@ void Loader::check_channels(Config& c, engine::Directory& d) {
   if (c.smtp.enabled) d.channels.push_back(MethodKind::email);
   if (c.twilio.enabled || c.sms_gateway.enabled) d.channels.push_back(MethodKind::sms);
   if (c.slack.enabled) d.channels.push_back(MethodKind::slack);
+  if (c.teams.enabled) d.channels.push_back(MethodKind::teams);
   // Nothing configured: the webhook stays the one channel, so pages are at least attempted and recorded.
   if (d.channels.empty()) d.channels.push_back(MethodKind::webhook);
 }
@@ -1100,7 +1140,8 @@ void Loader::load_services(const YAML::Node& n, engine::Directory& d) {
   each_entry(n, "services", [&](const std::string& id, const YAML::Node& v, const YAML::Mark& key_mark) {
     const std::string ctx = "service " + quoted(id);
     Fields f(*this, v,
-             {"name", "escalation_policy", "integration_keys", "contact_chain", "incident_channel", "slack_channel"},
+             {"name", "escalation_policy", "integration_keys", "contact_chain", "incident_channel", "slack_channel",
+              "teams_channel", "teams_team"},
              ctx);
     engine::Service s;
     s.id = id;
@@ -1138,6 +1179,8 @@ void Loader::load_services(const YAML::Node& n, engine::Directory& d) {
     }
     if (auto b = boolean(f["incident_channel"], "'incident_channel' of " + ctx)) s.open_incident_channel = *b;
     if (auto ch = string(f["slack_channel"], "'slack_channel' of " + ctx)) s.slack_channel = *ch;
+    if (auto ch = string(f["teams_channel"], "'teams_channel' of " + ctx)) s.teams_channel = *ch;
+    if (auto team = string(f["teams_team"], "'teams_team' of " + ctx)) s.teams_team = *team;
     d.services.emplace(id, std::move(s));
   });
 }
@@ -1162,7 +1205,7 @@ tl::expected<Config, std::vector<ConfigError>> Loader::load(std::string_view tex
     return tl::unexpected(std::move(errors_));
   }
   Fields f(*this, root,
-           {"server", "storage", "webhook", "smtp", "twilio", "sms_gateway", "slack", "dispatch", "people", "schedules",
+           {"server", "storage", "webhook", "smtp", "twilio", "sms_gateway", "slack", "teams", "dispatch", "people", "schedules",
             "escalation_policies", "services"},
            "the configuration");
   // Fixed order, whatever the file's order: references point at sections loaded before.
@@ -1173,6 +1216,7 @@ tl::expected<Config, std::vector<ConfigError>> Loader::load(std::string_view tex
   load_twilio(f["twilio"], c);
   load_sms_gateway(f["sms_gateway"], c);
   load_slack(f["slack"], c);
+  load_teams(f["teams"], c);
   load_dispatch(f["dispatch"], c);
   load_people(f["people"], *dir);
   load_schedules(f["schedules"], *dir);

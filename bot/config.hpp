@@ -107,6 +107,21 @@ struct SlackChannelConfig {
   double messages_per_second_per_channel = 1.0;
 };
 
+/// The Microsoft Teams channel (method `teams`). On when app_id is set.
+struct TeamsChannelConfig {
+  bool enabled = false;
+  std::string app_id;        ///< the bot's Microsoft App ID (TEAMS_APP_ID)
+  std::string app_password;  ///< client secret (TEAMS_APP_PASSWORD)
+  std::string tenant_id;     ///< single-tenant bots (TEAMS_TENANT_ID)
+  std::string login_base = "https://login.microsoftonline.com";
+  std::string openid_metadata_url = "https://login.botframework.com/v1/.well-known/openidconfiguration";
+  std::string connector_base = "https://smba.trafficmanager.net/teams/";
+  std::string graph_base = "https://graph.microsoft.com/v1.0";
+  /// Local development with Microsoft's Agents Playground (sends no JWT): off by
+  /// default, refused unless baton listens on loopback, loudly logged.
+  bool allow_unauthenticated = false;
+};
+
 struct DispatchConfig {
   int workers = 4;
   int max_attempts = 6;
@@ -122,6 +137,7 @@ struct Config {
   TwilioChannelConfig twilio;
   SmsGatewayChannelConfig sms_gateway;
   SlackChannelConfig slack;
+  TeamsChannelConfig teams;
   DispatchConfig dispatch;
   /// Never null on success. Its `channels`: webhook when webhook.enabled, email when
   /// smtp.enabled, sms when twilio or sms_gateway is enabled; just webhook when none is.

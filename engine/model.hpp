@@ -117,6 +117,10 @@ struct Service {
   bool open_incident_channel = false;
   /// Slack channel id (C0123...) where this service's pages are also posted; empty = none.
   std::string slack_channel;
+  /// Teams channel id ("19:...@thread.tacv2") for this service's cards; empty = none.
+  std::string teams_channel;
+  /// Teams team (group) id where incident channels are created; empty = none.
+  std::string teams_team;
 };
 
 /// Everything configured, indexed by id. Immutable once built.

@@ -914,12 +914,12 @@ services: {}
         Strings{"t.yaml:4:30: a contact chain uses the sms method but neither twilio.account_sid nor sms_gateway.url is set",
                 "t.yaml:4:56: a contact chain uses the email method but smtp.url is not set",
                 "t.yaml:6:30: a contact chain uses the slack method but slack.bot_token is not set",
-                "t.yaml:6:47: a contact chain uses the teams method but no teams channel is configured",
+                "t.yaml:6:47: a contact chain uses the teams method but teams.app_id is not set",
                 "t.yaml:6:64: a contact chain uses the webhook method but webhook.url is not set"});
   CHECK(warnings(env_of({{"SMTP_URL", "smtps://mail.example.com"}})) ==
         Strings{"t.yaml:4:30: a contact chain uses the sms method but neither twilio.account_sid nor sms_gateway.url is set",
                 "t.yaml:6:30: a contact chain uses the slack method but slack.bot_token is not set",
-                "t.yaml:6:47: a contact chain uses the teams method but no teams channel is configured",
+                "t.yaml:6:47: a contact chain uses the teams method but teams.app_id is not set",
                 "t.yaml:6:64: a contact chain uses the webhook method but webhook.url is not set"});
 }
 
@@ -994,4 +994,31 @@ TEST_CASE("config: the slack section", "[config]") {
   CHECK(errors_of(base + "slack:\n  mode: rtm\n  bot_token: xoxb-1\n  app_token: xapp-1\n") ==
         Strings{"t.yaml:18:9: 'mode' in slack must be socket or http, not 'rtm'"});
   CHECK_FALSE(load_ok(base + "slack:\n  mode: socket\n").slack.enabled);
+}
+
+TEST_CASE("config: the teams section", "[config]") {
+  // Scenario: app id, password and tenant from the environment enable the
+  // teams channel; base URLs can point elsewhere; a missing password or tenant
+  // is an error; the unauthenticated Playground switch is refused unless
+  // baton listens on loopback, and warned about when it does.
+  const std::string base = std::string(kMinimal) + "    teams_channel: \"19:abc@thread.tacv2\"\n    teams_team: g-1\n";
+  auto cfg = load_ok(base + "teams:\n  app_id: \"${TEAMS_APP_ID}\"\n  app_password: \"${TEAMS_APP_PASSWORD}\"\n"
+                             "  tenant_id: \"${TEAMS_TENANT_ID}\"\n  connector_base: http://127.0.0.1:9/\n",
+                     env_of({{"TEAMS_APP_ID", "app-1"}, {"TEAMS_APP_PASSWORD", "pw"}, {"TEAMS_TENANT_ID", "t-1"}}));
+  CHECK(cfg.teams.enabled);
+  CHECK(cfg.teams.connector_base == "http://127.0.0.1:9/");
+  CHECK(cfg.directory->service("svc")->teams_channel == "19:abc@thread.tacv2");
+  CHECK(cfg.directory->service("svc")->teams_team == "g-1");
+  CHECK(cfg.directory->has_channel(engine::MethodKind::teams));
+  CHECK(errors_of(base + "teams:\n  app_id: app-1\n  tenant_id: t\n") ==
+        Strings{"t.yaml:19:11: the teams channel needs 'app_password' (the bot's client secret)"});
+  CHECK(errors_of("server: {listen: \"0.0.0.0:8080\"}\n" + base +
+                  "teams:\n  app_id: a\n  app_password: p\n  tenant_id: t\n  allow_unauthenticated: true\n") ==
+        Strings{"t.yaml:23:26: 'allow_unauthenticated' in teams is only allowed when server.listen is a loopback "
+                "address"});
+  auto local = load_ok(base + "teams:\n  app_id: a\n  app_password: p\n  tenant_id: t\n  allow_unauthenticated: true\n");
+  CHECK(local.teams.allow_unauthenticated);
+  INFO(local.warnings.front());
+  CHECK(std::any_of(local.warnings.begin(), local.warnings.end(),
+                    [](const std::string& w) { return w.find("UNAUTHENTICATED") != std::string::npos; }));
 }
