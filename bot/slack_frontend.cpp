@@ -50,16 +50,9 @@ std::string ephemeral(std::string_view text) {
 }
 
 SlackFrontend::SlackFrontend(App& app, std::shared_ptr<const slack::SlackWebApi> api)
-    : app_(app), api_(std::move(api)), worker_([this] { run_follow_ups(); }) {}
+    : app_(app), api_(std::move(api)) {}
 
-SlackFrontend::~SlackFrontend() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  worker_.join();
-}
+SlackFrontend::~SlackFrontend() = default;
 
 std::optional<std::string> SlackFrontend::person_for(const std::string& slack_user) {
   if (slack_user.empty()) return std::nullopt;
@@ -227,22 +220,8 @@ void SlackFrontend::act(std::int64_t number, int command, const std::string& per
 
 void SlackFrontend::follow_up(std::string response_url, std::string message_json) {
   if (response_url.empty()) return;
-  {
-    std::lock_guard lock(mutex_);
-    follow_ups_.emplace_back(std::move(response_url), std::move(message_json));
-  }
-  wake_.notify_one();
-}
-
-void SlackFrontend::run_follow_ups() {
-  integrations::HttpClient http;
-  std::unique_lock lock(mutex_);
-  while (true) {
-    wake_.wait(lock, [this] { return stopping_ || !follow_ups_.empty(); });
-    if (follow_ups_.empty() && stopping_) return;
-    auto [url, body] = std::move(follow_ups_.front());
-    follow_ups_.pop_front();
-    lock.unlock();
+  background_.post([url = std::move(response_url), body = std::move(message_json)] {
+    thread_local integrations::HttpClient http;
     integrations::HttpRequest req;
     req.url = url;
     req.body = body;
@@ -250,8 +229,7 @@ void SlackFrontend::run_follow_ups() {
     req.timeout = std::chrono::seconds(10);
     if (auto r = http.request(req); !r || r->status >= 300)
       spdlog::warn("slack response_url follow-up failed: {}", r ? std::to_string(r->status) : r.error().message);
-    lock.lock();
-  }
+  });
 }
 
 }  // namespace baton::bot

@@ -8,10 +8,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
-#include <condition_variable>
-#include <deque>
 
+#include "bot/background.hpp"
 #include "integrations/slack/commands.hpp"
 #include "integrations/slack/interactions.hpp"
 
@@ -43,16 +41,12 @@ class SlackFrontend {
   void act(std::int64_t number, int command, const std::string& person, Reply reply);
   /// Posts a follow-up to a response_url off the caller's thread.
   void follow_up(std::string response_url, std::string message_json);
-  void run_follow_ups();
 
   App& app_;
   std::shared_ptr<const slack::SlackWebApi> api_;
   std::mutex mutex_;
   std::map<std::string, std::optional<std::string>> people_;  ///< slack user -> person (cache)
-  std::condition_variable wake_;
-  std::deque<std::pair<std::string, std::string>> follow_ups_;
-  bool stopping_ = false;
-  std::thread worker_;
+  Background background_;  ///< last member: its thread stops first
 };
 
 /// {"response_type":"ephemeral","text":...}
