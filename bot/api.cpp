@@ -13,6 +13,7 @@
 #include "integrations/alerts/events_v2.hpp"
 #include "integrations/crypto.hpp"
 #include "bot/slack_frontend.hpp"
+#include "bot/teams_frontend.hpp"
 #include "integrations/slack/commands.hpp"
 #include "integrations/slack/interactions.hpp"
 #include "integrations/slack/signature.hpp"
@@ -189,6 +190,13 @@ class Router {
     if (path == "/slack/events" || path == "/slack/commands" || path == "/slack/interactivity") {
       if (!method_is(req, "POST")) return respond(not_allowed());
       return slack_http(std::move(req), std::move(respond));
+    }
+    if (path == "/api/messages") {
+      if (!method_is(req, "POST")) return respond(not_allowed());
+      auto* teams = app_.teams();
+      if (!teams) return respond(json_error(404, "the teams channel is not configured"));
+      if (!is_json(req)) return respond(json_error(415, "Content-Type must be application/json"));
+      return teams->handle(req, std::move(respond));
     }
     if (path == "/sms/twilio" || path == "/sms/twilio/status") {
       if (!method_is(req, "POST")) return respond(not_allowed());

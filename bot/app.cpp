@@ -20,6 +20,11 @@
 #include "bot/metrics.hpp"
 #include "bot/slack_frontend.hpp"
 #include "bot/slack_socket_mode.hpp"
+#include "bot/teams_frontend.hpp"
+#include "integrations/teams/connector.hpp"
+#include "integrations/teams/graph.hpp"
+#include "integrations/teams/jwt.hpp"
+#include "integrations/teams/teams_notifier.hpp"
 #include "integrations/chat_refs.hpp"
 #include "integrations/slack/commands.hpp"
 #include "integrations/slack/interactions.hpp"
@@ -60,6 +65,9 @@ struct App::Impl {
   std::shared_ptr<const slack::SlackWebApi> slack_api;
   std::unique_ptr<SlackFrontend> slack_frontend;
   std::unique_ptr<SlackSocketMode> slack_socket;
+  std::shared_ptr<teams::BotConnector> teams_connector;
+  std::shared_ptr<teams::JwtValidator> teams_validator;
+  std::unique_ptr<TeamsFrontend> teams_frontend;
   std::vector<storage::OutboxEntry> resume_outbox;
   std::vector<engine::Incident> resume_closed;  // incidents of outbox entries that are no longer open
 
@@ -331,6 +339,33 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
     notifiers.push_back(std::move(notifier));
     impl->slack_api = std::make_shared<const slack::SlackWebApi>(sc.api);
   }
+  if (cfg->teams.enabled) {
+    teams::TeamsConfig tc;
+    tc.app_id = cfg->teams.app_id;
+    tc.app_password = cfg->teams.app_password;
+    tc.tenant_id = cfg->teams.tenant_id;
+    tc.login_base = cfg->teams.login_base;
+    tc.openid_metadata_url = cfg->teams.openid_metadata_url;
+    tc.connector_service_url = cfg->teams.connector_base;
+    tc.graph_base = cfg->teams.graph_base;
+    auto tokens = std::make_shared<teams::TokenProvider>(tc);
+    impl->teams_connector = std::make_shared<teams::BotConnector>(tc, tokens);
+    teams::TeamsNotifierConfig nc;
+    nc.teams = tc;
+    nc.public_url = cfg->server.public_url;
+    for (const auto& [id, svc] : cfg->directory->services) {
+      if (!svc.teams_channel.empty()) nc.service_channels[id] = svc.teams_channel;
+      if (!svc.teams_team.empty()) nc.service_teams[id] = svc.teams_team;
+    }
+    notifiers.push_back(std::make_shared<teams::TeamsNotifier>(
+        nc, impl->teams_connector, std::make_shared<teams::GraphClient>(tc, tokens),
+        std::make_shared<StoredChatRefs>(*impl), std::make_shared<teams::ConversationLimiter>()));
+    if (cfg->teams.allow_unauthenticated)
+      spdlog::warn("TEAMS ACTIVITIES ARE NOT AUTHENTICATED (teams.allow_unauthenticated): Agents Playground only, "
+                   "loopback only; never run this in production");
+    else
+      impl->teams_validator = std::make_shared<teams::JwtValidator>(tc, clock);
+  }
   integrations::Dispatcher::Options dopt;
   dopt.workers = cfg->dispatch.workers;
   dopt.max_attempts = cfg->dispatch.max_attempts;
@@ -342,6 +377,9 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
                impl->resume_outbox.size(), cfg->storage.path);
   auto app = std::unique_ptr<App>(new App(std::move(impl)));
   if (app->impl_->slack_api) app->impl_->slack_frontend = std::make_unique<SlackFrontend>(*app, app->impl_->slack_api);
+  if (app->impl_->teams_connector)
+    app->impl_->teams_frontend =
+        std::make_unique<TeamsFrontend>(*app, app->impl_->teams_validator, app->impl_->teams_connector);
   return app;
 }
 
@@ -411,6 +449,7 @@ void App::stop() {
   }
   if (d.dispatcher) d.dispatcher->stop();
   d.slack_frontend.reset();
+  d.teams_frontend.reset();
   if (d.started) {
     d.work.reset();
     d.loop.stop();
@@ -658,6 +697,8 @@ std::string App::metrics_text() {
 void App::count_rejected(const std::string& source) { impl_->metrics.count_rejected(source); }
 
 SlackFrontend* App::slack() { return impl_->slack_frontend.get(); }
+
+TeamsFrontend* App::teams() { return impl_->teams_frontend.get(); }
 
 bool App::ready() const { return impl_->started && !impl_->stopped; }
 

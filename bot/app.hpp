@@ -19,6 +19,7 @@
 namespace baton::bot {
 
 class SlackFrontend;
+class TeamsFrontend;
 
 enum class Command { acknowledge, resolve, escalate };
 
@@ -94,6 +95,8 @@ class App {
 
   /// Slack's inbound side, or null when Slack is not configured.
   SlackFrontend* slack();
+  /// The Bot Framework endpoint's handler, or null when Teams is not configured.
+  TeamsFrontend* teams();
 
   std::shared_ptr<const Config> config() const;
   const engine::Clock& clock() const;

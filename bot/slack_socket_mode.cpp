@@ -105,6 +105,8 @@ using TlsWs = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 class SocketModeSession {
  public:
   virtual ~SocketModeSession() = default;
+  /// False once the close handshake started or the link failed.
+  virtual bool writable() const = 0;
   /// Queues one text frame; false when the session no longer takes writes.
   virtual bool send(std::string text) = 0;
   /// Graceful close after the queued writes (bounded); aborts a connect in progress.
@@ -433,16 +435,17 @@ struct SlackSocketMode::Impl : std::enable_shared_from_this<SlackSocketMode::Imp
         ack["payload"] = std::move(body);
       }
     }
-    std::string text = json::serialize(ack);
-    bool sent = false;
-    if (auto it = sessions.find(session); it != sessions.end()) sent = it->second->send(text);
-    for (auto it = sessions.begin(); !sent && it != sessions.end(); ++it)
-      if (it->second->ready) sent = it->second->send(text);
-    if (sent) {
-      update([](SocketModeStats& st) { ++st.acks_sent; });
-    } else {
+    SocketModeSession* target = nullptr;
+    if (auto it = sessions.find(session); it != sessions.end() && it->second->writable()) target = it->second.get();
+    for (auto it = sessions.begin(); target == nullptr && it != sessions.end(); ++it)
+      if (it->second->ready && it->second->writable()) target = it->second.get();
+    if (target == nullptr) {
       spdlog::warn("slack socket mode: no connection to ack envelope {}; Slack will retry it", envelope_id);
+      return;
     }
+    // Counted first: the write may reach the peer before send() returns.
+    update([](SocketModeStats& st) { ++st.acks_sent; });
+    target->send(json::serialize(ack));
   }
 };
 
@@ -477,8 +480,10 @@ class WsSession final : public SocketModeSession, public std::enable_shared_from
     client_.on_session_end(*this, why);
   }
 
+  bool writable() const override { return !close_started_ && !failed_; }
+
   bool send(std::string text) override {
-    if (close_started_ || failed_) return false;
+    if (!writable()) return false;
     queue_.push_back(std::move(text));
     if (opened_ && !writing_) do_write();
     return true;

@@ -351,8 +351,12 @@ Incident& Engine::open_incident(const Service& service, const Alert& alert, Sour
 
   note(ref, TimelineKind::triggered, actor,
        "Triggered: " + ref.summary + " [" + to_string(ref.severity) + ", " + service.name + "]", now, fx);
-  if (service.open_incident_channel)
-    add_notification(ref, "", MethodKind::slack, NotificationKind::open_channel, now, fx);
+  if (service.open_incident_channel) {
+    if (directory_->has_channel(MethodKind::slack))
+      add_notification(ref, "", MethodKind::slack, NotificationKind::open_channel, now, fx);
+    if (!service.teams_team.empty() && !directory_->channels.empty() && directory_->has_channel(MethodKind::teams))
+      add_notification(ref, "", MethodKind::teams, NotificationKind::open_channel, now, fx);
+  }
   if (assignee) {
     const auto& steps = ref.policy->steps;
     if (!steps.empty()) {

@@ -1,0 +1,169 @@
+#include "bot/teams_frontend.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "bot/app.hpp"
+#include "integrations/teams/activities.hpp"
+#include "integrations/teams/cards.hpp"
+#include "integrations/teams/connector.hpp"
+#include "integrations/teams/jwt.hpp"
+
+namespace baton::bot {
+namespace {
+
+Response json_body(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+std::optional<Command> command_for_verb(std::string_view verb) {
+  if (verb == "baton.ack") return Command::acknowledge;
+  if (verb == "baton.resolve") return Command::resolve;
+  if (verb == "baton.escalate") return Command::escalate;
+  return std::nullopt;
+}
+
+const char* past_tense(Command c) {
+  switch (c) {
+    case Command::acknowledge: return "acknowledged";
+    case Command::resolve: return "resolved";
+    case Command::escalate: return "escalated";
+  }
+  return "updated";
+}
+
+}  // namespace
+
+TeamsFrontend::TeamsFrontend(App& app, std::shared_ptr<teams::JwtValidator> validator,
+                             std::shared_ptr<teams::BotConnector> connector)
+    : app_(app), validator_(std::move(validator)), connector_(std::move(connector)) {}
+
+TeamsFrontend::~TeamsFrontend() = default;
+
+std::optional<std::string> TeamsFrontend::person_for(const std::string& aad_object_id) const {
+  if (aad_object_id.empty()) return std::nullopt;
+  auto cfg = app_.config();
+  for (const auto& [id, p] : cfg->directory->people)
+    if (!p.teams_user_id.empty() && p.teams_user_id == aad_object_id) return id;
+  return std::nullopt;
+}
+
+void TeamsFrontend::reply(const teams::TeamsActivity& to, std::string text) {
+  if (!connector_ || to.service_url.empty() || to.conversation_id.empty()) return;
+  background_.post([connector = connector_, service_url = to.service_url, conversation = to.conversation_id,
+                    reply_to = to.id, text = std::move(text)] {
+    auto body = teams::text_activity(text);
+    auto r = reply_to.empty() ? connector->send(service_url, conversation, body).map([](auto&&) {})
+                              : connector->reply(service_url, conversation, reply_to, body).map([](auto&&) {});
+    if (!r) spdlog::warn("teams reply failed: {}", r.error().message);
+  });
+}
+
+void TeamsFrontend::handle(const Request& request, Responder respond) {
+  auto cfg = app_.config();
+  auto activity = teams::parse_activity(request.body, cfg->teams.app_id);
+  if (!activity) return respond(json_error(400, activity.error().message));
+  if (validator_) {
+    auto ok = validator_->validate(request.header("authorization").value_or(""), activity->service_url,
+                                   activity->bf_channel);
+    if (!ok) {
+      app_.count_rejected("teams");
+      return respond(json_error(401, ok.error().message));
+    }
+  }
+  const auto& a = *activity;
+  auto person = person_for(a.from_aad_object_id);
+
+  // Action.Execute: answered in this response with the refreshed card.
+  if (a.type == "invoke") {
+    if (a.invoke_name != "adaptiveCard/action") return respond(json_body(200, "{}"));
+    auto command = command_for_verb(a.action_verb);
+    if (!command || !a.incident)
+      return respond(json_body(200, teams::invoke_message(400, "This action is not one of baton's.")));
+    if (!person)
+      return respond(json_body(200, teams::invoke_message(
+                                        403, "Your Teams account is not linked to a person in baton; nothing was done.")));
+    return app_.command(*a.incident, *command, engine::Actor{*person, engine::Source::teams},
+                        [this, respond, n = *a.incident](Result<engine::Incident> r) {
+                          if (!r) return respond(json_body(200, teams::invoke_message(
+                                                                    409, "Incident #" + std::to_string(n) + ": " +
+                                                                             r.error().message)));
+                          auto c = app_.config();
+                          const auto* svc = c->directory->service(r->service_id);
+                          const auto* owner = c->directory->person(r->owner);
+                          auto card = teams::incident_card(*r, svc ? svc->name : r->service_id,
+                                                           owner ? owner->name : r->owner, c->server.public_url);
+                          respond(json_body(200, teams::invoke_response(card)));
+                        });
+  }
+
+  if (a.type == "conversationUpdate" || a.type == "installationUpdate") {
+    if (a.bot_added) spdlog::info("teams: baton was added to team {} ({})", a.team_id, a.conversation_id);
+    for (const auto& ch : a.channels_added) spdlog::info("teams: channel {} created in team {}", ch, a.team_id);
+    return respond(json_body(200, "{}"));
+  }
+  if (a.type != "message") return respond(json_body(200, "{}"));
+  respond(json_body(200, "{}"));  // the answer goes out as a reply through the connector
+
+  // Action.Submit (the fallback for clients without Universal Actions).
+  if (!a.action_verb.empty()) {
+    auto command = command_for_verb(a.action_verb);
+    if (!command || !a.incident) return reply(a, "This action is not one of baton's.");
+    if (!person) return reply(a, "Your Teams account is not linked to a person in baton, so nothing was done.");
+    return app_.command(*a.incident, *command, engine::Actor{*person, engine::Source::teams},
+                        [this, a, n = *a.incident, c = *command](Result<engine::Incident> r) {
+                          reply(a, r ? "Incident #" + std::to_string(n) + " " + past_tense(c) + "."
+                                     : "Incident #" + std::to_string(n) + ": " + r.error().message);
+                        });
+  }
+
+  using Kind = teams::TeamsCommand::Kind;
+  auto cmd = teams::parse_teams_command(a.text);
+  switch (cmd.kind) {
+    case Kind::help:
+    case Kind::unknown: return reply(a, teams::teams_help_text());
+    case Kind::oncall: {
+      auto c = app_.config();
+      std::string text = "On call now:";
+      for (const auto& e : app_.on_call(std::nullopt, app_.clock().now())) {
+        if (!cmd.target.empty() && cmd.target != e.schedule_id) continue;
+        const auto* p = c->directory->person(e.person);
+        text += "\n- " + (e.schedule_name.empty() ? e.schedule_id : e.schedule_name) + ": " +
+                (e.person.empty() ? std::string("nobody") : (p ? p->name : e.person));
+      }
+      return reply(a, text);
+    }
+    case Kind::incident_list: {
+      std::string text = "Open incidents:";
+      int shown = 0;
+      for (auto state : {engine::IncidentState::triggered, engine::IncidentState::acknowledged}) {
+        storage::IncidentQuery q;
+        q.state = state;
+        q.limit = 20;
+        if (auto rows = app_.list_incidents(q))
+          for (const auto& i : *rows)
+            text += "\n- #" + std::to_string(i.number) + " " + engine::to_string(i.state) + " " + i.summary, ++shown;
+      }
+      return reply(a, shown ? text : "No open incidents.");
+    }
+    case Kind::ack:
+    case Kind::resolve:
+    case Kind::escalate: {
+      if (!person) return reply(a, "Your Teams account is not linked to a person in baton, so nothing was done.");
+      auto number = cmd.incident ? cmd.incident : app_.incident_for_conversation(a.conversation_id);
+      if (!number) return reply(a, "Which incident? Say for example: ack 42");
+      const Command c = cmd.kind == Kind::ack ? Command::acknowledge
+                        : cmd.kind == Kind::resolve ? Command::resolve
+                                                    : Command::escalate;
+      return app_.command(*number, c, engine::Actor{*person, engine::Source::teams},
+                          [this, a, n = *number, c](Result<engine::Incident> r) {
+                            reply(a, r ? "Incident #" + std::to_string(n) + " " + past_tense(c) + "."
+                                       : "Incident #" + std::to_string(n) + ": " + r.error().message);
+                          });
+    }
+  }
+}
+
+}  // namespace baton::bot
