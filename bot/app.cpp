@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -76,6 +77,10 @@ struct App::Impl {
   std::atomic<bool> stopped{false};
   Metrics metrics;
 
+  // AAD object id -> Teams user id ("29:..."), learned from activities.
+  std::mutex teams_users_mutex;
+  std::map<std::string, std::string> teams_users;
+
   // Time to first page: notification id -> when the alert that caused it arrived.
   std::mutex first_page_mutex;
   std::unordered_map<std::int64_t, std::chrono::steady_clock::time_point> first_page;
@@ -97,6 +102,15 @@ struct App::Impl {
     return future.get();
   }
 
+  /// The person as channels need them: a configured AAD object id is replaced
+  /// by the Teams user id learned for it (Teams opens 1:1 chats by that id).
+  engine::Person with_teams_id(engine::Person p) {
+    if (p.teams_user_id.empty() || p.teams_user_id.starts_with("29:")) return p;
+    std::lock_guard lock(teams_users_mutex);
+    if (auto it = teams_users.find(p.teams_user_id); it != teams_users.end()) p.teams_user_id = it->second;
+    return p;
+  }
+
   std::vector<integrations::Delivery> deliveries_for(const engine::Effects& fx) {
     std::vector<integrations::Delivery> out;
     if (fx.notifications.empty()) return out;
@@ -114,7 +128,7 @@ struct App::Impl {
       if (!inc) inc = engine->find(n.incident);
       if (!inc) continue;
       d.incident = *inc;
-      if (const auto* p = dir->person(n.person)) d.person = *p;
+      if (const auto* p = dir->person(n.person)) d.person = with_teams_id(*p);
       if (const auto* s = dir->service(inc->service_id)) d.service_name = s->name;
       out.push_back(std::move(d));
     }
@@ -273,6 +287,8 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
   }
   if (auto resolved = impl->reader->count_incidents(engine::IncidentState::resolved))
     impl->metrics.resolved = static_cast<std::uint64_t>(*resolved);
+  if (auto users = (*store)->teams_users())
+    for (auto& [aad, id] : *users) impl->teams_users.emplace(std::move(aad), std::move(id));
   impl->writer = std::make_unique<storage::GroupCommitWriter>(std::move(*store));
 
   if (!cfg->server.action_secret.empty())
@@ -410,7 +426,7 @@ Result<std::uint16_t> App::start() {
       if (!inc) continue;
       del.incident = *inc;
       const auto& dir = d.engine->directory();
-      if (const auto* p = dir->person(e.notification.person)) del.person = *p;
+      if (const auto* p = dir->person(e.notification.person)) del.person = d.with_teams_id(*p);
       if (const auto* s = dir->service(inc->service_id)) del.service_name = s->name;
       d.dispatcher->submit(std::move(del), e.next_attempt);
     }
@@ -571,6 +587,19 @@ std::optional<std::int64_t> App::incident_for_conversation(const std::string& co
   auto found = impl_->reader->incident_for_conversation(conversation);
   if (!found) return std::nullopt;
   return *found;
+}
+
+void App::remember_teams_user(const std::string& aad_object_id, const std::string& teams_id) {
+  if (aad_object_id.empty() || !teams_id.starts_with("29:")) return;
+  {
+    std::lock_guard lock(impl_->teams_users_mutex);
+    auto [it, inserted] = impl_->teams_users.try_emplace(aad_object_id, teams_id);
+    if (!inserted && it->second == teams_id) return;
+    it->second = teams_id;
+  }
+  Result<void> r;
+  impl_->writer->with_store([&](storage::Store& s) { r = s.save_teams_user(aad_object_id, teams_id, impl_->clock.now()); });
+  if (!r) spdlog::warn("could not remember a Teams user id: {}", r.error().message);
 }
 
 void App::note(std::int64_t number, std::string message, engine::Actor actor) {

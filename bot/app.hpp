@@ -68,6 +68,10 @@ class App {
   /// The incident whose chat channel is `conversation` (e.g. a Slack incident channel).
   std::optional<std::int64_t> incident_for_conversation(const std::string& conversation);
 
+  /// Remembers a Teams user's Bot Framework id ("29:...") for their AAD object
+  /// id, learned from their activities; 1:1 pages need it. Persisted.
+  void remember_teams_user(const std::string& aad_object_id, const std::string& teams_id);
+
   /// Adds a line to an incident's timeline (e.g. a channel's status report).
   void note(std::int64_t number, std::string message, engine::Actor actor);
   /// A channel learned after the fact that a notification failed (e.g. an SMS

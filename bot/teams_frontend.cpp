@@ -74,6 +74,8 @@ void TeamsFrontend::handle(const Request& request, Responder respond) {
     }
   }
   const auto& a = *activity;
+  // Teams opens 1:1 chats only by this id: learn it from every activity.
+  app_.remember_teams_user(a.from_aad_object_id, a.from_id);
   auto person = person_for(a.from_aad_object_id);
 
   // Action.Execute: answered in this response with the refreshed card.

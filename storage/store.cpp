@@ -849,6 +849,31 @@ Result<std::vector<ChatMessage>> Store::chat_messages(std::int64_t incident) {
   });
 }
 
+Result<void> Store::save_teams_user(const std::string& aad_object_id, const std::string& teams_id,
+                                    engine::TimePoint now) {
+  if (aad_object_id.empty() || teams_id.empty())
+    return fail(ErrorKind::invalid_request, "a Teams user needs an AAD object id and a Teams id");
+  return guarded("save_teams_user", [&]() -> Result<void> {
+    auto& s = impl_->stmt("INSERT OR REPLACE INTO teams_users (aad_object_id, teams_id, updated_ms) VALUES (?, ?, ?)");
+    Use use{s};
+    s.bind(1, aad_object_id);
+    s.bind(2, teams_id);
+    s.bind(3, static_cast<std::int64_t>(to_ms(now)));
+    s.exec();
+    return {};
+  });
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Store::teams_users() {
+  return guarded("teams_users", [&]() -> Result<std::vector<std::pair<std::string, std::string>>> {
+    auto& s = impl_->stmt("SELECT aad_object_id, teams_id FROM teams_users");
+    Use use{s};
+    std::vector<std::pair<std::string, std::string>> out;
+    while (s.executeStep()) out.emplace_back(s.getColumn(0).getString(), s.getColumn(1).getString());
+    return out;
+  });
+}
+
 Result<std::optional<engine::TimePoint>> Store::next_timer() {
   return guarded("next_timer", [&]() -> Result<std::optional<engine::TimePoint>> {
     auto& s = impl_->stmt("SELECT MIN(due_ms) FROM timers");

@@ -121,6 +121,11 @@ class Store {
   /// The chat messages of an incident, oldest first.
   Result<std::vector<ChatMessage>> chat_messages(std::int64_t incident);
 
+  /// Remembers the Teams user id ("29:...") of an AAD object id (insert or replace).
+  Result<void> save_teams_user(const std::string& aad_object_id, const std::string& teams_id, engine::TimePoint now);
+  /// Every remembered AAD object id -> Teams user id.
+  Result<std::vector<std::pair<std::string, std::string>>> teams_users();
+
   int schema_version() const;
 
  private:

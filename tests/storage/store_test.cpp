@@ -98,6 +98,8 @@ TEST_CASE("migrations run once on a fresh file and reopen idempotently", "[stora
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   CHECK(db.execAndGet("SELECT COUNT(*) FROM schema_migrations WHERE version = 1").getInt() == 1);
   CHECK(db.execAndGet("SELECT name FROM schema_migrations WHERE version = 1").getString() == "0001_init");
+  CHECK(db.execAndGet("SELECT name FROM schema_migrations WHERE version = 2").getString() == "0002_teams_users");
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM schema_migrations").getInt() == store->schema_version());
   CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
 }
 
@@ -568,4 +570,17 @@ TEST_CASE("chat messages are remembered per incident, once each", "[storage]") {
   CHECK_FALSE(*store->incident_for_conversation("C999"));
   REQUIRE(store->add_chat_message({1, "slack-incident-channel", "CINC1", "", ""}, t0()));
   CHECK(*store->incident_for_conversation("CINC1") == std::optional<std::int64_t>{1});
+}
+
+TEST_CASE("teams user ids are remembered and replaced", "[storage]") {
+  // Scenario: alice's Teams id is learned, then changes (a new install); the
+  // latest one is kept; empty values are refused.
+  auto store = open_store(":memory:");
+  REQUIRE(store->save_teams_user("aad-alice", "29:old", t0()));
+  REQUIRE(store->save_teams_user("aad-alice", "29:new", t0() + 1s));
+  auto all = store->teams_users();
+  REQUIRE(all);
+  REQUIRE(all->size() == 1);
+  CHECK(all->front() == std::pair<std::string, std::string>{"aad-alice", "29:new"});
+  CHECK(store->save_teams_user("", "29:x", t0()).error().kind == ErrorKind::invalid_request);
 }

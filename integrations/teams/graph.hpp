@@ -1,0 +1,44 @@
+#pragma once
+// Microsoft Graph for one channel per incident (protocols/teams.md A5): create
+// a standard channel in a team, and name it within Teams' rules. JSON stays in
+// graph.cpp.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/result.hpp"
+#include "integrations/teams/connector.hpp"
+#include "integrations/teams/teams_config.hpp"
+
+namespace baton::teams {
+
+/// A channel display name for incident `number`: "INC-42 db-primary down".
+/// Teams' rules (A5): at most 50 characters (code points); none of
+/// ~ # % & * { } + / \ : < > ? | ' " , . nor control characters (U+0000-001F,
+/// U+007F-009F) — each becomes a space, runs of spaces collapse; never a
+/// leading '_' or '.', never a trailing '.'. Invalid UTF-8 bytes are dropped.
+/// attempt > 0 appends " (attempt+1)", e.g. attempt 1 -> " (2)", kept within
+/// the 50 by shortening the summary.
+std::string teams_channel_name(std::int64_t number, std::string_view summary, int attempt = 0);
+
+/// Blocking; thread-safe (one HttpClient per thread).
+class GraphClient {
+ public:
+  GraphClient(TeamsConfig config, std::shared_ptr<TokenProvider> tokens);
+
+  /// POST {graph_base}/teams/{team_id}/channels {displayName, description,
+  /// membershipType:"standard"} with the Graph token; `team_id` is the M365
+  /// group id. Returns the new channel's id ("19:...@thread.tacv2"), which is
+  /// also its Bot Connector conversation id. A taken name (409, or any status
+  /// with code nameAlreadyExists) is `conflict`: retry with the next attempt's
+  /// name. Other errors as classify_teams(); a 401 refetches the token once.
+  Result<std::string> create_channel(std::string_view team_id, std::string_view display_name,
+                                     std::string_view description);
+
+ private:
+  TeamsConfig config_;
+  std::shared_ptr<TokenProvider> tokens_;
+};
+
+}  // namespace baton::teams

@@ -1,0 +1,21 @@
+#pragma once
+// Settings shared by the Teams clients: the bot's Entra identity and the base
+// URL of every Microsoft endpoint, so tests and sovereign clouds can point
+// each one elsewhere (protocols/teams.md A1, A2, A3, A5).
+#include <chrono>
+#include <string>
+
+namespace baton::teams {
+
+struct TeamsConfig {
+  std::string app_id;        ///< MicrosoftAppId: the bot's Entra application id (the JWT audience)
+  std::string app_password;  ///< MicrosoftAppPassword: the client secret
+  std::string tenant_id;     ///< single-tenant bots; empty = "botframework.com" (legacy multi-tenant)
+  std::string login_base = "https://login.microsoftonline.com";
+  std::string openid_metadata_url = "https://login.botframework.com/v1/.well-known/openidconfiguration";
+  std::string connector_service_url = "https://smba.trafficmanager.net/teams/";
+  std::string graph_base = "https://graph.microsoft.com/v1.0";
+  std::chrono::milliseconds timeout{10000};  ///< per HTTP request
+};
+
+}  // namespace baton::teams

@@ -1,0 +1,247 @@
+// Microsoft Teams end to end: the whole service against a protocol-faithful fake
+// of the login endpoint, OpenID metadata and JWKS (RSA keys made at test
+// time), the Bot Connector and Graph, with a fake clock. Inbound activities
+// carry Bot Framework JWTs minted by the fake.
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include "tests/support/fake_teams.hpp"
+#include "tests/support/http_peer.hpp"
+#include "tests/support/service_harness.hpp"
+
+using namespace baton;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* kChannel = "19:payments@thread.tacv2";
+
+std::string config(const test::FakeTeams& fake, const std::string& db, const std::string& extra = "") {
+  auto c = fake.config();
+  return R"(
+server:
+  listen: "127.0.0.1:0"
+  public_url: "https://baton.example.com"
+  api_tokens: [{name: ops, token: ")" + std::string(test::kApiToken) + R"("}]
+storage: {path: ")" + db + R"(", durability: normal}
+teams:
+  app_id: ")" + c.app_id + R"("
+  app_password: ")" + c.app_password + R"("
+  tenant_id: ")" + c.tenant_id + R"("
+  login_base: ")" + c.login_base + R"("
+  openid_metadata_url: ")" + c.openid_metadata_url + R"("
+  connector_base: ")" + fake.service_url() + R"("
+  graph_base: ")" + c.graph_base + R"("
+dispatch: {workers: 2, max_attempts: 2, base_backoff: 1s}
+)" + extra + R"(
+people:
+  alice: {name: Alice, email: alice@example.com, teams_user_id: aad-alice, contact_chain: [{method: teams, after: 0s}, {method: webhook, after: 10m}]}
+  bob: {name: Bob, email: bob@example.com, teams_user_id: aad-bob, contact_chain: [{method: teams, after: 0s}]}
+escalation_policies:
+  main: {steps: [{targets: [{person: alice}], timeout: 5m}, {targets: [{person: bob}], timeout: 5m}]}
+services:
+  payments: {name: Payments, escalation_policy: main, integration_keys: [key-pay], teams_channel: ")" +
+         kChannel + R"("}
+)";
+}
+
+std::string trigger(std::string dedup) {
+  return json::serialize(json::object{
+      {"routing_key", "key-pay"},
+      {"event_action", "trigger"},
+      {"dedup_key", dedup},
+      {"payload", json::object{{"summary", "Checkout errors above 5%"}, {"source", "api-1"}, {"severity", "critical"}}}});
+}
+
+json::object base_activity(const test::FakeTeams& fake, std::string type, std::string aad, std::string conversation) {
+  return json::object{
+      {"type", type},
+      {"id", "act-" + aad},
+      {"timestamp", "2026-01-01T00:00:00.000Z"},
+      {"serviceUrl", fake.service_url()},
+      {"channelId", "msteams"},
+      {"from", json::object{{"id", "29:" + aad}, {"aadObjectId", aad}, {"name", aad}}},
+      {"conversation", json::object{{"id", conversation}, {"conversationType", "personal"},
+                                    {"tenantId", test::FakeTeams::kTenantId}}},
+      {"recipient", json::object{{"id", std::string("28:") + test::FakeTeams::kAppId}, {"name", "baton"}}},
+      {"channelData", json::object{{"tenant", json::object{{"id", test::FakeTeams::kTenantId}}}}}};
+}
+
+std::string execute(const test::FakeTeams& fake, std::string verb, std::int64_t incident, std::string aad) {
+  auto a = base_activity(fake, "invoke", aad, "a:personal-" + aad);
+  a["name"] = "adaptiveCard/action";
+  a["value"] = json::object{
+      {"action", json::object{{"type", "Action.Execute"}, {"verb", verb}, {"data", json::object{{"incident", incident}}}}},
+      {"trigger", "manual"}};
+  return json::serialize(a);
+}
+
+std::string mention(const test::FakeTeams& fake, std::string text, std::string aad) {
+  auto a = base_activity(fake, "message", aad, "a:personal-" + aad);
+  a["text"] = "<at>baton</at> " + text;
+  a["entities"] = json::array{json::object{
+      {"type", "mention"},
+      {"text", "<at>baton</at>"},
+      {"mentioned", json::object{{"id", std::string("28:") + test::FakeTeams::kAppId}, {"name", "baton"}}}}};
+  return json::serialize(a);
+}
+
+integrations::HttpResponse post_activity(test::ServiceHarness& svc, const std::string& body, const std::string& token) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+  return svc.call("POST", "/api/messages", body, "application/json", false, headers);
+}
+
+/// alice and bob install the app (personal scope): Teams tells baton their ids.
+void install_for(test::ServiceHarness& svc, const test::FakeTeams& fake, std::initializer_list<std::string> aads) {
+  for (const auto& aad : aads) {
+    auto a = base_activity(fake, "conversationUpdate", aad, "a:personal-" + aad);
+    a["membersAdded"] = json::array{json::object{{"id", std::string("28:") + test::FakeTeams::kAppId}}};
+    REQUIRE(post_activity(svc, json::serialize(a), fake.mint_token()).status == 200);
+  }
+}
+
+bool card_has_verb(const std::string& json_text, std::string_view verb) {
+  return json_text.find("\"verb\":\"" + std::string(verb) + "\"") != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("teams: card in the channel and the owner's chat -> Action.Execute ack -> card refreshed", "[teams]") {
+  // Scenario: an alert posts an Adaptive Card as a new thread in the service's
+  // channel and in a 1:1 chat with alice (step 1). alice presses Acknowledge
+  // (Action.Execute, a signed invoke): the response carries the refreshed card
+  // without the Acknowledge action, the incident is acknowledged by alice via
+  // teams, the escalation stops (bob is never paged), and the channel card is
+  // updated in place.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeTeams fake(clock);
+  fake.add_channel(kChannel);
+  test::ServiceHarness svc(clock, config(fake, db.path()));
+  install_for(svc, fake, {"aad-alice", "aad-bob"});
+
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t1"), "application/json", false).status == 202);
+  const bool posted = test::eventually([&] { return fake.activities().size() >= 2; });
+  INFO(svc.timeline_text(1));
+  REQUIRE(posted);
+  bool personal = false, channel = false;
+  for (const auto& c : fake.conversations()) {
+    if (!c.is_group && c.member_id == "29:aad-alice") personal = true;
+    if (c.is_group && c.channel_id == kChannel) channel = true;
+  }
+  CHECK(personal);
+  CHECK(channel);
+  CHECK(card_has_verb(fake.activities().front().json, "baton.ack"));
+
+  auto res = post_activity(svc, execute(fake, "baton.ack", 1, "aad-alice"), fake.mint_token());
+  REQUIRE(res.status == 200);
+  CHECK(res.body.find("application/vnd.microsoft.card.adaptive") != std::string::npos);
+  CHECK_FALSE(card_has_verb(res.body, "baton.ack"));
+  CHECK(card_has_verb(res.body, "baton.resolve"));
+  auto inc = svc.get_json("/api/v1/incidents/1");
+  CHECK(inc.at("state") == "acknowledged");
+  CHECK(svc.timeline_text(1).find("Acknowledged by alice via teams") != std::string::npos);
+  REQUIRE(test::eventually([&] {
+    for (const auto& a : fake.activities())
+      if (a.edits > 0) return true;
+    return false;
+  }));
+  clock.advance(1h);
+  svc.app->poke();
+  svc.app->drain();
+  for (const auto& c : fake.conversations()) CHECK(c.member_id != "29:aad-bob");
+}
+
+TEST_CASE("teams: Action.Submit fallback and @mention commands", "[teams]") {
+  // Scenario: a client without Universal Actions sends Action.Submit (a
+  // message whose value holds the verb); @mention commands ack and list; an
+  // unknown user is refused and nothing changes.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeTeams fake(clock);
+  fake.add_channel(kChannel);
+  test::ServiceHarness svc(clock, config(fake, db.path()));
+  install_for(svc, fake, {"aad-alice", "aad-bob"});
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t2"), "application/json", false).status == 202);
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t3"), "application/json", false).status == 202);
+  svc.app->drain();
+
+  auto submit = base_activity(fake, "message", "aad-alice", "a:personal-aad-alice");
+  submit["value"] = json::object{{"verb", "baton.ack"}, {"incident", 1}};
+  CHECK(post_activity(svc, json::serialize(submit), fake.mint_token()).status == 200);
+  REQUIRE(test::eventually([&] { return svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged"; }));
+
+  auto stranger = execute(fake, "baton.resolve", 2, "aad-mallory");
+  auto refused = post_activity(svc, stranger, fake.mint_token());
+  CHECK(refused.body.find("not linked") != std::string::npos);
+  CHECK(post_activity(svc, mention(fake, "ack 2", "aad-mallory"), fake.mint_token()).status == 200);
+
+  CHECK(post_activity(svc, mention(fake, "ack 2", "aad-bob"), fake.mint_token()).status == 200);
+  REQUIRE(test::eventually([&] { return svc.get_json("/api/v1/incidents/2").at("state") == "acknowledged"; }));
+  CHECK(svc.get_json("/api/v1/incidents/2").at("owner") == "bob");
+  // A command typed in alice's 1:1 chat (the one baton opened for her page)
+  // is answered in that chat.
+  std::string chat;
+  REQUIRE(test::eventually([&] {
+    for (const auto& c : fake.conversations())
+      if (!c.is_group && c.member_id == "29:aad-alice") chat = c.id;
+    return !chat.empty();
+  }));
+  auto list = json::parse(mention(fake, "incident list", "aad-alice")).as_object();
+  list["conversation"].as_object()["id"] = chat;
+  CHECK(post_activity(svc, json::serialize(list), fake.mint_token()).status == 200);
+  REQUIRE(test::eventually([&] {
+    for (const auto& a : fake.activities(chat))
+      if (a.json.find("Open incidents") != std::string::npos) return true;
+    return false;
+  }));
+}
+
+TEST_CASE("teams: requests without a valid Bot Framework JWT get 401 and change nothing", "[teams]") {
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeTeams fake(clock);
+  fake.add_channel(kChannel);
+  test::ServiceHarness svc(clock, config(fake, db.path()));
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t4"), "application/json", false).status == 202);
+  svc.app->drain();
+  const auto body = execute(fake, "baton.ack", 1, "aad-alice");
+  CHECK(post_activity(svc, body, "").status == 401);
+  test::JwtOverrides wrong_aud;
+  wrong_aud.aud = "someone-else";
+  CHECK(post_activity(svc, body, fake.mint_token(wrong_aud)).status == 401);
+  test::JwtOverrides none;
+  none.alg = "none";
+  CHECK(post_activity(svc, body, fake.mint_token(none)).status == 401);
+  test::JwtOverrides expired;
+  expired.exp = engine::to_ms(clock.now()) / 1000 - 600;
+  CHECK(post_activity(svc, body, fake.mint_token(expired)).status == 401);
+  test::JwtOverrides other_service;
+  other_service.service_url = "https://evil.example.com/";
+  CHECK(post_activity(svc, body, fake.mint_token(other_service)).status == 401);
+  CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "triggered");
+}
+
+TEST_CASE("teams: a Teams outage falls through to the next contact method", "[teams]") {
+  // Scenario: the Bot Connector answers 502 to everything; after the
+  // dispatcher's retries alice's Teams page fails and her webhook page goes
+  // out at once instead of at 10 minutes.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeTeams fake(clock);
+  test::HttpPeer hook;
+  for (int i = 0; i < 20; ++i) fake.fail_next("/v3/conversations", 502);
+  test::ServiceHarness svc(clock, config(fake, db.path(), "webhook: {url: \"" + hook.url() + "/hook\"}\n"));
+  install_for(svc, fake, {"aad-alice"});
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t5"), "application/json", false).status == 202);
+  for (int i = 0; i < 20 && hook.requests().empty(); ++i) {
+    clock.advance(2s);
+    std::this_thread::sleep_for(50ms);
+  }
+  REQUIRE(hook.wait_for_requests(1, 5s));
+  REQUIRE(test::eventually([&] {
+    return svc.timeline_text(1).find("Trying the next contact method for Alice now: webhook") != std::string::npos;
+  }));
+}
