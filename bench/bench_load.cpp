@@ -41,9 +41,17 @@ struct Sent {
   int status = 0;
 };
 
+// BENCH_ROUTING_KEYS=N (optional, for the Slack run): request seq goes to routing key
+// "bench-key-<seq % N>", so N services (and their owners) share the load; unset = "bench-key".
+long long routing_keys() {
+  static const long long n = std::getenv("BENCH_ROUTING_KEYS") ? std::atoll(std::getenv("BENCH_ROUTING_KEYS")) : 0;
+  return n;
+}
+
 std::string request_for(long long seq) {
   const std::string key = "ttfp-" + std::to_string(seq);
-  const std::string body = R"({"routing_key":"bench-key","event_action":"trigger","dedup_key":")" + key +
+  const std::string routing = routing_keys() > 0 ? "bench-key-" + std::to_string(seq % routing_keys()) : "bench-key";
+  const std::string body = R"({"routing_key":")" + routing + R"(","event_action":"trigger","dedup_key":")" + key +
                            R"(","payload":{"summary":")" + key + R"( latency probe","source":"bench-load","severity":"critical"}})";
   return "POST /v2/enqueue HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body;

@@ -4,7 +4,12 @@
 # Environment: BENCH_DURATION (s per wrk shape, default 10), BENCH_N (open incidents,
 # default 100000), BENCH_OUT (work dir, default a new /tmp dir), BENCH_WAIT_BATON
 # (seconds to wait for build/bot/baton when it cannot be built here, default 0),
-# BENCH_NO_DOC=1 (do not touch docs/benchmarks.md).
+# BENCH_NO_DOC=1 (do not touch docs/benchmarks.md), BENCH_FALLBACK_N / BENCH_FALLBACK_WINDOW
+# (fallback-chain deadlines and window in s, default 2000 over 20), BENCH_FALLBACK_PACED (SMS
+# pages due at once for the pacing run, default 30), BENCH_ONLY=fallback (build and run only
+# bench_fallback, about 2 minutes, and rewrite only the doc's fallback-chain figures).
+# BENCH_ONLY=slack: build baton and the Slack peer, run only the Slack stage (bench/slack.sh, about
+# 4 minutes; knobs there) and rewrite only the doc's Slack figures.
 # Loopback only; every load loop is bounded in count and time; nothing asserts on time.
 set -euo pipefail
 
@@ -15,6 +20,7 @@ OUT=${BENCH_OUT:-$(mktemp -d /tmp/baton-bench.XXXXXX)}
 DUR=${BENCH_DURATION:-10}
 N=${BENCH_N:-100000}
 RESULTS=$OUT/results.txt
+FB_N=${BENCH_FALLBACK_N:-2000} FB_WINDOW=${BENCH_FALLBACK_WINDOW:-20} FB_PACED=${BENCH_FALLBACK_PACED:-30}
 BATON_PORT=18080 SINK_PORT=18090 AM_PORT=19093
 mkdir -p "$OUT"
 : > "$RESULTS"
@@ -51,10 +57,43 @@ wrk_run() {
   put "${name}_p99_ms" "$(awk -v v="$p99" 'BEGIN {printf "%.2f", v / 1000}')"
 }
 
+# run_fallback: the fallback chain (engine -> Dispatcher -> SMTP / Twilio sinks, in one
+# process): lateness of FB_N deadlines over FB_WINDOW s (SMS paced at 100/s), then Twilio
+# pacing at 1 msg/s per sender (FB_PACED pages at once; one and two senders; pages vs updates).
+run_fallback() {
+  log "bench_fallback ($FB_N deadlines over ${FB_WINDOW}s, $FB_PACED paced SMS; about $((FB_WINDOW + 70))s)"
+  "$B/bench_fallback" "$FB_N" "$FB_WINDOW" 100 "$FB_PACED" | tee "$OUT/fallback.txt" >> "$RESULTS"
+}
+
+# run_slack: the Slack stage (baton serve -> bench_slack_peer, a local Slack Web API).
+. "$BENCH_DIR/slack.sh"
+
 # ---------------------------------------------------------------- build
 log "building (Release, -j1) in $BUILD"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF -DBATON_BUILD_BENCH=ON > "$OUT/cmake.log"
-cmake --build "$BUILD" -j1 --target bench_engine bench_restart bench_storage bench_sink bench_load > "$OUT/build.log"
+B=$BUILD/bench
+if [ "${BENCH_ONLY:-}" = fallback ]; then
+  cmake --build "$BUILD" -j1 --target bench_fallback > "$OUT/build.log"
+  run_fallback
+  log "results in $RESULTS"
+  if [ "${BENCH_NO_DOC:-0}" != 1 ]; then
+    python3 "$BENCH_DIR/report.py" "$RESULTS" "$ROOT/docs/benchmarks.md" "$OUT" fallback
+    log "docs/benchmarks.md updated (fallback chain only)"
+  fi
+  exit 0
+fi
+if [ "${BENCH_ONLY:-}" = slack ]; then
+  cmake --build "$BUILD" -j1 --target baton bench_load bench_slack_peer > "$OUT/build.log"
+  BATON=$BUILD/bot/baton
+  run_slack
+  log "results in $RESULTS"
+  if [ "${BENCH_NO_DOC:-0}" != 1 ]; then
+    python3 "$BENCH_DIR/report.py" "$RESULTS" "$ROOT/docs/benchmarks.md" "$OUT" slack
+    log "docs/benchmarks.md updated (Slack only)"
+  fi
+  exit 0
+fi
+cmake --build "$BUILD" -j1 --target bench_engine bench_restart bench_storage bench_sink bench_load bench_fallback > "$OUT/build.log"
 BATON=""
 if cmake --build "$BUILD" -j1 --target baton >> "$OUT/build.log" 2>&1 && [ -x "$BUILD/bot/baton" ]; then
   BATON=$BUILD/bot/baton
@@ -67,7 +106,6 @@ else
     sleep 120
   done
 fi
-B=$BUILD/bench
 
 # ---------------------------------------------------------------- in-process benches
 log "bench_engine ($N open incidents)"
@@ -81,6 +119,7 @@ for i in 1 2 3; do "$B/bench_restart" restart "$OUT/restart.db" > "$OUT/restart-
 # Report the median run of the three.
 median=$(for i in 1 2 3; do awk -v i=$i '$1 == "restart_total_ms" {print $2, i}' "$OUT/restart-$i.txt"; done | sort -n | sed -n 2p | cut -d' ' -f2)
 cat "$OUT/restart-$median.txt" >> "$RESULTS"
+run_fallback
 
 if [ -z "$BATON" ]; then
   log "no baton executable: HTTP benchmarks skipped"
@@ -231,6 +270,10 @@ PY
   sleep 2
   put baton_restart_rss_kib "$(rss_kib $BATON_PID)"
   stop_baton
+
+  # Slack: time to first page over the Slack channel, and a storm on one service.
+  cmake --build "$BUILD" -j1 --target bench_slack_peer >> "$OUT/build.log"
+  run_slack
 fi
 
 log "results in $RESULTS"

@@ -101,6 +101,8 @@ TEST_CASE("slack http mode: page with buttons -> Acknowledge pressed -> message 
 
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("k1"), "application/json", false).status == 202);
   REQUIRE(test::eventually([&] { return fake.messages(channel).size() == 1 && !fake.dm_channel("U0ALICE").empty(); }));
+  REQUIRE(test::eventually(
+      [&] { return svc.timeline_text(1).find("Page to Alice via slack delivered") != std::string::npos; }));
   const auto dm = fake.dm_channel("U0ALICE");
   REQUIRE(fake.messages(dm).size() == 1);
   const auto page = fake.messages(dm).front();
@@ -201,7 +203,9 @@ TEST_CASE("slack socket mode: a button press over the WebSocket acknowledges", "
   REQUIRE(socket.wait_for_open_connections(1, 10s));
 
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("k4"), "application/json", false).status == 202);
-  REQUIRE(test::eventually([&] { return !fake.dm_channel("U0ALICE").empty(); }));
+  // The button exists once the page is delivered (posted, its reference saved).
+  REQUIRE(test::eventually(
+      [&] { return svc.timeline_text(1).find("Page to Alice via slack delivered") != std::string::npos; }));
   socket.push_envelope("interactive", button_payload("baton_ack", 1, "U0ALICE"));
   REQUIRE(socket.wait_for_acks(1, 10s));
   REQUIRE(test::eventually([&] { return svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged"; }));
