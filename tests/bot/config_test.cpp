@@ -73,8 +73,8 @@ TEST_CASE("config: the example manifest loads", "[config]") {
   const Config& c = *r;
   // With no environment the email and SMS channels are off, and the chains that use them say so.
   const std::string file = std::string(BATON_SOURCE_DIR) + "/manifests/baton.example.yaml";
-  CHECK(c.warnings == Strings{file + ":116:18: a contact chain uses the email method but smtp.url is not set",
-                              file + ":117:18: a contact chain uses the sms method but neither twilio.account_sid "
+  CHECK(c.warnings == Strings{file + ":129:18: a contact chain uses the email method but smtp.url is not set",
+                              file + ":130:18: a contact chain uses the sms method but neither twilio.account_sid "
                                      "nor sms_gateway.url is set"});
   CHECK(c.server.listen == "127.0.0.1:8080");
   CHECK(c.server.public_url == "http://localhost:8080");
