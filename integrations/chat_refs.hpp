@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace baton::integrations {
@@ -20,6 +21,20 @@ struct ChatRef {
 /// Implementations are thread-safe; storage failures are logged by the
 /// implementation, not reported (a lost ref only means a later update posts a
 /// new message instead of editing the old one).
+/// The refs of one kind, the latest per conversation and person (a message
+/// posted again after the old one vanished supersedes it).
+inline std::vector<ChatRef> latest_refs(const std::vector<ChatRef>& refs, std::string_view kind) {
+  std::vector<ChatRef> out;
+  for (const auto& r : refs) {
+    if (r.kind != kind) continue;
+    bool replaced = false;
+    for (auto& o : out)
+      if (o.conversation == r.conversation && o.person == r.person) o = r, replaced = true;
+    if (!replaced) out.push_back(r);
+  }
+  return out;
+}
+
 class ChatRefs {
  public:
   virtual ~ChatRefs() = default;

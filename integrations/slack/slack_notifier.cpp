@@ -28,23 +28,6 @@ std::string upper(std::string_view s) {
   return out;
 }
 
-// The refs of one kind, the latest per conversation (a message re-posted after
-// message_not_found supersedes the old one).
-std::vector<ChatRef> latest(const std::vector<ChatRef>& refs, std::string_view kind) {
-  std::vector<ChatRef> out;
-  for (const auto& r : refs) {
-    if (r.kind != kind) continue;
-    bool replaced = false;
-    for (auto& o : out) {
-      if (o.conversation == r.conversation && o.person == r.person) {
-        o = r;
-        replaced = true;
-      }
-    }
-    if (!replaced) out.push_back(r);
-  }
-  return out;
-}
 
 tl::unexpected<Error> unexpected(Error e) { return tl::unexpected<Error>(std::move(e)); }
 
@@ -152,7 +135,7 @@ std::optional<std::string> SlackNotifier::incident_channel(std::int64_t incident
     std::lock_guard lock(mutex_);
     if (auto it = incident_channels_.find(incident); it != incident_channels_.end()) return it->second;
   }
-  const auto refs = latest(refs_->find(incident), kIncidentChannel);
+  const auto refs = integrations::latest_refs(refs_->find(incident), kIncidentChannel);
   if (refs.empty()) return std::nullopt;
   std::lock_guard lock(mutex_);
   incident_channels_[incident] = refs.back().conversation;
@@ -192,7 +175,7 @@ Result<void> SlackNotifier::page(const Delivery& d) {
       std::lock_guard lock(mutex_);
       claimed = service_posted_.insert(inc.number).second;
     }
-    if (claimed && !latest(refs_->find(inc.number), kChannelPost).empty()) claimed = false;  // posted before a restart
+    if (claimed && !integrations::latest_refs(refs_->find(inc.number), kChannelPost).empty()) claimed = false;  // posted before a restart
     if (claimed) {
       auto posted = api_.post_message(channel, text, blocks);
       if (posted) {
@@ -234,7 +217,7 @@ Result<void> SlackNotifier::update(const Delivery& d) {
     return {};
   };
 
-  for (const auto& ref : latest(refs, kDm)) {
+  for (const auto& ref : integrations::latest_refs(refs, kDm)) {
     if (d.person && ref.person != d.person->id) continue;
     if (auto r = refresh(ref); !r) return r;
   }
@@ -246,7 +229,7 @@ Result<void> SlackNotifier::update(const Delivery& d) {
     if (!announced_.insert(change).second) return {};
   }
   auto shared = [&]() -> Result<void> {
-    for (const auto& ref : latest(refs, kChannelPost)) {
+    for (const auto& ref : integrations::latest_refs(refs, kChannelPost)) {
       if (auto r = refresh(ref); !r) return r;
     }
     auto channel = incident_channel(inc.number);

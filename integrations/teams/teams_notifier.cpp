@@ -24,23 +24,6 @@ constexpr const char* kIncidentCard = "teams-incident-card";
 constexpr int kMaxNameAttempts = 5;           // retries after a taken channel name
 constexpr std::size_t kDescriptionMax = 1000;  // Graph allows 1024 characters
 
-// The refs of one kind, the latest per conversation and person (a card posted
-// again after not_found supersedes the old one).
-std::vector<ChatRef> latest(const std::vector<ChatRef>& refs, std::string_view kind) {
-  std::vector<ChatRef> out;
-  for (const auto& r : refs) {
-    if (r.kind != kind) continue;
-    bool replaced = false;
-    for (auto& o : out) {
-      if (o.conversation == r.conversation && o.person == r.person) {
-        o = r;
-        replaced = true;
-      }
-    }
-    if (!replaced) out.push_back(r);
-  }
-  return out;
-}
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -149,7 +132,7 @@ std::optional<std::string> TeamsNotifier::incident_channel(std::int64_t incident
     std::lock_guard lock(mutex_);
     if (auto it = incident_channels_.find(incident); it != incident_channels_.end()) return it->second;
   }
-  const auto refs = latest(refs_->find(incident), kIncidentChannel);
+  const auto refs = integrations::latest_refs(refs_->find(incident), kIncidentChannel);
   if (refs.empty()) return std::nullopt;
   std::lock_guard lock(mutex_);
   incident_channels_[incident] = refs.back().conversation;
@@ -164,7 +147,7 @@ Result<void> TeamsNotifier::post_service_thread(const Delivery& d, const std::st
     std::lock_guard lock(mutex_);
     if (!service_threads_.emplace(number, std::string()).second) return {};
   }
-  if (const auto saved = latest(refs_->find(number), kChannelThread); !saved.empty()) {  // posted before a restart
+  if (const auto saved = integrations::latest_refs(refs_->find(number), kChannelThread); !saved.empty()) {  // posted before a restart
     std::lock_guard lock(mutex_);
     service_threads_[number] = saved.back().conversation;
     return {};
@@ -187,7 +170,7 @@ Result<void> TeamsNotifier::post_incident_card(const Delivery& d, const std::str
     std::lock_guard lock(mutex_);
     if (!incident_cards_.emplace(number, std::string()).second) return {};
   }
-  if (const auto saved = latest(refs_->find(number), kIncidentCard); !saved.empty()) {
+  if (const auto saved = integrations::latest_refs(refs_->find(number), kIncidentCard); !saved.empty()) {
     std::lock_guard lock(mutex_);
     incident_cards_[number] = saved.back().conversation;
     return {};
@@ -259,7 +242,7 @@ Result<void> TeamsNotifier::update(const Delivery& d) {
   const auto refs = refs_->find(inc.number);
   const std::string act = activity(d);
 
-  for (const auto& ref : latest(refs, kDm)) {
+  for (const auto& ref : integrations::latest_refs(refs, kDm)) {
     if (d.person && ref.person != d.person->id) continue;
     auto updated = connector_->update(service_url, ref.conversation, ref.message_id, act);
     if (updated) continue;
@@ -289,8 +272,8 @@ Result<void> TeamsNotifier::update(const Delivery& d) {
   const std::string reply = text_activity(line);
 
   auto shared = [&]() -> Result<void> {
-    auto threads = latest(refs, kChannelThread);
-    const auto cards = latest(refs, kIncidentCard);
+    auto threads = integrations::latest_refs(refs, kChannelThread);
+    const auto cards = integrations::latest_refs(refs, kIncidentCard);
     threads.insert(threads.end(), cards.begin(), cards.end());
     for (const auto& ref : threads) {
       auto updated = connector_->update(service_url, ref.conversation, ref.message_id, act);
