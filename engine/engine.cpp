@@ -605,6 +605,8 @@ Effects Engine::tick(TimePoint now) {
            "Not acknowledged within " + describe_duration(steps[inc.escalation.step].timeout) + ": escalating from step " +
                std::to_string(inc.escalation.step + 1),
            now, fx);
+      // Pages already shown (chat messages, cards) say who is paged now.
+      emit_updates(inc, now, fx);
       ++inc.escalation.step;
       start_step(inc, now, fx, kEngineActor);
     }

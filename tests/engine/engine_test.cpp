@@ -188,6 +188,10 @@ TEST_CASE("no acknowledgement escalates step by step, repeats, then stops") {
   CHECK(pages_to(fx) == std::vector<std::string>{"bob:webhook"});
   CHECK(has_event(fx, TimelineKind::escalated));
   CHECK(fx.incidents.back().owner == "bob");
+  // alice's page is updated to show the escalation.
+  REQUIRE(std::count_if(fx.notifications.begin(), fx.notifications.end(), [](const Notification& n) {
+            return n.kind == NotificationKind::update && n.person == "alice";
+          }) == 1);
   CHECK(fx.incidents.back().escalation.step == 1);
 
   w.clock.advance(90s);
