@@ -672,9 +672,10 @@ class Router {
     done.status = 204;
     done.content_type = "text/xml";
     if (!nid || !inc) return respond(done);  // a callback we did not ask for: nothing to record
+    const std::int64_t incident = *inc;
     static const std::set<std::string> kRecorded{"queued", "sent", "delivered", "undelivered", "failed"};
     if (!kRecorded.contains(status)) return respond(done);
-    auto outbox = app_.outbox(*inc);
+    auto outbox = app_.outbox(incident);
     if (!outbox) return respond(json_error(503, outbox.error().message));
     const storage::OutboxEntry* entry = nullptr;
     for (const auto& e : *outbox)
@@ -684,7 +685,7 @@ class Router {
     const auto* p = app_.config()->directory->person(note.person);
     std::string text = "SMS " + std::string(engine::to_string(note.kind)) + " to " + (p ? p->name : note.person) + ": " + status;
     if (!error_code.empty()) text += " (Twilio error " + error_code + ")";
-    app_.note(*inc, text, engine::Actor{"twilio", engine::Source::sms});
+    app_.note(incident, text, engine::Actor{"twilio", engine::Source::sms});
     if ((status == "undelivered" || status == "failed") && note.kind == engine::NotificationKind::page)
       app_.delivery_failed(note, "SMS " + status + (error_code.empty() ? "" : " (Twilio error " + error_code + ")"));
     respond(done);
