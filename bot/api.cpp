@@ -295,6 +295,13 @@ class Router {
       if (!method_is(req, "GET")) return respond(not_allowed());
       return list(req, std::move(respond));
     }
+    if (path == "/api/v1/teams/channels") {
+      if (!method_is(req, "GET")) return respond(not_allowed());
+      json::array arr;
+      for (const auto& [team, channel, service_url] : app_.teams_channels())
+        arr.push_back(json::object{{"team", team}, {"channel", channel}, {"service_url", service_url}});
+      return respond(json_response(200, json::object{{"channels", std::move(arr)}}));
+    }
     if (path == "/api/v1/oncall") {
       if (!method_is(req, "GET")) return respond(not_allowed());
       return oncall(req, std::move(respond));

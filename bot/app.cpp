@@ -602,6 +602,20 @@ void App::remember_teams_user(const std::string& aad_object_id, const std::strin
   if (!r) spdlog::warn("could not remember a Teams user id: {}", r.error().message);
 }
 
+void App::remember_teams_channel(const std::string& team_id, const std::string& channel_id,
+                                 const std::string& service_url) {
+  Result<void> r;
+  impl_->writer->with_store(
+      [&](storage::Store& s) { r = s.save_teams_channel(team_id, channel_id, service_url, impl_->clock.now()); });
+  if (!r) spdlog::warn("could not remember a Teams channel: {}", r.error().message);
+}
+
+std::vector<std::array<std::string, 3>> App::teams_channels() {
+  std::lock_guard lock(impl_->reader_mutex);
+  auto rows = impl_->reader->teams_channels();
+  return rows ? *rows : std::vector<std::array<std::string, 3>>{};
+}
+
 void App::note(std::int64_t number, std::string message, engine::Actor actor) {
   impl_->post([this, number, message = std::move(message), actor = std::move(actor)]() mutable {
     auto& d = *impl_;

@@ -4,6 +4,7 @@
 // and a read-only store for queries. Every inbound transport turns its input
 // into one of the commands below. Thread-safe: commands may come from any
 // thread; their callbacks run on the writer or engine thread.
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -71,6 +72,10 @@ class App {
   /// Remembers a Teams user's Bot Framework id ("29:...") for their AAD object
   /// id, learned from their activities; 1:1 pages need it. Persisted.
   void remember_teams_user(const std::string& aad_object_id, const std::string& teams_id);
+
+  /// Remembers a Teams channel baton was added to; lists them for admins.
+  void remember_teams_channel(const std::string& team_id, const std::string& channel_id, const std::string& service_url);
+  std::vector<std::array<std::string, 3>> teams_channels();
 
   /// Adds a line to an incident's timeline (e.g. a channel's status report).
   void note(std::int64_t number, std::string message, engine::Actor actor);

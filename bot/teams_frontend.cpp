@@ -42,12 +42,29 @@ TeamsFrontend::TeamsFrontend(App& app, std::shared_ptr<teams::JwtValidator> vali
 
 TeamsFrontend::~TeamsFrontend() = default;
 
-std::optional<std::string> TeamsFrontend::person_for(const std::string& aad_object_id) const {
-  if (aad_object_id.empty()) return std::nullopt;
+std::optional<std::string> TeamsFrontend::person_for(const teams::TeamsActivity& a) {
   auto cfg = app_.config();
-  for (const auto& [id, p] : cfg->directory->people)
-    if (!p.teams_user_id.empty() && p.teams_user_id == aad_object_id) return id;
-  return std::nullopt;
+  if (!a.from_aad_object_id.empty())
+    for (const auto& [id, p] : cfg->directory->people)
+      if (!p.teams_user_id.empty() && p.teams_user_id == a.from_aad_object_id) return id;
+  const std::string key = a.from_aad_object_id.empty() ? a.from_id : a.from_aad_object_id;
+  if (key.empty() || !connector_ || a.conversation_id.empty()) return std::nullopt;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = by_email_.find(key); it != by_email_.end()) return it->second;
+  }
+  std::optional<std::string> found;
+  if (auto email = connector_->member_email(a.service_url, a.conversation_id, a.from_id)) {
+    auto lower = [](std::string v) {
+      for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return v;
+    };
+    for (const auto& [id, p] : cfg->directory->people)
+      if (!p.email.empty() && lower(p.email) == lower(*email)) found = id;
+  }
+  std::lock_guard lock(mutex_);
+  by_email_[key] = found;
+  return found;
 }
 
 void TeamsFrontend::reply(const teams::TeamsActivity& to, std::string text) {
@@ -76,7 +93,7 @@ void TeamsFrontend::handle(const Request& request, Responder respond) {
   const auto& a = *activity;
   // Teams opens 1:1 chats only by this id: learn it from every activity.
   app_.remember_teams_user(a.from_aad_object_id, a.from_id);
-  auto person = person_for(a.from_aad_object_id);
+  auto person = person_for(a);
 
   // Action.Execute: answered in this response with the refreshed card.
   if (a.type == "invoke") {
@@ -102,8 +119,15 @@ void TeamsFrontend::handle(const Request& request, Responder respond) {
   }
 
   if (a.type == "conversationUpdate" || a.type == "installationUpdate") {
-    if (a.bot_added) spdlog::info("teams: baton was added to team {} ({})", a.team_id, a.conversation_id);
-    for (const auto& ch : a.channels_added) spdlog::info("teams: channel {} created in team {}", ch, a.team_id);
+    // Remember where baton lives, so admins can look the channel ids up.
+    if (a.bot_added && !a.team_id.empty()) {
+      spdlog::info("teams: baton was added to team {}", a.team_id);
+      app_.remember_teams_channel(a.team_id, a.channel_id.empty() ? a.team_id : a.channel_id, a.service_url);
+    }
+    for (const auto& ch : a.channels_added) {
+      spdlog::info("teams: channel {} created in team {}", ch, a.team_id);
+      app_.remember_teams_channel(a.team_id, ch, a.service_url);
+    }
     return respond(json_body(200, "{}"));
   }
   if (a.type != "message") return respond(json_body(200, "{}"));

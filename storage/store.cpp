@@ -874,6 +874,34 @@ Result<std::vector<std::pair<std::string, std::string>>> Store::teams_users() {
   });
 }
 
+Result<void> Store::save_teams_channel(const std::string& team_id, const std::string& channel_id,
+                                       const std::string& service_url, engine::TimePoint now) {
+  if (team_id.empty() || channel_id.empty())
+    return fail(ErrorKind::invalid_request, "a Teams channel needs a team id and a channel id");
+  return guarded("save_teams_channel", [&]() -> Result<void> {
+    auto& s = impl_->stmt(
+        "INSERT OR REPLACE INTO teams_channels (team_id, channel_id, service_url, added_ms) VALUES (?, ?, ?, ?)");
+    Use use{s};
+    s.bind(1, team_id);
+    s.bind(2, channel_id);
+    s.bind(3, service_url);
+    s.bind(4, static_cast<std::int64_t>(to_ms(now)));
+    s.exec();
+    return {};
+  });
+}
+
+Result<std::vector<std::array<std::string, 3>>> Store::teams_channels() {
+  return guarded("teams_channels", [&]() -> Result<std::vector<std::array<std::string, 3>>> {
+    auto& s = impl_->stmt("SELECT team_id, channel_id, service_url FROM teams_channels ORDER BY added_ms, team_id, channel_id");
+    Use use{s};
+    std::vector<std::array<std::string, 3>> out;
+    while (s.executeStep())
+      out.push_back({s.getColumn(0).getString(), s.getColumn(1).getString(), s.getColumn(2).getString()});
+    return out;
+  });
+}
+
 Result<std::optional<engine::TimePoint>> Store::next_timer() {
   return guarded("next_timer", [&]() -> Result<std::optional<engine::TimePoint>> {
     auto& s = impl_->stmt("SELECT MIN(due_ms) FROM timers");

@@ -2,6 +2,7 @@
 // Durable storage of incidents, timeline, outbox, overrides and used tokens in
 // SQLite. SQLiteCpp stays behind a pimpl. Timestamps are epoch milliseconds
 // taken from the values passed in (never SQL's clock).
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -125,6 +126,12 @@ class Store {
   Result<void> save_teams_user(const std::string& aad_object_id, const std::string& teams_id, engine::TimePoint now);
   /// Every remembered AAD object id -> Teams user id.
   Result<std::vector<std::pair<std::string, std::string>>> teams_users();
+
+  /// Remembers a Teams channel baton was added to (insert or replace).
+  Result<void> save_teams_channel(const std::string& team_id, const std::string& channel_id,
+                                  const std::string& service_url, engine::TimePoint now);
+  /// Every remembered (team id, channel id, service url), oldest first.
+  Result<std::vector<std::array<std::string, 3>>> teams_channels();
 
   int schema_version() const;
 

@@ -308,6 +308,16 @@ Result<std::string> BotConnector::team_group_id(std::string_view service_url, st
   return required_id("team_details", *response, "aadGroupId");
 }
 
+Result<std::string> BotConnector::member_email(std::string_view service_url, std::string_view conversation_id,
+                                               std::string_view user_id) {
+  auto response = call("member", "GET",
+                       trim_slashes(service_url) + "/v3/conversations/" + enc(conversation_id) + "/members/" + enc(user_id),
+                       "");
+  if (!response) return tl::unexpected(response.error());
+  if (auto email = required_id("member", *response, "email")) return email;
+  return required_id("member", *response, "userPrincipalName");
+}
+
 // --- ConversationLimiter ---------------------------------------------------
 
 ConversationLimiter::ConversationLimiter()

@@ -97,6 +97,10 @@ class BotConnector {
                       std::string_view activity_json);
   /// GET .../v3/teams/{team_id}: the team's M365 group id (aadGroupId), which Graph calls the team id.
   Result<std::string> team_group_id(std::string_view service_url, std::string_view team_id);
+  /// A conversation member's email (GET /v3/conversations/{id}/members/{user}),
+  /// falling back to userPrincipalName; not_found when Teams has neither.
+  Result<std::string> member_email(std::string_view service_url, std::string_view conversation_id,
+                                   std::string_view user_id);
 
   const TeamsConfig& config() const { return config_; }
 

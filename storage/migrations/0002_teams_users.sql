@@ -7,3 +7,13 @@ CREATE TABLE teams_users (
   teams_id      TEXT    NOT NULL,
   updated_ms    INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- The teams and channels baton was added to (conversationUpdate), so an admin can
+-- look up the channel ids to configure (GET /api/v1/teams/channels).
+CREATE TABLE teams_channels (
+  team_id     TEXT    NOT NULL,
+  channel_id  TEXT    NOT NULL,
+  service_url TEXT    NOT NULL,
+  added_ms    INTEGER NOT NULL,
+  PRIMARY KEY (team_id, channel_id)
+) WITHOUT ROWID;

@@ -4,6 +4,7 @@
 // carry Bot Framework JWTs minted by the fake.
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <set>
 
 #include "tests/support/fake_teams.hpp"
 #include "tests/support/http_peer.hpp"
@@ -38,6 +39,7 @@ dispatch: {workers: 2, max_attempts: 2, base_backoff: 1s}
 people:
   alice: {name: Alice, email: alice@example.com, teams_user_id: aad-alice, contact_chain: [{method: teams, after: 0s}, {method: webhook, after: 10m}]}
   bob: {name: Bob, email: bob@example.com, teams_user_id: aad-bob, contact_chain: [{method: teams, after: 0s}]}
+  carol: {name: Carol, email: Carol@Example.com}
 escalation_policies:
   main: {steps: [{targets: [{person: alice}], timeout: 5m}, {targets: [{person: bob}], timeout: 5m}]}
 services:
@@ -244,4 +246,41 @@ TEST_CASE("teams: a Teams outage falls through to the next contact method", "[te
   REQUIRE(test::eventually([&] {
     return svc.timeline_text(1).find("Trying the next contact method for Alice now: webhook") != std::string::npos;
   }));
+}
+
+TEST_CASE("teams: identity by email through the roster, and the teams baton joins are remembered", "[teams]") {
+  // Scenario: carol is configured by email only. Her Action.Execute press is
+  // mapped through the conversation roster (GET members) to her email, and
+  // acknowledges as carol. Adding baton to a team and creating a channel are
+  // remembered and listed for admins at GET /api/v1/teams/channels.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeTeams fake(clock);
+  fake.add_channel(kChannel);
+  fake.add_member("29:aad-carol", "aad-carol", "carol@example.com", "Carol");
+  test::ServiceHarness svc(clock, config(fake, db.path()));
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t6"), "application/json", false).status == 202);
+  svc.app->drain();
+  auto res = post_activity(svc, execute(fake, "baton.ack", 1, "aad-carol"), fake.mint_token());
+  REQUIRE(res.status == 200);
+  CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged");
+  CHECK(svc.timeline_text(1).find("Acknowledged by carol via teams") != std::string::npos);
+
+  auto added = base_activity(fake, "conversationUpdate", "aad-alice", "19:team-general@thread.tacv2");
+  added["membersAdded"] = json::array{json::object{{"id", std::string("28:") + test::FakeTeams::kAppId}}};
+  added["channelData"].as_object()["team"] = json::object{{"id", "19:team-general@thread.tacv2"}, {"name", "SRE"}};
+  REQUIRE(post_activity(svc, json::serialize(added), fake.mint_token()).status == 200);
+  auto created = base_activity(fake, "conversationUpdate", "aad-alice", "19:team-general@thread.tacv2");
+  created["channelData"] = json::object{{"eventType", "channelCreated"},
+                                        {"team", json::object{{"id", "19:team-general@thread.tacv2"}}},
+                                        {"channel", json::object{{"id", "19:ops@thread.tacv2"}, {"name", "ops"}}},
+                                        {"tenant", json::object{{"id", test::FakeTeams::kTenantId}}}};
+  REQUIRE(post_activity(svc, json::serialize(created), fake.mint_token()).status == 200);
+  auto channels = svc.get_json("/api/v1/teams/channels").at("channels").as_array();
+  REQUIRE(channels.size() == 2);
+  std::set<std::string> ids;
+  for (const auto& c : channels) ids.insert(std::string(c.at("channel").as_string()));
+  CHECK(ids == std::set<std::string>{"19:team-general@thread.tacv2", "19:ops@thread.tacv2"});
+  // Without a token the list is not shown.
+  CHECK(svc.call("GET", "/api/v1/teams/channels", "", "", false).status == 401);
 }

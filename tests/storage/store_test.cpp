@@ -584,3 +584,15 @@ TEST_CASE("teams user ids are remembered and replaced", "[storage]") {
   CHECK(all->front() == std::pair<std::string, std::string>{"aad-alice", "29:new"});
   CHECK(store->save_teams_user("", "29:x", t0()).error().kind == ErrorKind::invalid_request);
 }
+
+TEST_CASE("teams channels baton was added to are remembered", "[storage]") {
+  auto store = open_store(":memory:");
+  REQUIRE(store->save_teams_channel("19:team@thread.tacv2", "19:team@thread.tacv2", "https://smba/", t0()));
+  REQUIRE(store->save_teams_channel("19:team@thread.tacv2", "19:ops@thread.tacv2", "https://smba/", t0() + 1s));
+  REQUIRE(store->save_teams_channel("19:team@thread.tacv2", "19:ops@thread.tacv2", "https://smba/", t0() + 2s));
+  auto all = store->teams_channels();
+  REQUIRE(all);
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[1][1] == "19:ops@thread.tacv2");
+  CHECK(store->save_teams_channel("", "x", "", t0()).error().kind == ErrorKind::invalid_request);
+}

@@ -1,5 +1,7 @@
 #include "tests/support/fake_teams.hpp"
 
+#include <array>
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -231,6 +233,7 @@ struct FakeTeams::State {
   std::vector<FakeTeamsConversation> conversations;
   std::set<std::string> channels;
   std::vector<TeamInfo> teams;
+  std::vector<std::array<std::string, 4>> members;  // user id, aad id, email, name
   std::vector<FakeGraphChannel> graph_channels;
   std::vector<RecordedRequest> graph_requests;
   std::int64_t next_activity = 1795480300000;
@@ -382,6 +385,14 @@ ScriptedResponse FakeTeams::State::connector(const RecordedRequest& r, const std
       if (t.team_id == parts[2]) return done(json_response(200, {{"id", t.team_id}, {"name", t.name}, {"aadGroupId", t.group_id}}));
     }
     return done(teams_error(404, "NotFound", "Team not found."));
+  }
+  if (parts.size() == 5 && parts[0] == "v3" && parts[1] == "conversations" && parts[3] == "members" &&
+      r.method == "GET") {
+    for (const auto& m : members)
+      if (m[0] == parts[4])
+        return done(json_response(200, {{"id", m[0]}, {"aadObjectId", m[1]}, {"email", m[2]},
+                                        {"userPrincipalName", m[2]}, {"name", m[3]}}));
+    return done(teams_error(404, "MemberNotFoundInConversation", "The member was not found."));
   }
   if (parts.size() < 2 || parts[0] != "v3" || parts[1] != "conversations") {
     return done(teams_error(404, "NotFound", "No such operation."));
@@ -641,6 +652,11 @@ void FakeTeams::add_team(std::string team_id, std::string group_id, std::string 
   std::lock_guard lock(state_->mutex);
   state_->channels.insert(team_id);  // the team id is its General channel's thread id
   state_->teams.push_back({std::move(team_id), std::move(group_id), std::move(name)});
+}
+
+void FakeTeams::add_member(std::string user_id, std::string aad_object_id, std::string email, std::string name) {
+  std::lock_guard lock(state_->mutex);
+  state_->members.push_back({std::move(user_id), std::move(aad_object_id), std::move(email), std::move(name)});
 }
 
 std::vector<ConnectorCall> FakeTeams::connector_calls() const {

@@ -129,6 +129,8 @@ class FakeTeams {
   void add_channel(std::string channel_id);
   /// A team for Graph and GET /v3/teams/{team_id}: its M365 group id.
   void add_team(std::string team_id, std::string group_id, std::string name = "SRE");
+  /// A user the roster knows: GET /v3/conversations/{any}/members/{user_id}.
+  void add_member(std::string user_id, std::string aad_object_id, std::string email, std::string name = "");
 
   std::vector<ConnectorCall> connector_calls() const;
   std::vector<FakeTeamsActivity> activities(std::string_view conversation_id = {}) const;
