@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <condition_variable>
 #include <future>
 #include <map>
 #include <mutex>
@@ -235,27 +236,74 @@ struct App::Impl {
 
 namespace {
 /// Chat message references kept in SQLite (chat_messages), so a restart still
-/// updates the pages already posted.
+/// updates the pages already posted. Saves are write-through: find() sees them
+/// at once from memory, and the database writes are batched on one background
+/// thread (one transaction, one fsync, per batch) so channels never wait on the
+/// disk and group commits are not held up by one fsync per chat message.
 class StoredChatRefs final : public integrations::ChatRefs {
  public:
-  explicit StoredChatRefs(App::Impl& d) : d_(d) {}
-  void save(const integrations::ChatRef& ref) override {
-    Result<void> r;
-    d_.writer->with_store([&](storage::Store& s) {
-      r = s.add_chat_message({ref.incident, ref.kind, ref.conversation, ref.message_id, ref.person}, d_.clock.now());
-    });
-    if (!r) spdlog::warn("could not remember chat message of incident #{}: {}", ref.incident, r.error().message);
+  explicit StoredChatRefs(App::Impl& d) : d_(d), worker_([this] { run(); }) {}
+  ~StoredChatRefs() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    worker_.join();  // pending refs are written before we go
   }
+
+  void save(const integrations::ChatRef& ref) override {
+    {
+      std::lock_guard lock(mutex_);
+      cache_[ref.incident].push_back(ref);
+      // Bounded: the oldest incidents fall back to the database.
+      while (cache_.size() > kMaxCachedIncidents) cache_.erase(cache_.begin());
+      pending_.push_back({ref.incident, ref.kind, ref.conversation, ref.message_id, ref.person});
+    }
+    wake_.notify_one();
+  }
+
   std::vector<integrations::ChatRef> find(std::int64_t incident) override {
-    std::lock_guard lock(d_.reader_mutex);
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = cache_.find(incident); it != cache_.end()) return it->second;
+    }
     std::vector<integrations::ChatRef> out;
-    if (auto rows = d_.reader->chat_messages(incident))
-      for (auto& m : *rows) out.push_back({m.incident, m.kind, m.conversation, m.message_id, m.person});
-    return out;
+    {
+      std::lock_guard lock(d_.reader_mutex);
+      if (auto rows = d_.reader->chat_messages(incident))
+        for (auto& m : *rows) out.push_back({m.incident, m.kind, m.conversation, m.message_id, m.person});
+    }
+    std::lock_guard lock(mutex_);
+    auto& cached = cache_[incident];  // another thread may have saved meanwhile: keep both
+    cached.insert(cached.begin(), out.begin(), out.end());
+    return cached;
   }
 
  private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;
+      auto batch = std::move(pending_);
+      pending_.clear();
+      lock.unlock();
+      Result<void> r;
+      d_.writer->with_store([&](storage::Store& s) { r = s.add_chat_messages(batch, d_.clock.now()); });
+      if (!r) spdlog::warn("could not remember {} chat message(s): {}", batch.size(), r.error().message);
+      lock.lock();
+    }
+  }
+
+  static constexpr std::size_t kMaxCachedIncidents = 20000;
   App::Impl& d_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::map<std::int64_t, std::vector<integrations::ChatRef>> cache_;
+  std::vector<storage::ChatMessage> pending_;
+  bool stopping_ = false;
+  std::thread worker_;
 };
 }  // namespace
 

@@ -822,6 +822,30 @@ Result<void> Store::add_chat_message(const ChatMessage& m, engine::TimePoint now
   });
 }
 
+Result<void> Store::add_chat_messages(std::span<const ChatMessage> messages, engine::TimePoint now) {
+  for (const auto& m : messages)
+    if (m.incident <= 0 || m.kind.empty() || m.conversation.empty())
+      return fail(ErrorKind::invalid_request, "a chat message needs an incident, a kind and a conversation");
+  return guarded("add_chat_messages", [&]() -> Result<void> {
+    SQLite::Transaction tx(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    for (const auto& m : messages) {
+      auto& s = impl_->stmt(
+          "INSERT OR IGNORE INTO chat_messages (incident, channel_kind, conversation_id, message_id, person, "
+          "created_ms) VALUES (?, ?, ?, ?, ?, ?)");
+      Use use{s};
+      s.bind(1, static_cast<std::int64_t>(m.incident));
+      s.bind(2, m.kind);
+      s.bind(3, m.conversation);
+      s.bind(4, m.message_id);
+      s.bind(5, m.person);
+      s.bind(6, static_cast<std::int64_t>(to_ms(now)));
+      s.exec();
+    }
+    tx.commit();
+    return {};
+  });
+}
+
 Result<std::optional<std::int64_t>> Store::incident_for_conversation(const std::string& conversation) {
   return guarded("incident_for_conversation", [&]() -> Result<std::optional<std::int64_t>> {
     auto& s = impl_->stmt(

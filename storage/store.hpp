@@ -117,6 +117,8 @@ class Store {
   /// Remembers a chat message posted about an incident (Slack, Teams), so
   /// later state changes update it in place. Saving the same ref twice is fine.
   Result<void> add_chat_message(const ChatMessage& m, engine::TimePoint now);
+  /// Saves many chat messages in one transaction (one fsync); all or nothing.
+  Result<void> add_chat_messages(std::span<const ChatMessage> messages, engine::TimePoint now);
   /// The incident whose chat channel (a "*-incident-channel" ref) is `conversation`.
   Result<std::optional<std::int64_t>> incident_for_conversation(const std::string& conversation);
   /// The chat messages of an incident, oldest first.

@@ -596,3 +596,16 @@ TEST_CASE("teams channels baton was added to are remembered", "[storage]") {
   CHECK((*all)[1][1] == "19:ops@thread.tacv2");
   CHECK(store->save_teams_channel("", "x", "", t0()).error().kind == ErrorKind::invalid_request);
 }
+
+TEST_CASE("chat messages saved in a batch are all or nothing", "[storage]") {
+  auto store = open_store(":memory:");
+  auto fx = make_trigger_effects(1, 1);
+  const engine::Effects* batch[] = {&fx};
+  REQUIRE(store->apply(batch, {}));
+  std::vector<storage::ChatMessage> good{{1, "slack-dm", "D1", "1.1", "alice"}, {1, "slack-channel-post", "C1", "1.2", ""}};
+  REQUIRE(store->add_chat_messages(good, t0()));
+  CHECK(store->chat_messages(1)->size() == 2);
+  std::vector<storage::ChatMessage> bad{{1, "slack-dm", "D2", "1.3", "bob"}, {1, "", "C1", "x", ""}};
+  CHECK(store->add_chat_messages(bad, t0()).error().kind == ErrorKind::invalid_request);
+  CHECK(store->chat_messages(1)->size() == 2);
+}
