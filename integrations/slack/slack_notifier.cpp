@@ -159,9 +159,20 @@ Result<void> SlackNotifier::page(const Delivery& d) {
     dm_done = dm_posted_.contains(d.notification.id);
   }
   if (!dm_done) {
-    auto dm = api_.open_dm(*user);
-    if (!dm) return unexpected(dm.error());
-    auto posted = api_.post_message(*dm, text, blocks);
+    // conversations.open is Tier 3: ask once per user, then reuse the channel.
+    std::string dm_channel;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = dm_channels_.find(*user); it != dm_channels_.end()) dm_channel = it->second;
+    }
+    if (dm_channel.empty()) {
+      auto dm = api_.open_dm(*user);
+      if (!dm) return unexpected(dm.error());
+      dm_channel = *dm;
+      std::lock_guard lock(mutex_);
+      dm_channels_[*user] = dm_channel;
+    }
+    auto posted = api_.post_message(dm_channel, text, blocks);
     if (!posted) return unexpected(posted.error());
     refs_->save(ChatRef{inc.number, kDm, posted->channel, posted->ts, person.id});
     std::lock_guard lock(mutex_);

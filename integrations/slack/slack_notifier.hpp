@@ -92,6 +92,7 @@ class SlackNotifier final : public integrations::Notifier {
   mutable std::mutex mutex_;
   std::map<std::string, Known, std::less<>> people_;             // person id -> what we know
   std::map<std::string, std::string, std::less<>> email_users_;  // email -> Slack user id
+  std::map<std::string, std::string, std::less<>> dm_channels_;  // Slack user id -> DM channel (conversations.open)
   std::set<std::int64_t> dm_posted_;                             // notification ids whose DM went out
   std::set<std::int64_t> service_posted_;                        // incidents with a service channel post
   std::map<std::int64_t, std::string> incident_channels_;        // incident -> channel id

@@ -1,5 +1,11 @@
 #include "integrations/slack/web_api.hpp"
 
+#include <thread>
+
+#include <mutex>
+
+#include <map>
+
 #include <boost/json.hpp>
 
 #include <array>
@@ -128,9 +134,56 @@ std::string slack_error_code(const Error& error) {
   return code;
 }
 
-SlackWebApi::SlackWebApi(SlackConfig config) : config_(std::move(config)), base_(trim_slashes(config_.base_url)) {}
+int slack_tier_per_minute(std::string_view method) {
+  // Slack's documented tiers: Tier 2 "20+ per minute", Tier 3 "50+", Tier 4 "100+".
+  static const std::map<std::string_view, int> kTiers{
+      {"conversations.create", 20}, {"conversations.invite", 50}, {"conversations.setTopic", 20},
+      {"conversations.archive", 20}, {"conversations.open", 50},  {"users.lookupByEmail", 50},
+      {"chat.update", 50},           {"chat.postEphemeral", 100}, {"users.info", 100},
+      {"auth.test", 100}};
+  auto it = kTiers.find(method);
+  return it == kTiers.end() ? 0 : it->second;
+}
+
+// A token bucket per method: a burst of one minute's allowance, refilled
+// evenly, as Slack's "N+ per minute" tiers tolerate short bursts.
+struct SlackWebApi::Tiers {
+  struct Bucket {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point refilled{};
+  };
+  std::mutex mutex;
+  std::map<std::string, Bucket, std::less<>> buckets;
+};
+
+void SlackWebApi::pace(std::string_view method) const {
+  const int per_minute = slack_tier_per_minute(method);
+  if (per_minute <= 0) return;
+  const double rate = per_minute / 60.0;  // tokens per second
+  for (int waited = 0; waited < 600; ++waited) {  // at most ~60 s, then go anyway (Slack answers 429)
+    std::chrono::duration<double> wait{};
+    {
+      std::lock_guard lock(tiers_->mutex);
+      auto now = std::chrono::steady_clock::now();
+      auto [it, fresh] = tiers_->buckets.try_emplace(std::string(method), Tiers::Bucket{double(per_minute), now});
+      auto& b = it->second;
+      b.tokens = std::min<double>(per_minute, b.tokens + std::chrono::duration<double>(now - b.refilled).count() * rate);
+      b.refilled = now;
+      if (b.tokens >= 1.0) {
+        b.tokens -= 1.0;
+        return;
+      }
+      wait = std::chrono::duration<double>((1.0 - b.tokens) / rate);
+    }
+    std::this_thread::sleep_for(std::min<std::chrono::duration<double>>(wait, std::chrono::milliseconds(100)));
+  }
+}
+
+SlackWebApi::SlackWebApi(SlackConfig config)
+    : config_(std::move(config)), base_(trim_slashes(config_.base_url)), tiers_(std::make_shared<Tiers>()) {}
 
 Result<SlackResponse> SlackWebApi::call(std::string_view method, std::string_view args_json) const {
+  pace(method);
   HttpRequest request;
   request.method = "POST";
   request.url = base_ + "/" + std::string(method);
@@ -148,6 +201,7 @@ Result<SlackResponse> SlackWebApi::call(std::string_view method, std::string_vie
 Result<SlackResponse> SlackWebApi::call_form(std::string_view method,
                                              const std::vector<std::pair<std::string, std::string>>& args,
                                              std::string_view token) const {
+  pace(method);
   HttpRequest request;
   request.method = "POST";
   request.url = base_ + "/" + std::string(method);

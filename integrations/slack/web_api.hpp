@@ -3,6 +3,7 @@
 // per method call, Slack's {"ok":...} envelopes mapped onto the error taxonomy
 // in one table. JSON stays in web_api.cpp; callers pass and get JSON as text.
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,8 +100,18 @@ class SlackWebApi {
   const SlackConfig& config() const { return config_; }
 
  private:
+  struct Tiers;
+  /// Waits (bounded) until Slack's per-method rate tier allows another call.
+  void pace(std::string_view method) const;
+
   SlackConfig config_;
   std::string base_;  // base_url without trailing slashes
+  std::shared_ptr<Tiers> tiers_;
 };
+
+/// Calls per minute Slack allows a method (its rate tier), or 0 when baton does
+/// not pace it (chat.postMessage is paced per channel by the notifier;
+/// apps.connections.open by Socket Mode's own backoff).
+int slack_tier_per_minute(std::string_view method);
 
 }  // namespace baton::slack

@@ -476,8 +476,8 @@ TEST_CASE("SlackNotifier: Slack outages are retryable errors", "[slack][notifier
   REQUIRE(rig.notifier->send(delivery(engine::NotificationKind::page, alice())));
   CHECK(rig.refs_of("slack-dm").size() == 1);
 
-  // A revoked token fails for good.
-  rig.fake.fail_next("conversations.open", "token_revoked");
+  // A revoked token fails for good (the DM channel is cached, so the post fails).
+  rig.fake.fail_next("chat.postMessage", "token_revoked");
   auto revoked = rig.notifier->send(delivery(engine::NotificationKind::page, alice(), 9));
   REQUIRE_FALSE(revoked);
   CHECK(revoked.error().kind == ErrorKind::auth_revoked);
@@ -521,4 +521,15 @@ TEST_CASE("SlackNotifier: reserve paces per user and channel", "[slack][notifier
   auto wait = m.reserve(second, kT0 + 100ms);
   REQUIRE(wait);
   CHECK(*wait == kT0 + 1s);
+}
+
+TEST_CASE("SlackNotifier: conversations.open is asked once per user", "[slack][notifier]") {
+  // Scenario: two pages to alice (two incidents' notifications): the DM
+  // channel from the first conversations.open is reused for the second, since
+  // the method is rate-tiered (Tier 3) and a page storm must not exhaust it.
+  Rig rig(false);
+  REQUIRE(rig.notifier->send(delivery(engine::NotificationKind::page, alice(), 1)));
+  REQUIRE(rig.notifier->send(delivery(engine::NotificationKind::page, alice(), 2)));
+  CHECK(rig.fake.calls("conversations.open").size() == 1);
+  CHECK(rig.fake.calls("chat.postMessage").size() == 2);
 }

@@ -2,6 +2,9 @@
 
 #include <boost/json.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "integrations/slack/web_api.hpp"
 #include "tests/support/fake_slack.hpp"
 
@@ -315,4 +318,32 @@ TEST_CASE("SlackWebApi: outages are transient", "[slack][web_api]") {
   auto refused = unreachable.auth_test();
   REQUIRE_FALSE(refused);
   CHECK(refused.error().kind == ErrorKind::transient);
+}
+
+TEST_CASE("SlackWebApi: per-method tier pacing", "[slack][web_api]") {
+  // Scenario: the tier table follows Slack's documentation; a burst of one
+  // minute's allowance of conversations.create (Tier 2, 20/min) goes through
+  // at once; the 21st waits for the bucket to refill (~3 s) instead of being
+  // sent and answered 429. chat.postMessage is not paced here (per channel in
+  // the notifier).
+  CHECK(slack::slack_tier_per_minute("conversations.create") == 20);
+  CHECK(slack::slack_tier_per_minute("conversations.open") == 50);
+  CHECK(slack::slack_tier_per_minute("users.info") == 100);
+  CHECK(slack::slack_tier_per_minute("chat.postMessage") == 0);
+  CHECK(slack::slack_tier_per_minute("apps.connections.open") == 0);
+
+  test::FakeSlack fake;
+  slack::SlackWebApi api(slack::SlackConfig{fake.base_url(), "xoxb-test-token", std::chrono::seconds(5)});
+  for (int i = 0; i < 20; ++i) REQUIRE(api.create_channel("burst-" + std::to_string(i)));
+  CHECK(fake.calls("conversations.create").size() == 20);
+  std::atomic<bool> done{false};
+  std::thread late([&] {
+    (void)api.create_channel("burst-20");
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK_FALSE(done.load());  // still waiting for its token
+  CHECK(fake.calls("conversations.create").size() == 20);
+  late.join();  // bounded: the bucket refills one call in ~3 s
+  CHECK(fake.calls("conversations.create").size() == 21);
 }
