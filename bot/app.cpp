@@ -65,6 +65,7 @@ struct App::Impl {
   std::shared_ptr<const integrations::ActionSigner> signer;
   std::unique_ptr<HttpServer> server;
   std::shared_ptr<const slack::SlackWebApi> slack_api;
+  std::shared_ptr<integrations::ChatRefs> slack_refs;
   std::unique_ptr<SlackFrontend> slack_frontend;
   std::unique_ptr<SlackSocketMode> slack_socket;
   std::shared_ptr<teams::BotConnector> teams_connector;
@@ -150,9 +151,20 @@ struct App::Impl {
     for (const auto& inc : fx.incidents)
       if (inc.state == engine::IncidentState::resolved) metrics.resolved.fetch_add(1);
     ++pending_commits;
-    auto on_done = [this, deliveries = std::move(deliveries), after = std::move(after)](Result<void> r) mutable {
+    // Timeline rows that no page update announces go to the incident's Slack
+    // channel as plain lines (state changes are the notifier's own lines).
+    std::vector<engine::TimelineEvent> lines;
+    if (slack_frontend)
+      for (const auto& e : fx.timeline)
+        if (e.kind != engine::TimelineKind::acknowledged && e.kind != engine::TimelineKind::resolved &&
+            e.kind != engine::TimelineKind::escalated && e.kind != engine::TimelineKind::reassigned &&
+            e.kind != engine::TimelineKind::triggered)
+          lines.push_back(e);
+    auto on_done = [this, deliveries = std::move(deliveries), after = std::move(after),
+                    lines = std::move(lines)](Result<void> r) mutable {
       if (r) {
         for (auto& d : deliveries) dispatcher->submit(std::move(d));
+        post_timeline_lines(std::move(lines));
       } else {
         spdlog::error("commit failed: {} (the change was not acknowledged to its sender)", r.error().message);
       }
@@ -168,6 +180,15 @@ struct App::Impl {
       writer->submit_updates(std::move(updates), std::move(on_done));
     }
     rearm();
+  }
+
+  /// Posts timeline rows into the incidents' Slack channels, if they have one.
+  void post_timeline_lines(std::vector<engine::TimelineEvent> lines) {
+    if (lines.empty() || !slack_frontend || !slack_refs) return;
+    for (auto& e : lines) {
+      for (const auto& ref : integrations::latest_refs(slack_refs->find(e.incident), "slack-incident-channel"))
+        slack_frontend->post_line(ref.conversation, engine::format_iso8601(e.at).substr(11, 8) + " UTC  " + e.message);
+    }
   }
 
   void rearm() {
@@ -397,7 +418,8 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
     sc.open_incident_channels = true;  // the engine asks only for services with incident_channel: true
     sc.archive_on_resolve = cfg->slack.archive_on_resolve;
     sc.messages_per_second_per_channel = cfg->slack.messages_per_second_per_channel;
-    auto notifier = std::make_shared<slack::SlackNotifier>(sc, std::make_shared<StoredChatRefs>(*impl));
+    impl->slack_refs = std::make_shared<StoredChatRefs>(*impl);
+    auto notifier = std::make_shared<slack::SlackNotifier>(sc, impl->slack_refs);
     for (const auto& [id, p] : cfg->directory->people)
       if (!p.slack_user_id.empty()) notifier->remember_person(id, p.name, p.slack_user_id);
     notifiers.push_back(std::move(notifier));

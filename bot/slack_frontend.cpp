@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -52,7 +53,7 @@ std::string ephemeral(std::string_view text) {
 SlackFrontend::SlackFrontend(App& app, std::shared_ptr<const slack::SlackWebApi> api)
     : app_(app), api_(std::move(api)) {}
 
-SlackFrontend::~SlackFrontend() = default;
+SlackFrontend::~SlackFrontend() { stopping_ = true; }  // queued lines are dropped, not waited for
 
 std::optional<std::string> SlackFrontend::person_for(const std::string& slack_user) {
   if (slack_user.empty()) return std::nullopt;
@@ -216,6 +217,30 @@ void SlackFrontend::act(std::int64_t number, int command, const std::string& per
                  if (!r) return reply(ephemeral("Incident #" + std::to_string(number) + ": " + r.error().message));
                  reply(ephemeral("Incident #" + std::to_string(number) + " " + past_tense(command) + "."));
                });
+}
+
+void SlackFrontend::post_line(std::string channel, std::string text) {
+  if (!api_ || channel.empty()) return;
+  // Lines are informational (the timeline itself is durable): under a storm,
+  // drop rather than queue minutes of paced posts.
+  if (pending_lines_.load() >= 100) {
+    spdlog::warn("slack: too many timeline lines queued; dropping one for {}", channel);
+    return;
+  }
+  ++pending_lines_;
+  background_.post([this, channel = std::move(channel), text = std::move(text)] {
+    struct Done {
+      std::atomic<int>& n;
+      ~Done() { --n; }
+    } done{pending_lines_};
+    if (stopping_) return;
+    auto& last = last_line_[channel];  // only this thread touches last_line_
+    const auto due = last + std::chrono::seconds(1);
+    if (auto now = std::chrono::steady_clock::now(); now < due) std::this_thread::sleep_until(due);
+    last = std::chrono::steady_clock::now();
+    if (auto r = api_->post_message(channel, escape_mrkdwn(text), ""); !r)
+      spdlog::warn("slack: could not post a timeline line in {}: {}", channel, r.error().message);
+  });
 }
 
 void SlackFrontend::follow_up(std::string response_url, std::string message_json) {

@@ -3,6 +3,8 @@
 // Mode): slash commands and button presses become App commands with the Slack
 // user's person as the actor. Thread-safe.
 #include <functional>
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +35,10 @@ class SlackFrontend {
   void command(const slack::SlashRequest& request, Reply reply);
   void button(const slack::ButtonPress& press, Reply reply);
 
+  /// Posts a plain line in a channel, off the caller's thread, at most one per
+  /// second per channel (Slack's posting limit).
+  void post_line(std::string channel, std::string text);
+
   /// The person a Slack user is: the config's slack_user_id, else the person
   /// whose email Slack reports for the user (users.info), cached.
   std::optional<std::string> person_for(const std::string& slack_user);
@@ -46,6 +52,9 @@ class SlackFrontend {
   std::shared_ptr<const slack::SlackWebApi> api_;
   std::mutex mutex_;
   std::map<std::string, std::optional<std::string>> people_;  ///< slack user -> person (cache)
+  std::map<std::string, std::chrono::steady_clock::time_point> last_line_;  ///< channel -> last post (background thread)
+  std::atomic<int> pending_lines_{0};
+  std::atomic<bool> stopping_{false};
   Background background_;  ///< last member: its thread stops first
 };
 

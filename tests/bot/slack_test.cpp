@@ -274,3 +274,33 @@ TEST_CASE("slack outage: the page falls through to the next contact method", "[s
   }));
   CHECK(clock.now() < test::FakeClock().now() + 10min);
 }
+
+TEST_CASE("slack incident channel: opened per incident and given the timeline", "[slack]") {
+  // Scenario: a service with incident_channel: true. An alert opens
+  // #inc-1-checkout-errors-above-5 (topic set), and the incident's timeline
+  // rows (paging, deliveries) are posted there as lines; acknowledging adds the
+  // state-change line.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  fake.add_user({"U0ALICE", "alice@example.com", "Alice"});
+  const auto channel = fake.add_channel("payments-alerts");
+  auto yaml = config(fake, db.path(), "http", channel);
+  yaml.replace(yaml.find("slack_channel:"), 14, "incident_channel: true, slack_channel:");
+  test::ServiceHarness svc(clock, yaml);
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("ic1"), "application/json", false).status == 202);
+  std::string inc_channel;
+  REQUIRE(test::eventually([&] {
+    auto c = fake.channel_by_name("inc-1-checkout-errors-above-5");
+    if (c) inc_channel = c->id;
+    return c.has_value();
+  }));
+  REQUIRE(test::eventually([&] {
+    for (const auto& m : fake.messages(inc_channel))
+      if (m.text.find("Page to Alice via slack delivered") != std::string::npos) return true;
+    return false;
+  }));
+  auto res = slack_post(svc, "/slack/interactivity", form({{"payload", button_payload("baton_ack", 1, "U0ALICE")}}));
+  CHECK(res.status == 200);
+  REQUIRE(test::eventually([&] { return fake.messages(inc_channel).size() >= 2; }));
+}
