@@ -156,11 +156,12 @@ struct SlackWebApi::Tiers {
   std::map<std::string, Bucket, std::less<>> buckets;
 };
 
-void SlackWebApi::pace(std::string_view method) const {
+Result<void> SlackWebApi::pace(std::string_view method) const {
   const int per_minute = slack_tier_per_minute(method);
-  if (per_minute <= 0) return;
+  if (per_minute <= 0) return {};
   const double rate = per_minute / 60.0;  // tokens per second
-  for (int waited = 0; waited < 600; ++waited) {  // at most ~60 s, then go anyway (Slack answers 429)
+  constexpr std::chrono::milliseconds kMaxSleep{250};
+  for (bool slept = false;; slept = true) {
     std::chrono::duration<double> wait{};
     {
       std::lock_guard lock(tiers_->mutex);
@@ -171,11 +172,17 @@ void SlackWebApi::pace(std::string_view method) const {
       b.refilled = now;
       if (b.tokens >= 1.0) {
         b.tokens -= 1.0;
-        return;
+        return {};
       }
       wait = std::chrono::duration<double>((1.0 - b.tokens) / rate);
     }
-    std::this_thread::sleep_for(std::min<std::chrono::duration<double>>(wait, std::chrono::milliseconds(100)));
+    if (slept || wait > kMaxSleep) {
+      Error e{ErrorKind::rate_limited, "slack " + std::string(method) + ": paced to its rate tier (" +
+                                          std::to_string(per_minute) + "/min)",
+              std::chrono::ceil<std::chrono::milliseconds>(wait)};
+      return tl::unexpected(std::move(e));
+    }
+    std::this_thread::sleep_for(wait);
   }
 }
 
@@ -183,7 +190,7 @@ SlackWebApi::SlackWebApi(SlackConfig config)
     : config_(std::move(config)), base_(trim_slashes(config_.base_url)), tiers_(std::make_shared<Tiers>()) {}
 
 Result<SlackResponse> SlackWebApi::call(std::string_view method, std::string_view args_json) const {
-  pace(method);
+  if (auto paced = pace(method); !paced) return tl::unexpected(paced.error());
   HttpRequest request;
   request.method = "POST";
   request.url = base_ + "/" + std::string(method);
@@ -201,7 +208,7 @@ Result<SlackResponse> SlackWebApi::call(std::string_view method, std::string_vie
 Result<SlackResponse> SlackWebApi::call_form(std::string_view method,
                                              const std::vector<std::pair<std::string, std::string>>& args,
                                              std::string_view token) const {
-  pace(method);
+  if (auto paced = pace(method); !paced) return tl::unexpected(paced.error());
   HttpRequest request;
   request.method = "POST";
   request.url = base_ + "/" + std::string(method);

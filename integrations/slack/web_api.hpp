@@ -101,8 +101,10 @@ class SlackWebApi {
 
  private:
   struct Tiers;
-  /// Waits (bounded) until Slack's per-method rate tier allows another call.
-  void pace(std::string_view method) const;
+  /// Waits briefly (at most 250 ms) for Slack's per-method rate tier; past
+  /// that, rate_limited with retry_after, so the dispatcher re-queues the
+  /// delivery instead of a worker thread sleeping.
+  Result<void> pace(std::string_view method) const;
 
   SlackConfig config_;
   std::string base_;  // base_url without trailing slashes

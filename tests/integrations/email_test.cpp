@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 
+#include "tests/support/sample_delivery.hpp"
 #include "integrations/email/message.hpp"
 #include "integrations/email/smtp_notifier.hpp"
 #include "tests/support/fake_clock.hpp"
@@ -15,30 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Delivery email_delivery(engine::TimePoint created) {
-  Delivery d;
-  d.notification.id = 17;
-  d.notification.incident = 42;
-  d.notification.person = "alice";
-  d.notification.method = engine::MethodKind::email;
-  d.notification.kind = engine::NotificationKind::page;
-  d.notification.step = 1;  // the second step, 0-based
-  d.notification.idempotency_key = "notif-17";
-  d.incident.number = 42;
-  d.incident.service_id = "payments";
-  d.incident.summary = "Disk \"full\" on db-1";
-  d.incident.source_name = "db-1";
-  d.incident.severity = engine::Severity::critical;
-  d.incident.state = engine::IncidentState::triggered;
-  d.incident.owner = "alice";
-  d.incident.created_at = created;
-  d.person = engine::Person{};
-  d.person->id = "alice";
-  d.person->name = "Alice Example";
-  d.person->email = "alice@example.com";
-  d.service_name = "Payments";
-  return d;
-}
+Delivery email_delivery(engine::TimePoint created) { return test::sample_page(engine::MethodKind::email, created); }
 
 EmailConfig email_config(std::string url = "smtp://127.0.0.1:1") {
   EmailConfig c;

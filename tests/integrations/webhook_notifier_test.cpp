@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "tests/support/sample_delivery.hpp"
 #include "integrations/crypto.hpp"
 #include "integrations/dispatcher.hpp"
 #include "integrations/webhook/webhook_notifier.hpp"
@@ -15,31 +16,7 @@ namespace json = boost::json;
 
 namespace {
 
-Delivery page_delivery(engine::TimePoint created) {
-  Delivery d;
-  d.notification.id = 17;
-  d.notification.incident = 42;
-  d.notification.person = "alice";
-  d.notification.method = engine::MethodKind::webhook;
-  d.notification.kind = engine::NotificationKind::page;
-  d.notification.step = 1;  // the second step, 0-based
-  d.notification.idempotency_key = "notif-17";
-  d.incident.number = 42;
-  d.incident.service_id = "payments";
-  d.incident.summary = "Disk \"full\" on db-1";
-  d.incident.source_name = "db-1";
-  d.incident.severity = engine::Severity::critical;
-  d.incident.state = engine::IncidentState::triggered;
-  d.incident.owner = "alice";
-  d.incident.created_at = created;
-  d.person = engine::Person{};
-  d.person->id = "alice";
-  d.person->name = "Alice Example";
-  d.person->email = "alice@example.com";
-  d.person->phone = "+15551234567";
-  d.service_name = "Payments";
-  return d;
-}
+Delivery page_delivery(engine::TimePoint created) { return test::sample_page(engine::MethodKind::webhook, created); }
 
 WebhookConfig config_for(std::string url) {
   WebhookConfig c;
