@@ -66,6 +66,7 @@ struct App::Impl {
   std::unique_ptr<HttpServer> server;
   std::shared_ptr<const slack::SlackWebApi> slack_api;
   std::shared_ptr<integrations::ChatRefs> slack_refs;
+  bool slack_incident_channels = false;  ///< some service opens incident channels
   std::unique_ptr<SlackFrontend> slack_frontend;
   std::unique_ptr<SlackSocketMode> slack_socket;
   std::shared_ptr<teams::BotConnector> teams_connector;
@@ -154,7 +155,7 @@ struct App::Impl {
     // Timeline rows that no page update announces go to the incident's Slack
     // channel as plain lines (state changes are the notifier's own lines).
     std::vector<engine::TimelineEvent> lines;
-    if (slack_frontend)
+    if (slack_frontend && slack_incident_channels)
       for (const auto& e : fx.timeline)
         if (e.kind != engine::TimelineKind::acknowledged && e.kind != engine::TimelineKind::resolved &&
             e.kind != engine::TimelineKind::escalated && e.kind != engine::TimelineKind::reassigned &&
@@ -419,6 +420,8 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
     sc.archive_on_resolve = cfg->slack.archive_on_resolve;
     sc.messages_per_second_per_channel = cfg->slack.messages_per_second_per_channel;
     impl->slack_refs = std::make_shared<StoredChatRefs>(*impl);
+    for (const auto& [id, svc] : cfg->directory->services)
+      impl->slack_incident_channels = impl->slack_incident_channels || svc.open_incident_channel;
     auto notifier = std::make_shared<slack::SlackNotifier>(sc, impl->slack_refs);
     for (const auto& [id, p] : cfg->directory->people)
       if (!p.slack_user_id.empty()) notifier->remember_person(id, p.name, p.slack_user_id);
