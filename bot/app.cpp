@@ -28,6 +28,7 @@
 #include "integrations/teams/jwt.hpp"
 #include "integrations/teams/teams_notifier.hpp"
 #include "integrations/chat_refs.hpp"
+#include "integrations/common/utf8.hpp"
 #include "integrations/slack/commands.hpp"
 #include "integrations/slack/interactions.hpp"
 #include "integrations/slack/slack_notifier.hpp"
@@ -78,6 +79,18 @@ struct App::Impl {
   std::atomic<int> pending_commits{0};
   std::atomic<bool> started{false};
   std::atomic<bool> stopped{false};
+
+  // A failed commit: the engine holds a change the disk does not. From then on
+  // changes are refused (503) and internal events wait in `deferred`, until a
+  // probe write succeeds and the engine is rebuilt from what is committed.
+  std::atomic<bool> degraded{false};
+  std::atomic<std::uint64_t> recoveries{0};
+  bool recovering = false;  // loop thread
+  engine::Millis probe_backoff{100};
+  std::chrono::steady_clock::time_point last_probe_log{};
+  net::steady_timer recovery_timer{loop};
+  std::vector<std::function<void()>> deferred;  // loop thread
+  std::uint64_t deferred_dropped = 0;
   Metrics metrics;
 
   // AAD object id -> Teams user id ("29:..."), learned from activities.
@@ -210,6 +223,7 @@ struct App::Impl {
   }
 
   void fire() {
+    if (degraded) return;  // timers fire again once the engine is rebuilt
     auto fx = engine->tick(clock.now());
     if (!fx.empty()) {
       commit(std::move(fx), {}, {});
@@ -246,13 +260,98 @@ struct App::Impl {
       writer->submit_updates({update}, {});
       return;
     }
-    post([this, o, update] {
-      auto fx = engine->delivery_result(o.notification,
-                                        o.kind == Kind::delivered ? engine::DeliveryStatus::delivered
-                                                                  : engine::DeliveryStatus::failed,
-                                        o.detail, clock.now());
-      commit(std::move(fx), {update}, {});
+    post([this, o, update] { apply_outcome(o, update); });
+  }
+
+  /// Loop thread. The engine's part of a final delivery outcome; kept for
+  /// later when the change cannot be committed now.
+  void apply_outcome(integrations::DispatchOutcome o, storage::OutboxUpdate update) {
+    using Kind = integrations::DispatchOutcome::Kind;
+    if (degraded) return defer([this, o, update] { apply_outcome(o, update); });
+    auto fx = engine->delivery_result(o.notification,
+                                      o.kind == Kind::delivered ? engine::DeliveryStatus::delivered
+                                                                : engine::DeliveryStatus::failed,
+                                      o.detail, clock.now());
+    commit(std::move(fx), {update}, [this, o, update](Result<void> r) {
+      if (!r) post([this, o, update] { defer([this, o, update] { apply_outcome(o, update); }); });
     });
+  }
+
+  /// Loop thread. Holds an internal event (a delivery outcome, a channel's
+  /// note) until the engine is rebuilt; bounded.
+  void defer(std::function<void()> fn) {
+    if (deferred.size() >= kMaxDeferred) {
+      if (deferred_dropped++ % 1000 == 0)
+        spdlog::error("{} internal events dropped while the database fails writes", deferred_dropped);
+      return;
+    }
+    deferred.push_back(std::move(fn));
+  }
+  static constexpr std::size_t kMaxDeferred = 100'000;
+
+  /// Writer thread: a commit failed and the writer refuses everything after it.
+  void on_commit_failure(const Error& e) {
+    degraded = true;
+    post([this, e] { begin_recovery(e); });
+  }
+
+  /// Loop thread.
+  void begin_recovery(const Error& e) {
+    if (recovering) return;
+    recovering = true;
+    spdlog::error("a commit failed ({}); refusing changes (503) and answering /readyz 503 until the database "
+                  "takes writes again",
+                  e.message);
+    timer.cancel();
+    armed_for.reset();
+    probe_backoff = engine::Millis{100};
+    last_probe_log = std::chrono::steady_clock::now();
+    schedule_probe(engine::Millis{0});
+  }
+
+  void schedule_probe(engine::Millis delay) {
+    recovery_timer.expires_after(delay);
+    recovery_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) try_recover();
+    });
+  }
+
+  /// Loop thread. Probes the disk; once it takes a write, rebuilds the engine
+  /// from the committed state (the failed changes were never answered 2xx, so
+  /// their senders retry), lifts the barrier and replays deferred events.
+  void try_recover() {
+    writer->flush();  // everything submitted before the failure has failed by now
+    auto probe = writer->probe(clock.now());
+    Result<storage::LoadedState> state = probe ? Result<storage::LoadedState>{} : tl::unexpected(probe.error());
+    if (probe) writer->with_store([&](storage::Store& s) { state = s.load(); });
+    if (!state) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_probe_log >= std::chrono::seconds(30)) {
+        spdlog::error("the database still fails writes: {}", state.error().message);
+        last_probe_log = now;
+      }
+      probe_backoff = std::min(probe_backoff * 2, engine::Millis{2000});
+      return schedule_probe(probe_backoff);
+    }
+    auto fresh = std::make_unique<engine::Engine>(engine->directory(), state->next_incident, state->next_notification);
+    fresh->set_overrides(std::move(state->overrides));
+    for (auto& inc : state->open_incidents) fresh->restore(std::move(inc));
+    engine = std::move(fresh);
+    writer->reset_failure();
+    recovering = false;
+    degraded = false;
+    ++recoveries;
+    spdlog::warn("the database takes writes again; state rebuilt from it ({} open incidents), taking changes",
+                 engine->open_count());
+    auto held = std::move(deferred);
+    deferred.clear();
+    for (auto& fn : held) fn();
+    fire();
+  }
+
+  static Error refused_while_failing() {
+    return Error{ErrorKind::transient, "the database is failing writes; nothing was changed, retry later",
+                 std::chrono::seconds(1)};
   }
 };
 
@@ -359,7 +458,11 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
     impl->metrics.resolved = static_cast<std::uint64_t>(*resolved);
   if (auto users = (*store)->teams_users())
     for (auto& [aad, id] : *users) impl->teams_users.emplace(std::move(aad), std::move(id));
-  impl->writer = std::make_unique<storage::GroupCommitWriter>(std::move(*store));
+  {
+    auto* raw = impl.get();
+    impl->writer = std::make_unique<storage::GroupCommitWriter>(
+        std::move(*store), 4096, [raw](const Error& e) { raw->on_commit_failure(e); });
+  }
 
   if (!cfg->server.action_secret.empty())
     impl->signer = std::make_shared<const integrations::ActionSigner>(cfg->server.action_secret);
@@ -530,6 +633,7 @@ void App::stop() {
     // Everything the loop accepted is committed before we go.
     d.run_sync([&d] {
       d.timer.cancel();
+      d.recovery_timer.cancel();
       return 0;
     });
     d.writer->flush();
@@ -565,11 +669,27 @@ void App::reload(Config config) {
                cfg->directory->schedules.size(), cfg->directory->people.size());
 }
 
+namespace {
+// The last line of defence for text from outside: everything the engine keeps
+// and storage serves as JSON must be UTF-8 (transports repair their own input;
+// this catches any that did not).
+void repair_text(engine::Alert& a) {
+  for (std::string* s : {&a.integration_key, &a.dedup_key, &a.summary, &a.source_name, &a.client, &a.client_url})
+    integrations::repair_utf8_in_place(*s);
+  for (auto& g : a.group)
+    for (std::string* s : {&g.fingerprint, &g.starts_at, &g.summary}) integrations::repair_utf8_in_place(*s);
+  if (integrations::repair_utf8_in_place(a.details_json)) a.details_json = "{}";  // never stored half-valid
+}
+}  // namespace
+
 void App::ingest(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done) {
   auto received = std::chrono::steady_clock::now();
   impl_->metrics.count_event(engine::to_string(alert.source));
+  if (impl_->degraded) return done(tl::unexpected(Impl::refused_while_failing()));
+  repair_text(alert);
   impl_->post([this, alert = std::move(alert), done = std::move(done), received]() mutable {
     auto& d = *impl_;
+    if (d.degraded) return done(tl::unexpected(Impl::refused_while_failing()));
     if (alert.dedup_key.empty() && alert.action == engine::AlertAction::trigger) {
       // PagerDuty generates a key when the sender gives none; ours is unique per event.
       alert.dedup_key = "baton-" + std::to_string(engine::to_ms(d.clock.now())) + "-" +
@@ -599,8 +719,10 @@ void App::ingest(engine::Alert alert, std::function<void(Result<IngestOutcome>)>
 
 void App::command(std::int64_t number, Command command, engine::Actor actor,
                   std::function<void(Result<engine::Incident>)> done) {
+  if (impl_->degraded) return done(tl::unexpected(Impl::refused_while_failing()));
   impl_->post([this, number, command, actor = std::move(actor), done = std::move(done)]() mutable {
     auto& d = *impl_;
+    if (d.degraded) return done(tl::unexpected(Impl::refused_while_failing()));
     const auto now = d.clock.now();
     Result<engine::Effects> fx = command == Command::acknowledge ? d.engine->acknowledge(number, actor, now)
                                  : command == Command::resolve   ? d.engine->resolve(number, actor, now)
@@ -628,7 +750,9 @@ namespace {
 // back the snapshot of the incident it touched.
 template <typename Call>
 void run_command(App::Impl& d, Call call, std::function<void(Result<engine::Incident>)> done) {
+  if (d.degraded) return done(tl::unexpected(App::Impl::refused_while_failing()));
   d.post([&d, call = std::move(call), done = std::move(done)]() mutable {
+    if (d.degraded) return done(tl::unexpected(App::Impl::refused_while_failing()));
     Result<engine::Effects> fx = call(*d.engine, d.clock.now());
     if (!fx) return done(tl::unexpected(fx.error()));
     engine::Incident snapshot = fx->incidents.empty() ? engine::Incident{} : fx->incidents.back();
@@ -642,6 +766,7 @@ void run_command(App::Impl& d, Call call, std::function<void(Result<engine::Inci
 
 void App::create(std::string service, std::string summary, engine::Severity severity, engine::Actor actor,
                  std::optional<std::string> assignee, std::function<void(Result<engine::Incident>)> done) {
+  integrations::repair_utf8_in_place(summary);
   run_command(
       *impl_,
       [=](engine::Engine& e, engine::TimePoint now) { return e.create(service, summary, severity, actor, now, assignee); },
@@ -690,8 +815,15 @@ std::vector<std::array<std::string, 3>> App::teams_channels() {
 }
 
 void App::note(std::int64_t number, std::string message, engine::Actor actor) {
+  integrations::repair_utf8_in_place(message);
+  integrations::repair_utf8_in_place(actor.id);
   impl_->post([this, number, message = std::move(message), actor = std::move(actor)]() mutable {
     auto& d = *impl_;
+    if (d.degraded) {
+      return d.defer([this, number, message = std::move(message), actor = std::move(actor)]() mutable {
+        note(number, std::move(message), std::move(actor));
+      });
+    }
     engine::Effects fx;
     fx.timeline.push_back(engine::TimelineEvent{number, d.clock.now(), engine::TimelineKind::note, actor.id,
                                                 actor.channel, std::move(message)});
@@ -701,8 +833,14 @@ void App::note(std::int64_t number, std::string message, engine::Actor actor) {
 
 void App::delivery_failed(engine::Notification notification, std::string detail) {
   impl_->metrics.count_notification(engine::to_string(notification.method), "failed_later");
-  impl_->post([this, notification = std::move(notification), detail = std::move(detail)] {
+  integrations::repair_utf8_in_place(detail);
+  impl_->post([this, notification = std::move(notification), detail = std::move(detail)]() mutable {
     auto& d = *impl_;
+    if (d.degraded) {
+      return d.defer([this, notification = std::move(notification), detail = std::move(detail)]() mutable {
+        delivery_failed(std::move(notification), std::move(detail));
+      });
+    }
     auto fx = d.engine->delivery_result(notification, engine::DeliveryStatus::failed, detail, d.clock.now());
     d.commit(std::move(fx), {}, {});
   });
@@ -807,7 +945,16 @@ std::string App::metrics_text() {
     return c;
   });
   auto stats = d.writer->stats();
-  return d.metrics.render(counts.first, counts.second, stats.commits, stats.items);
+  RuntimeState st;
+  st.triggered = counts.first;
+  st.acknowledged = counts.second;
+  st.commits = stats.commits;
+  st.committed_items = stats.items;
+  st.failed_items = stats.failed_items;
+  st.commit_failures = stats.failures;
+  st.storage_failing = d.degraded;
+  st.storage_recoveries = d.recoveries;
+  return d.metrics.render(st);
 }
 
 void App::count_rejected(const std::string& source) { impl_->metrics.count_rejected(source); }
@@ -816,7 +963,9 @@ SlackFrontend* App::slack() { return impl_->slack_frontend.get(); }
 
 TeamsFrontend* App::teams() { return impl_->teams_frontend.get(); }
 
-bool App::ready() const { return impl_->started && !impl_->stopped; }
+bool App::storage_failing() const { return impl_->degraded; }
+
+bool App::ready() const { return impl_->started && !impl_->stopped && !impl_->degraded; }
 
 std::shared_ptr<const Config> App::config() const {
   std::lock_guard lock(impl_->config_mutex);

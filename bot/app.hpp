@@ -100,7 +100,11 @@ class App {
   std::string metrics_text();
   /// Counts a refused alert request for /metrics.
   void count_rejected(const std::string& source);
+  /// Started, not stopping, and the database takes writes (see storage_failing).
   bool ready() const;
+  /// A commit failed and the disk has not taken a write since: changes are
+  /// refused with 503 (transient, Retry-After) until the state is rebuilt.
+  bool storage_failing() const;
 
   /// Slack's inbound side, or null when Slack is not configured.
   SlackFrontend* slack();

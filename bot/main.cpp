@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // Past a file-size limit (RLIMIT_FSIZE) a write fails with EFBIG instead of
+  // killing the process: SQLite reports an I/O error, the commit fails, and
+  // baton refuses changes until the disk takes writes again.
+  std::signal(SIGXFSZ, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   return baton::bot::run_cli(args, std::cout, std::cerr);
 }

@@ -44,8 +44,14 @@ void Metrics::count_notification(const std::string& channel, const std::string& 
   ++notifications_[{channel, result}];
 }
 
-std::string Metrics::render(std::uint64_t triggered, std::uint64_t acknowledged, std::uint64_t commits,
-                            std::uint64_t committed_items) const {
+namespace {
+void metric(std::string& out, const char* name, const char* type, const char* help, std::uint64_t value) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
+         std::to_string(value) + "\n";
+}
+}  // namespace
+
+std::string Metrics::render(const RuntimeState& st) const {
   std::string out;
   {
     std::lock_guard lock(mutex_);
@@ -64,15 +70,28 @@ std::string Metrics::render(std::uint64_t triggered, std::uint64_t acknowledged,
              std::to_string(n) + "\n";
   }
   out += "# HELP baton_incidents Incidents by state.\n# TYPE baton_incidents gauge\n";
-  out += "baton_incidents{state=\"triggered\"} " + std::to_string(triggered) + "\n";
-  out += "baton_incidents{state=\"acknowledged\"} " + std::to_string(acknowledged) + "\n";
+  out += "baton_incidents{state=\"triggered\"} " + std::to_string(st.triggered) + "\n";
+  out += "baton_incidents{state=\"acknowledged\"} " + std::to_string(st.acknowledged) + "\n";
   out += "baton_incidents{state=\"resolved\"} " + std::to_string(resolved.load()) + "\n";
-  out += "# HELP baton_storage_commits_total Database transactions committed by the group-commit writer.\n"
-         "# TYPE baton_storage_commits_total counter\nbaton_storage_commits_total " +
-         std::to_string(commits) + "\n";
-  out += "# HELP baton_storage_committed_items_total Changes committed (several share one transaction).\n"
-         "# TYPE baton_storage_committed_items_total counter\nbaton_storage_committed_items_total " +
-         std::to_string(committed_items) + "\n";
+  metric(out, "baton_storage_commits_total", "counter", "Database transactions committed by the group-commit writer.",
+         st.commits);
+  metric(out, "baton_storage_committed_items_total", "counter",
+         "Changes committed (several share one transaction).", st.committed_items);
+  metric(out, "baton_storage_failed_items_total", "counter",
+         "Changes whose commit failed (their senders were answered 503).", st.failed_items);
+  metric(out, "baton_storage_write_failures_total", "counter",
+         "Times a commit failed and baton stopped taking changes until the disk took writes again.",
+         st.commit_failures);
+  metric(out, "baton_storage_failing", "gauge",
+         "1 while commits fail: changes are refused with 503 and /readyz answers 503.", st.storage_failing ? 1 : 0);
+  metric(out, "baton_storage_recoveries_total", "counter",
+         "Times the state was rebuilt from the database after commits failed.", st.storage_recoveries);
+  metric(out, "baton_http_accept_errors_total", "counter", "Failed accepts of HTTP connections.", st.accept_errors);
+  metric(out, "baton_http_fd_exhausted_total", "counter",
+         "Accepts that failed for lack of file descriptors (EMFILE/ENFILE).", st.fd_exhausted);
+  metric(out, "baton_http_accept_backing_off", "gauge",
+         "1 while the HTTP server pauses accepting for lack of descriptors.", st.accept_backing_off ? 1 : 0);
+  metric(out, "baton_http_connections_open", "gauge", "Open HTTP connections.", st.connections_open);
   out += time_to_first_page.render("baton_time_to_first_page_seconds",
                                    "From receiving the alert to the first page's delivery by its channel.");
   return out;

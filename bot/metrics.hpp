@@ -23,14 +23,30 @@ class Histogram {
   std::atomic<std::uint64_t> sum_micros_{0};
 };
 
+/// Gauges and counters owned elsewhere, read when /metrics is asked for.
+struct RuntimeState {
+  std::uint64_t triggered = 0;      ///< open incidents by state (the engine)
+  std::uint64_t acknowledged = 0;
+  std::uint64_t commits = 0;        ///< the group-commit writer
+  std::uint64_t committed_items = 0;
+  std::uint64_t failed_items = 0;
+  std::uint64_t commit_failures = 0;  ///< times the writer went into the failed state
+  bool storage_failing = false;       ///< failed now: changes are refused (503), /readyz 503
+  std::uint64_t storage_recoveries = 0;
+  // The HTTP server's accept loop.
+  std::uint64_t accept_errors = 0;
+  std::uint64_t fd_exhausted = 0;  ///< accepts that failed for lack of descriptors (EMFILE/ENFILE)
+  bool accept_backing_off = false;
+  std::uint64_t connections_open = 0;
+};
+
 class Metrics {
  public:
   void count_event(const std::string& source);
   void count_rejected(const std::string& source);
   void count_notification(const std::string& channel, const std::string& result);
-  /// Renders everything; open incident counts come from the engine.
-  std::string render(std::uint64_t triggered, std::uint64_t acknowledged, std::uint64_t commits,
-                     std::uint64_t committed_items) const;
+  /// Renders everything, with the state owned by the engine, writer and server.
+  std::string render(const RuntimeState& state) const;
 
   std::atomic<std::uint64_t> resolved{0};
   Histogram time_to_first_page;

@@ -4,8 +4,8 @@
 
 namespace baton::storage {
 
-GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Store> store, std::size_t max_batch)
-    : store_(std::move(store)), max_batch_(max_batch == 0 ? 1 : max_batch) {
+GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Store> store, std::size_t max_batch, OnFailure on_failure)
+    : store_(std::move(store)), max_batch_(max_batch == 0 ? 1 : max_batch), on_failure_(std::move(on_failure)) {
   if (!store_) throw std::invalid_argument("GroupCommitWriter needs a Store");
   thread_ = std::thread([this] { run(); });
 }
@@ -47,7 +47,20 @@ void GroupCommitWriter::flush() {
 
 GroupCommitStats GroupCommitWriter::stats() const {
   std::lock_guard lock(mutex_);
-  return stats_;
+  auto s = stats_;
+  s.failed = failed_;
+  return s;
+}
+
+void GroupCommitWriter::reset_failure() {
+  std::lock_guard lock(mutex_);
+  failed_ = false;
+  failure_.reset();
+}
+
+Result<void> GroupCommitWriter::probe(engine::TimePoint now) {
+  std::lock_guard lock(store_mutex_);
+  return store_->probe_write(now);
 }
 
 void GroupCommitWriter::with_store(const std::function<void(Store&)>& fn) {
@@ -73,17 +86,22 @@ void GroupCommitWriter::run() {
 }
 
 void GroupCommitWriter::commit(std::vector<Item>& batch) {
-  std::vector<const engine::Effects*> effects;
-  std::vector<OutboxUpdate> updates;
-  effects.reserve(batch.size());
-  for (auto& item : batch) {
-    if (!item.fx.empty()) effects.push_back(&item.fx);
-    for (auto& u : item.updates) updates.push_back(u);
+  std::optional<Error> failure;
+  {
+    std::lock_guard lock(mutex_);
+    if (failed_) failure = failure_;
   }
-
   std::vector<Result<void>> results;
   std::uint64_t commits = 0;
-  {
+  bool newly_failed = false;
+  if (!failure) {
+    std::vector<const engine::Effects*> effects;
+    std::vector<OutboxUpdate> updates;
+    effects.reserve(batch.size());
+    for (auto& item : batch) {
+      if (!item.fx.empty()) effects.push_back(&item.fx);
+      for (auto& u : item.updates) updates.push_back(u);
+    }
     std::lock_guard lock(store_mutex_);
     // Effects only insert outbox rows and updates only change existing ones, so
     // applying all effects before all updates keeps the submission order's meaning.
@@ -92,18 +110,27 @@ void GroupCommitWriter::commit(std::vector<Item>& batch) {
       ++commits;
       results.assign(batch.size(), Result<void>{});
     } else if (batch.size() == 1) {
+      failure = r.error();
       results.push_back(std::move(r));
     } else {
-      // The batch rolled back; isolate the culprit so innocent submitters are not
-      // failed with it. Each item alone is all or nothing, in order.
+      // The batch rolled back; commit item by item, in order, so the items
+      // before the culprit are kept. From the culprit on, the barrier holds.
       for (auto& item : batch) {
+        if (failure) break;
         const engine::Effects* one[] = {&item.fx};
         auto ri = store_->apply(std::span<const engine::Effects* const>(one, item.fx.empty() ? 0 : 1),
                                 item.updates);
         if (ri) ++commits;
+        else failure = ri.error();
         results.push_back(std::move(ri));
       }
     }
+    newly_failed = failure.has_value();
+  }
+  if (failure) {
+    auto barrier = *failure;
+    barrier.message = "an earlier change could not be committed (" + failure->message + ")";
+    while (results.size() < batch.size()) results.push_back(tl::unexpected(barrier));
   }
 
   std::uint64_t ok = 0;
@@ -113,11 +140,17 @@ void GroupCommitWriter::commit(std::vector<Item>& batch) {
   }
   {
     std::lock_guard lock(mutex_);
+    if (newly_failed) {
+      failed_ = true;
+      failure_ = failure;
+      ++stats_.failures;
+    }
     stats_.commits += commits;
     stats_.items += ok;
     stats_.failed_items += batch.size() - ok;
     completed_ += batch.size();
   }
+  if (newly_failed && on_failure_) on_failure_(*failure);
   done_cv_.notify_all();
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -20,6 +21,8 @@ struct GroupCommitStats {
   std::uint64_t commits = 0;          ///< successful transactions
   std::uint64_t items = 0;            ///< submissions committed
   std::uint64_t failed_items = 0;     ///< submissions whose `done` got an error
+  std::uint64_t failures = 0;         ///< times the writer went into the failed state
+  bool failed = false;                ///< failed now: every submission fails until reset_failure()
 };
 
 class GroupCommitWriter {
@@ -28,9 +31,14 @@ class GroupCommitWriter {
   /// short and post back to your own executor; never call flush() from it.
   using Done = std::function<void(Result<void>)>;
 
+  /// Called on the writer thread when a submission fails and the writer goes
+  /// into the failed state (once per failure, not per item). Post and return.
+  using OnFailure = std::function<void(const Error&)>;
+
   /// Takes the Store (must not be used elsewhere afterwards). `max_batch` caps
   /// the submissions per transaction (>= 1).
-  explicit GroupCommitWriter(std::unique_ptr<Store> store, std::size_t max_batch = 4096);
+  explicit GroupCommitWriter(std::unique_ptr<Store> store, std::size_t max_batch = 4096,
+                             OnFailure on_failure = {});
   /// Commits everything already submitted, then stops the thread.
   ~GroupCommitWriter();
   GroupCommitWriter(const GroupCommitWriter&) = delete;
@@ -40,8 +48,14 @@ class GroupCommitWriter {
   /// Submitting once destruction has begun is a bug (throws std::logic_error).
   /// The writer takes everything queued and applies it with one Store::apply.
   /// If that transaction fails, nothing is applied and each item of the batch is
-  /// retried in its own transaction, so one bad item (e.g. a duplicate
-  /// idempotency key) fails only its own `done`; an item never half-applies.
+  /// retried in its own transaction, in order, until one fails; an item never
+  /// half-applies.
+  ///
+  /// A failure is a barrier. Later submissions were computed from state that
+  /// includes the failed one (the engine applied it in memory first), so from
+  /// the first failed item on, every item fails without touching the disk
+  /// ("an earlier change could not be committed") until reset_failure(). The
+  /// owner of that in-memory state re-derives it from the store, then resets.
   void submit(engine::Effects fx, Done done);
   void submit_updates(std::vector<OutboxUpdate> updates, Done done);
 
@@ -50,6 +64,14 @@ class GroupCommitWriter {
   void flush();
 
   GroupCommitStats stats() const;
+
+  /// Leaves the failed state; call once the submitter's state was rebuilt from
+  /// what is committed. Submissions after the call are written again.
+  void reset_failure();
+
+  /// One small write transaction (Store::probe_write): whether the disk takes
+  /// writes again. Thread-safe; not from the writer thread.
+  Result<void> probe(engine::TimePoint now);
 
   /// Runs `fn` with the owned Store between commits (it sees committed state).
   /// Blocks commits while it runs: prefer Store::open_reader for heavy reads.
@@ -67,6 +89,7 @@ class GroupCommitWriter {
 
   std::unique_ptr<Store> store_;
   std::size_t max_batch_;
+  OnFailure on_failure_;
   std::mutex store_mutex_;  // held by the writer during apply, and by with_store
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;
@@ -75,6 +98,8 @@ class GroupCommitWriter {
   std::uint64_t submitted_ = 0;
   std::uint64_t completed_ = 0;
   bool stopping_ = false;
+  bool failed_ = false;  // guarded by mutex_
+  std::optional<Error> failure_;
   GroupCommitStats stats_;
   std::thread thread_;  // last: starts after every other member exists
 };

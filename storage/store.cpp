@@ -803,6 +803,18 @@ Result<void> Store::consume_token(const std::string& token_id, engine::TimePoint
   return r;
 }
 
+Result<void> Store::probe_write(engine::TimePoint now) {
+  return guarded("probe_write", [&]() -> Result<void> {
+    SQLite::Transaction tx(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    auto& s = impl_->stmt("INSERT OR REPLACE INTO write_probe (id, at_ms) VALUES (1, ?)");
+    Use use{s};
+    s.bind(1, static_cast<std::int64_t>(to_ms(now)));
+    s.exec();
+    tx.commit();
+    return {};
+  });
+}
+
 Result<void> Store::add_chat_message(const ChatMessage& m, engine::TimePoint now) {
   if (m.incident <= 0 || m.kind.empty() || m.conversation.empty())
     return fail(ErrorKind::invalid_request, "a chat message needs an incident, a kind and a conversation");

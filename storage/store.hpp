@@ -111,6 +111,9 @@ class Store {
   Result<std::int64_t> count_incidents(std::optional<engine::IncidentState> state);
   /// Records a single-use token id (e.g. signed action links); conflict if already used.
   Result<void> consume_token(const std::string& token_id, engine::TimePoint now);
+  /// One small write transaction (the write_probe row): does the disk take
+  /// writes? Used after a failed commit, before taking changes again.
+  Result<void> probe_write(engine::TimePoint now);
   /// The earliest due time in the timers table, if any (for tools and checks).
   Result<std::optional<engine::TimePoint>> next_timer();
   /// The highest migration applied.

@@ -49,13 +49,13 @@ tl::expected<engine::Alert, ParseErrors> parse_alertmanager(std::string_view bod
 
   ParseErrors errs;
   if (ec) {
-    errs.errors.push_back("malformed JSON: " + ec.message());
-    return tl::unexpected(std::move(errs));
+    errs.add("malformed JSON: " + ec.message());
+    return tl::unexpected(std::move(errs).finish());
   }
   const json::object* obj = doc.if_object();
   if (obj == nullptr) {
-    errs.errors.push_back("the notification must be a JSON object");
-    return tl::unexpected(std::move(errs));
+    errs.add("the notification must be a JSON object");
+    return tl::unexpected(std::move(errs).finish());
   }
 
   engine::Alert alert;
@@ -63,7 +63,7 @@ tl::expected<engine::Alert, ParseErrors> parse_alertmanager(std::string_view bod
   alert.integration_key = integration_key;
   alert.client = "Alertmanager";
   json::object details(&mr);
-  Fields root(*obj, "", errs.errors);
+  Fields root(*obj, "", errs);
 
   if (const json::value* v = root.get("version")) {
     const json::string* s = v->if_string();
@@ -80,6 +80,9 @@ tl::expected<engine::Alert, ParseErrors> parse_alertmanager(std::string_view bod
   const json::object* group_labels = root.object("groupLabels");
   const json::object* common_labels = root.object("commonLabels");
   const json::object* common_annotations = root.object("commonAnnotations");
+  if (group_labels) root.storable("groupLabels", *group_labels);
+  if (common_labels) root.storable("commonLabels", *common_labels);
+  if (common_annotations) root.storable("commonAnnotations", *common_annotations);
   auto external_url = root.string("externalURL");
 
   std::int64_t truncated = 0;
@@ -94,9 +97,9 @@ tl::expected<engine::Alert, ParseErrors> parse_alertmanager(std::string_view bod
   }
 
   std::optional<std::string_view> common_summary, common_alertname;
-  if (common_annotations) common_summary = Fields(*common_annotations, "commonAnnotations.", errs.errors).string("summary");
+  if (common_annotations) common_summary = Fields(*common_annotations, "commonAnnotations.", errs).string("summary");
   if (common_labels) {
-    Fields labels(*common_labels, "commonLabels.", errs.errors);
+    Fields labels(*common_labels, "commonLabels.", errs);
     common_alertname = labels.string("alertname");
     if (auto instance = labels.string("instance"))
       alert.source_name = *instance;
@@ -110,16 +113,22 @@ tl::expected<engine::Alert, ParseErrors> parse_alertmanager(std::string_view bod
   std::vector<ParsedAlert> parsed;
   if (const json::array* alerts = root.array("alerts", true)) {
     if (alerts->empty()) root.error("alerts", "must not be empty");
+    if (alerts->size() > kMaxGroupAlerts) {
+      // Alertmanager's webhook_config.max_alerts keeps a group under this.
+      root.error("alerts", "must hold at most " + std::to_string(kMaxGroupAlerts) +
+                               " alerts (set max_alerts in Alertmanager's webhook_config)");
+      return tl::unexpected(std::move(errs).finish());
+    }
     parsed.reserve(alerts->size());
     alert.group.reserve(alerts->size());
     for (std::size_t i = 0; i < alerts->size(); ++i) {
       const std::string prefix = "alerts[" + std::to_string(i) + "]";
       const json::object* item = (*alerts)[i].if_object();
       if (item == nullptr) {
-        errs.errors.push_back("'" + prefix + "' must be an object");
+        errs.add("'" + prefix + "' must be an object");
         continue;
       }
-      Fields f(*item, prefix + ".", errs.errors);
+      Fields f(*item, prefix + ".", errs);
       json::object out(&mr);
       auto st = f.string("status");
       if (!valid_status(st) && (f.get("status") == nullptr || f.get("status")->is_string()))
@@ -129,12 +138,12 @@ tl::expected<engine::Alert, ParseErrors> parse_alertmanager(std::string_view bod
       ParsedAlert pa;
       pa.firing = st == "firing";
       if (const json::object* labels = f.object("labels")) {
-        pa.alertname = Fields(*labels, prefix + ".labels.", errs.errors).string("alertname");
-        out.emplace("labels", *labels);
+        pa.alertname = Fields(*labels, prefix + ".labels.", errs).string("alertname");
+        if (f.storable("labels", *labels)) out.emplace("labels", *labels);
       }
       if (const json::object* annotations = f.object("annotations")) {
-        pa.summary = Fields(*annotations, prefix + ".annotations.", errs.errors).string("summary");
-        out.emplace("annotations", *annotations);
+        pa.summary = Fields(*annotations, prefix + ".annotations.", errs).string("summary");
+        if (f.storable("annotations", *annotations)) out.emplace("annotations", *annotations);
       }
       auto starts_at = f.string("startsAt");
       if (starts_at) out.emplace("startsAt", *starts_at);
@@ -154,7 +163,7 @@ tl::expected<engine::Alert, ParseErrors> parse_alertmanager(std::string_view bod
     }
   }
 
-  if (!errs.errors.empty()) return tl::unexpected(std::move(errs));
+  if (!errs.empty()) return tl::unexpected(std::move(errs).finish());
 
   std::string dedup = "am:";
   dedup += receiver.value_or("");

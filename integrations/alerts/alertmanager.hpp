@@ -9,7 +9,11 @@
 
 namespace baton::alerts {
 
-/// The Alertmanager webhook payload, version "4" (see /work/shared/protocols/fallback.md §4).
+/// At most this many alerts in one notification (Alertmanager's
+/// webhook_config.max_alerts keeps a group under it); more is refused (400).
+inline constexpr std::size_t kMaxGroupAlerts = 10000;
+
+/// The Alertmanager webhook payload, version "4" (prometheus.io/docs/alerting/latest/configuration/#webhook_config).
 /// One notification = one group = one Alert (Source::alertmanager, integration_key as given):
 /// - dedup_key = "am:" + receiver + ":" + groupKey; when that is longer than 255 characters,
 ///   "am:" + the 16-hex-digit FNV-1a 64 of the whole of it (stable across restarts);
@@ -28,7 +32,8 @@ namespace baton::alerts {
 /// Validates: body is an object; version == "4" (missing accepted); status firing|resolved;
 /// groupKey present; alerts a non-empty array of objects, each with status firing|resolved;
 /// labels/annotations objects; the strings used are strings. Errors name the field
-/// ("'alerts[2].status' must be firing or resolved"); all problems are reported.
+/// ("'alerts[2].status' must be firing or resolved"); up to 20 problems are listed, and
+/// numbers that are not finite (1e999) in labels or annotations are refused.
 /// details_json = {receiver, groupLabels, commonLabels, commonAnnotations, externalURL,
 /// truncatedAlerts, alerts: [{status, labels, annotations, startsAt, endsAt (omitted when
 /// unset), generatorURL, fingerprint}]}, each only when present.

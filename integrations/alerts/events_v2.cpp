@@ -20,19 +20,23 @@ void check_link_array(Fields& root, std::string_view key, std::string_view requi
                       std::initializer_list<std::string_view> optional, json::object& details) {
   const json::array* arr = root.array(key);
   if (arr == nullptr) return;
-  std::size_t errors_before = root.errors().size();
+  if (arr->size() > kMaxLinks) {
+    root.error(key, "must hold at most " + std::to_string(kMaxLinks) + " items");
+    return;
+  }
+  std::size_t errors_before = root.errors().count();
   for (std::size_t i = 0; i < arr->size(); ++i) {
     std::string prefix = root.path(key) + "[" + std::to_string(i) + "]";
     const json::object* item = (*arr)[i].if_object();
     if (item == nullptr) {
-      root.errors().push_back("'" + prefix + "' must be an object");
+      root.errors().add("'" + prefix + "' must be an object");
       continue;
     }
     Fields f(*item, prefix + ".", root.errors());
     f.string(required, true);
     for (std::string_view k : optional) f.string(k);
   }
-  if (root.errors().size() == errors_before) details.emplace(key, *arr);
+  if (root.errors().count() == errors_before && root.storable(key, *arr)) details.emplace(key, *arr);
 }
 
 }  // namespace
@@ -45,19 +49,19 @@ tl::expected<engine::Alert, ParseErrors> parse_events_v2(std::string_view body) 
 
   ParseErrors errs;
   if (ec) {
-    errs.errors.push_back("malformed JSON: " + ec.message());
-    return tl::unexpected(std::move(errs));
+    errs.add("malformed JSON: " + ec.message());
+    return tl::unexpected(std::move(errs).finish());
   }
   const json::object* obj = doc.if_object();
   if (obj == nullptr) {
-    errs.errors.push_back("the event must be a JSON object");
-    return tl::unexpected(std::move(errs));
+    errs.add("the event must be a JSON object");
+    return tl::unexpected(std::move(errs).finish());
   }
 
   engine::Alert alert;
   alert.source = engine::Source::events_v2;
   json::object details(&mr);
-  Fields root(*obj, "", errs.errors);
+  Fields root(*obj, "", errs);
 
   if (auto key = root.string("routing_key", true)) alert.integration_key = *key;
 
@@ -80,7 +84,7 @@ tl::expected<engine::Alert, ParseErrors> parse_events_v2(std::string_view body) 
 
   if (!known_non_trigger) {
     if (const json::object* payload = root.object("payload", trigger)) {
-      Fields p(*payload, "payload.", errs.errors);
+      Fields p(*payload, "payload.", errs);
       if (auto summary = p.string("summary", true))
         alert.summary = detail::utf8_prefix(*summary, kMaxSummaryChars);
       if (auto source = p.string("source", true)) alert.source_name = *source;
@@ -92,7 +96,8 @@ tl::expected<engine::Alert, ParseErrors> parse_events_v2(std::string_view body) 
       }
       for (std::string_view k : {"component", "group", "class"})
         if (auto v = p.string(k)) details.emplace(k, *v);
-      if (const json::value* cd = p.get("custom_details")) details.emplace("custom_details", *cd);
+      if (const json::value* cd = p.get("custom_details"); cd && p.storable("custom_details", *cd))
+        details.emplace("custom_details", *cd);
       if (auto ts = p.string("timestamp")) details.emplace("timestamp", *ts);
     }
   }
@@ -108,7 +113,7 @@ tl::expected<engine::Alert, ParseErrors> parse_events_v2(std::string_view body) 
   check_link_array(root, "links", "href", {"text"}, details);
   check_link_array(root, "images", "src", {"href", "alt"}, details);
 
-  if (!errs.errors.empty()) return tl::unexpected(std::move(errs));
+  if (!errs.empty()) return tl::unexpected(std::move(errs).finish());
   alert.details_json = json::serialize(details);
   return alert;
 }

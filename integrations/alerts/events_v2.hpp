@@ -12,8 +12,10 @@ namespace baton::alerts {
 /// Maximum lengths, in Unicode characters (code points), as PagerDuty counts them.
 inline constexpr std::size_t kMaxDedupKeyChars = 255;
 inline constexpr std::size_t kMaxSummaryChars = 1024;
+/// At most this many `links` and `images` each; more is refused (400).
+inline constexpr std::size_t kMaxLinks = 100;
 
-/// The PagerDuty Events API v2 event (see /work/shared/protocols/pagerduty-events-v2.md):
+/// The PagerDuty Events API v2 event (developer.pagerduty.com/docs/events-api-v2/trigger-events):
 /// - `routing_key` required (-> Alert.integration_key);
 /// - `event_action` trigger|acknowledge|resolve;
 /// - `dedup_key` at most 255 characters; required for acknowledge/resolve; absent or
@@ -24,7 +26,10 @@ inline constexpr std::size_t kMaxSummaryChars = 1024;
 ///   `component`, `group`, `class` (strings) and `custom_details` (any JSON);
 /// - optional `client`, `client_url` (strings), `links[]` ({href required, text}),
 ///   `images[]` ({src required, href, alt}).
-/// A JSON null counts as absent; unknown fields are ignored.
+/// A JSON null counts as absent; unknown fields are ignored. A number that is not
+/// finite (1e999) anywhere in custom_details is refused, naming its path, since
+/// the stored details must read back as the same JSON. At most 20 problems are
+/// listed (ParseErrors).
 /// Alert.source = Source::events_v2. Alert.details_json is a compact JSON object with,
 /// in this order and only when present: component, group, class, custom_details,
 /// timestamp, client, client_url, links, images ("{}" when none).

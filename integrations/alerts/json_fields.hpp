@@ -8,6 +8,9 @@
 #include <vector>
 
 #include <boost/json.hpp>
+#include <cmath>
+
+#include "integrations/alerts/parse_errors.hpp"
 
 namespace baton::alerts::detail {
 
@@ -16,7 +19,7 @@ namespace json = boost::json;
 /// Collects errors with the field path of the current object as a prefix.
 class Fields {
  public:
-  Fields(const json::object& obj, std::string prefix, std::vector<std::string>& errors)
+  Fields(const json::object& obj, std::string prefix, ParseErrors& errors)
       : obj_(obj), prefix_(std::move(prefix)), errors_(errors) {}
 
   /// The field, or nullptr when absent or null.
@@ -26,7 +29,7 @@ class Fields {
   }
   std::string path(std::string_view key) const { return prefix_ + std::string(key); }
   void error(std::string_view key, std::string_view what) {
-    errors_.push_back("'" + path(key) + "' " + std::string(what));
+    errors_.add("'" + path(key) + "' " + std::string(what));
   }
 
   /// A string field. Records "is missing or blank" when required and absent or blank,
@@ -77,12 +80,36 @@ class Fields {
     return &v->get_array();
   }
 
-  std::vector<std::string>& errors() { return errors_; }
+  ParseErrors& errors() { return errors_; }
+
+  /// A value copied into the stored details: records an error naming the
+  /// first number inside it that is not finite (1e999 parses as infinity,
+  /// which JSON cannot represent, RFC 8259 §6). Returns whether it is clean.
+  bool storable(std::string_view key, const json::value& v) {
+    std::string where = path(key);
+    if (auto bad = first_non_finite(v, where)) {
+      errors_.add("'" + *bad + "' must be a finite number");
+      return false;
+    }
+    return true;
+  }
+
+  static std::optional<std::string> first_non_finite(const json::value& v, const std::string& at) {
+    if (const double* d = v.if_double()) return std::isfinite(*d) ? std::nullopt : std::optional(at);
+    if (const json::object* o = v.if_object()) {
+      for (const auto& kv : *o)
+        if (auto bad = first_non_finite(kv.value(), at + "." + std::string(kv.key()))) return bad;
+    } else if (const json::array* a = v.if_array()) {
+      for (std::size_t i = 0; i < a->size(); ++i)
+        if (auto bad = first_non_finite((*a)[i], at + "[" + std::to_string(i) + "]")) return bad;
+    }
+    return std::nullopt;
+  }
 
  private:
   const json::object& obj_;
   std::string prefix_;
-  std::vector<std::string>& errors_;
+  ParseErrors& errors_;
 };
 
 inline bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }

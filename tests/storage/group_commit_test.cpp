@@ -125,11 +125,15 @@ TEST_CASE("flush and destructor drain the queue", "[storage][group_commit]") {
   CHECK(store->load()->pending_outbox.size() == 19);
 }
 
-// One bad item in a shared batch (duplicate idempotency key) fails only its own
-// done, with conflict, and leaves nothing of itself; the others commit. An
-// update for an unknown id reports not_found.
-TEST_CASE("errors reach the right done", "[storage][group_commit]") {
-  auto writer = std::make_unique<GroupCommitWriter>(open_store(":memory:"));
+// One bad item in a shared batch (duplicate idempotency key) fails its own
+// done with conflict and leaves nothing of itself; the items before it commit.
+// It is a barrier: the items after it were computed from state that includes
+// it, so they fail too without being written ("an earlier change..."), and so
+// does everything submitted until reset_failure(). on_failure runs once.
+TEST_CASE("a failed item is a barrier until reset_failure", "[storage][group_commit]") {
+  std::atomic<int> failures{0};
+  auto writer = std::make_unique<GroupCommitWriter>(open_store(":memory:"), 4096,
+                                                    [&](const Error&) { ++failures; });
   std::promise<void> release;
   auto released = release.get_future().share();
   std::latch entered(1);
@@ -141,13 +145,13 @@ TEST_CASE("errors reach the right done", "[storage][group_commit]") {
   });
   entered.wait();
 
-  std::vector<Result<void>> results(4);
+  std::vector<Result<void>> results(5);
   auto bad = make_trigger_effects(3, 3);
   bad.notifications[0].idempotency_key = make_trigger_effects(1, 1).notifications[0].idempotency_key;
   writer->submit(make_trigger_effects(1, 1), [&](Result<void> r) { results[0] = r; });
   writer->submit(make_trigger_effects(2, 2), [&](Result<void> r) { results[1] = r; });
   writer->submit(bad, [&](Result<void> r) { results[2] = r; });
-  writer->submit_updates({{99, OutboxState::delivered, 1, t0(), "", t0()}}, [&](Result<void> r) { results[3] = r; });
+  writer->submit(make_trigger_effects(4, 4), [&](Result<void> r) { results[3] = r; });
   release.set_value();
   blocker.join();
   writer->flush();
@@ -157,15 +161,58 @@ TEST_CASE("errors reach the right done", "[storage][group_commit]") {
   REQUIRE_FALSE(results[2].has_value());
   CHECK(results[2].error().kind == ErrorKind::conflict);
   REQUIRE_FALSE(results[3].has_value());
-  CHECK(results[3].error().kind == ErrorKind::not_found);
+  CHECK(results[3].error().message.find("earlier change") != std::string::npos);
+  CHECK(failures == 1);
+  CHECK(writer->stats().failed);
+
+  // Still failed: a fine item is refused without being written.
+  writer->submit(make_trigger_effects(5, 5), [&](Result<void> r) { results[4] = r; });
+  writer->flush();
+  CHECK_FALSE(results[4].has_value());
+  CHECK(failures == 1);
+
+  writer->reset_failure();
+  Result<void> after = tl::unexpected(Error{});
+  writer->submit(make_trigger_effects(6, 6), [&](Result<void> r) { after = r; });
+  writer->flush();
+  CHECK(after.has_value());
   auto stats = writer->stats();
-  CHECK(stats.items == 2);
-  CHECK(stats.failed_items == 2);
+  CHECK_FALSE(stats.failed);
+  CHECK(stats.items == 3);
+  CHECK(stats.failed_items == 3);
+  CHECK(stats.failures == 1);
   writer->with_store([](Store& s) {
-    CHECK(s.count_incidents(std::nullopt).value() == 2);
+    CHECK(s.count_incidents(std::nullopt).value() == 3);  // 1, 2 and 6
     CHECK_FALSE(s.get_incident(3)->has_value());
+    CHECK_FALSE(s.get_incident(4)->has_value());
+    CHECK_FALSE(s.get_incident(5)->has_value());
     CHECK(s.timeline(3)->empty());
   });
+}
+
+// An update for an unknown outbox id reports not_found to its own done.
+TEST_CASE("an update for an unknown id reports not_found", "[storage][group_commit]") {
+  GroupCommitWriter writer(open_store(":memory:"));
+  Result<void> result;
+  writer.submit_updates({{99, OutboxState::delivered, 1, t0(), "", t0()}}, [&](Result<void> r) { result = r; });
+  writer.flush();
+  REQUIRE_FALSE(result.has_value());
+  CHECK(result.error().kind == ErrorKind::not_found);
+}
+
+// The probe writes one row when the disk takes writes, and fails as a value
+// on a Store that cannot write.
+TEST_CASE("probe reports whether the store takes writes", "[storage][group_commit]") {
+  TempDir dir;
+  const auto path = dir.file();
+  {
+    GroupCommitWriter writer(open_store(path));
+    CHECK(writer.probe(t0()).has_value());
+  }
+  auto reader = Store::open_reader(path);
+  REQUIRE(reader.has_value());
+  GroupCommitWriter read_only(std::move(*reader));
+  CHECK_FALSE(read_only.probe(t0()).has_value());
 }
 
 // A transaction failure that is not any one item's fault (here: a read-only
