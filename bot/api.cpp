@@ -11,6 +11,7 @@
 #include "integrations/action_links.hpp"
 #include "integrations/alerts/alertmanager.hpp"
 #include "integrations/alerts/events_v2.hpp"
+#include "integrations/common/utf8.hpp"
 #include "integrations/crypto.hpp"
 #include "bot/slack_frontend.hpp"
 #include "bot/teams_frontend.hpp"
@@ -45,6 +46,16 @@ int status_for(ErrorKind kind) {
     case ErrorKind::permanent: return 503;
   }
   return 500;
+}
+
+/// The answer for an expected failure; Retry-After when the error gives one
+/// (e.g. 503 while the database fails writes).
+Response error_response(const Error& e) {
+  auto r = json_error(status_for(e.kind), e.message);
+  if (e.retry_after.count() > 0)
+    r.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(
+                                              1, std::chrono::duration_cast<std::chrono::seconds>(e.retry_after).count())));
+  return r;
 }
 
 json::value time_or_null(const std::optional<engine::TimePoint>& t) {
@@ -169,7 +180,8 @@ class Router {
     if (path == "/healthz") return respond(method_is(req, "GET") ? ok_json("ok") : not_allowed());
     if (path == "/readyz") {
       if (!method_is(req, "GET")) return respond(not_allowed());
-      return respond(app_.ready() ? ok_json("ready") : json_error(503, "starting or stopping"));
+      if (app_.ready()) return respond(ok_json("ready"));
+      return respond(json_error(503, app_.storage_failing() ? "the database is failing writes" : "starting or stopping"));
     }
     if (path == "/metrics") {
       if (!method_is(req, "GET")) return respond(not_allowed());
@@ -247,7 +259,7 @@ class Router {
     if (!app_.config()->directory->service_by_key(alert->integration_key))
       return reject(400, {"'routing_key' is not the integration key of any service"});
     app_.ingest(std::move(*alert), [respond = std::move(respond)](Result<IngestOutcome> r) {
-      if (!r) return respond(json_error(status_for(r.error().kind), r.error().message));
+      if (!r) return respond(error_response(r.error()));
       respond(json_response(202, json::object{{"status", "success"},
                                               {"message", "Event processed"},
                                               {"dedup_key", r->dedup_key}}));
@@ -282,7 +294,7 @@ class Router {
     }
     const auto alerts = alert->group.size();
     app_.ingest(std::move(*alert), [respond = std::move(respond), alerts](Result<IngestOutcome> r) {
-      if (!r) return respond(json_error(status_for(r.error().kind), r.error().message));
+      if (!r) return respond(error_response(r.error()));
       json::object o{{"status", "success"}, {"dedup_key", r->dedup_key}, {"alerts", alerts}};
       if (r->incident) o["incident"] = *r->incident;
       respond(json_response(200, o));
@@ -320,7 +332,7 @@ class Router {
       auto id = parse_int(path.substr(kOverrides.size()));
       if (!id) return respond(json_error(404, "override ids are integers"));
       auto r = app_.remove_override(*id);
-      if (!r) return respond(json_error(status_for(r.error().kind), r.error().message));
+      if (!r) return respond(error_response(r.error()));
       return respond(json_response(200, json::object{{"status", "deleted"}, {"id", *id}}));
     }
     constexpr std::string_view kIncidents = "/api/v1/incidents/";
@@ -387,7 +399,7 @@ class Router {
     ov.start = *engine::parse_iso8601(*start);
     ov.end = *engine::parse_iso8601(*end);
     auto added = app_.add_override(ov);
-    if (!added) return respond(json_error(status_for(added.error().kind), added.error().message));
+    if (!added) return respond(error_response(added.error()));
     spdlog::info("override {} added to schedule {} by api:{}", added->id, schedule, token_name);
     respond(json_response(201, override_json(*added)));
   }
@@ -411,7 +423,7 @@ class Router {
       q.before = *n;
     }
     auto rows = app_.list_incidents(q);
-    if (!rows) return respond(json_error(status_for(rows.error().kind), rows.error().message));
+    if (!rows) return respond(error_response(rows.error()));
     auto cfg = app_.config();
     json::array arr;
     for (const auto& inc : *rows) arr.push_back(incident_json(inc, *cfg->directory));
@@ -429,12 +441,12 @@ class Router {
 
   void show(std::int64_t number, Responder respond) {
     auto inc = app_.get_incident(number);
-    if (!inc) return respond(json_error(status_for(inc.error().kind), inc.error().message));
+    if (!inc) return respond(error_response(inc.error()));
     if (!*inc) return respond(json_error(404, "no incident #" + std::to_string(number)));
     auto cfg = app_.config();
     auto o = incident_json(**inc, *cfg->directory);
     auto events = app_.timeline(number);
-    if (!events) return respond(json_error(status_for(events.error().kind), events.error().message));
+    if (!events) return respond(error_response(events.error()));
     json::array tl;
     for (const auto& e : *events)
       tl.push_back(json::object{{"at", engine::format_iso8601(e.at)},
@@ -459,7 +471,7 @@ class Router {
 
   void act(std::int64_t number, Command cmd, engine::Actor actor, Responder respond) {
     app_.command(number, cmd, std::move(actor), [this, respond = std::move(respond)](Result<Incident> r) {
-      if (!r) return respond(json_error(status_for(r.error().kind), r.error().message));
+      if (!r) return respond(error_response(r.error()));
       auto cfg = app_.config();
       respond(json_response(200, incident_json(*r, *cfg->directory)));
     });
@@ -600,9 +612,11 @@ class Router {
       app_.count_rejected("twilio");
       return respond(json_error(403, "invalid or missing X-Twilio-Signature"));
     }
+    // Verified over the bytes as sent; from here on, text that can reach the
+    // timeline must be UTF-8 (a %FF in ErrorCode would break the JSON API).
     auto param = [&params](std::string_view name) -> std::string {
       for (const auto& [k, v] : params)
-        if (k == name) return v;
+        if (k == name) return integrations::repair_utf8(v);
       return "";
     };
     if (status_callback) return twilio_status(req, param("MessageStatus"), param("ErrorCode"), std::move(respond));

@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "integrations/common/utf8.hpp"
 #include "integrations/sms/twilio_signature.hpp"
 
 namespace baton::slack {
@@ -171,9 +172,10 @@ SlashCommand parse_incident(std::string_view text, const std::vector<Word>& word
                      "'; use new, ack, resolve, escalate, reassign, list or status");
 }
 
+// Form values are bytes (%FF decodes as such); what baton keeps must be UTF-8.
 std::string field(const integrations::FormParams& params, std::string_view key) {
   for (const auto& [k, v] : params)
-    if (k == key) return v;
+    if (k == key) return integrations::repair_utf8(v);
   return {};
 }
 

@@ -301,3 +301,28 @@ TEST_CASE("fallback: an undelivered SMS status moves the chain on", "[fallback]"
            t.find("via sms failed: SMS undelivered") != std::string::npos;
   }));
 }
+
+TEST_CASE("fallback: a signed status callback with bytes that are not UTF-8 keeps the API valid JSON",
+          "[fallback][hostile]") {
+  // Scenario: a correctly signed callback carries ErrorCode=%FF%FE. The note
+  // it adds to the timeline is repaired (U+FFFD), so GET /api/v1/incidents and
+  // the incident's timeline still parse as JSON.
+  test::SmtpServerOptions options;
+  options.reject_550 = {"pete@refused.example.com"};
+  test::TempDb db;
+  test::FakeClock clock;
+  Peers peers(options);
+  test::ServiceHarness svc(clock, config(peers, db.path()));
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("key-pete", "p3")).status == 202);
+  REQUIRE(peers.twilio.wait_for_requests(1, 10s));
+  svc.app->drain();
+  auto target = field(peers.sms_sent().front(), "StatusCallback").substr(std::string(kPublicUrl).size());
+  auto cb = twilio_post(svc, target,
+                        {{"MessageSid", "SM10"}, {"MessageStatus", "failed"}, {"ErrorCode", "\xFF\xFE"}});
+  CHECK(cb.status == 204);
+  REQUIRE(test::eventually([&] { return svc.timeline_text(1).find("Twilio error \xEF\xBF\xBD") != std::string::npos; }));
+  auto list = svc.call("GET", "/api/v1/incidents");
+  boost::system::error_code ec;
+  json::parse(list.body, ec);
+  CHECK_FALSE(ec);
+}
