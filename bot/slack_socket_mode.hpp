@@ -1,5 +1,5 @@
 #pragma once
-// Slack Socket Mode client (protocols/slack.md §2): a WebSocket to Slack that
+// Slack Socket Mode client (Slack's Socket Mode docs, api.slack.com/apis/socket-mode): a WebSocket to Slack that
 // delivers envelopes (events, slash commands, interactions) and takes their
 // acknowledgements. Beast, Asio and OpenSSL stay in the .cpp (pimpl).
 #include <chrono>

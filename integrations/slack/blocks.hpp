@@ -1,5 +1,5 @@
 #pragma once
-// The Block Kit message of a Slack page (protocols/slack.md §7), as JSON text.
+// The Block Kit message of a Slack page (api.slack.com/block-kit), as JSON text.
 // Pure. The button ids below are what the interaction parser routes on.
 #include <string>
 #include <string_view>

@@ -1,5 +1,5 @@
 #pragma once
-// Slash commands (protocols/slack.md §4): the request fields, from a form body
+// Slash commands (api.slack.com/interactivity/slash-commands): the request fields, from a form body
 // (HTTP mode) or a Socket Mode payload, and the /baton grammar. Pure.
 #include <cstdint>
 #include <optional>

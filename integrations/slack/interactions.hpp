@@ -1,5 +1,5 @@
 #pragma once
-// Slack interactivity and Events API payloads (protocols/slack.md §3 and §5):
+// Slack interactivity and Events API payloads (api.slack.com/interactivity/handling and api.slack.com/apis/events-api):
 // button presses and events, from HTTP mode or a Socket Mode envelope's
 // payload (the same JSON). Pure; Boost.JSON stays in the .cpp.
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// Slack request signing, v0 scheme (protocols/slack.md §1). Pure: the clock
+// Slack request signing, v0 scheme (api.slack.com/authentication/verifying-requests-from-slack). Pure: the clock
 // is an argument.
 #include <chrono>
 #include <string>

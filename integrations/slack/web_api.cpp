@@ -23,7 +23,7 @@ using integrations::HttpResponse;
 
 constexpr std::size_t kSnippetBytes = 200;
 
-// The one table of Slack error codes (protocols/slack.md §6). Codes not here are permanent.
+// The one table of Slack error codes (api.slack.com/web). Codes not here are permanent.
 constexpr std::array<std::pair<std::string_view, ErrorKind>, 19> kErrorTable{{
     {"ratelimited", ErrorKind::rate_limited},
     {"invalid_auth", ErrorKind::auth_revoked},

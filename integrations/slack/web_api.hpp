@@ -1,5 +1,5 @@
 #pragma once
-// A blocking client for the Slack Web API (protocols/slack.md §6): one POST
+// A blocking client for the Slack Web API (api.slack.com/web): one POST
 // per method call, Slack's {"ok":...} envelopes mapped onto the error taxonomy
 // in one table. JSON stays in web_api.cpp; callers pass and get JSON as text.
 #include <chrono>

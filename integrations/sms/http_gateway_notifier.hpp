@@ -1,6 +1,6 @@
 #pragma once
 // A generic HTTP SMS gateway channel (MethodKind::sms) for providers other
-// than Twilio (protocols/fallback.md §2.3): one templated request per message.
+// than Twilio (a generic HTTP SMS gateway): one templated request per message.
 #include <chrono>
 #include <cstdint>
 #include <optional>

@@ -1,6 +1,6 @@
 #pragma once
 // The Twilio SMS channel (MethodKind::sms): one POST to the Messages API per
-// page or update (protocols/fallback.md §1.1).
+// page or update (twilio.com/docs/messaging/api/message-resource).
 #include <chrono>
 #include <optional>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// Twilio's X-Twilio-Signature (protocols/fallback.md §1.4) and the
+// Twilio's X-Twilio-Signature (twilio.com/docs/usage/webhooks/webhooks-security) and the
 // application/x-www-form-urlencoded helpers that Twilio's requests use. Pure.
 #include <string>
 #include <string_view>

@@ -1,5 +1,5 @@
 #pragma once
-// Inbound Bot Framework activities as Teams sends them (protocols/teams.md A3,
+// Inbound Bot Framework activities as Teams sends them (Bot Framework Activity schema, learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-activities;
 // A4), the text-command grammar of the bot, and plain replies. Pure; the JWT
 // check (jwt.hpp) runs before any of this. Boost.JSON stays in the .cpp.
 #include <cstdint>

@@ -1,5 +1,5 @@
 #pragma once
-// The Adaptive Card of a Teams page (protocols/teams.md A4) and the activity
+// The Adaptive Card of a Teams page (Adaptive Cards and Universal Actions, learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/overview) and the activity
 // and invoke-response envelopes that carry it, as JSON text. Pure; Boost.JSON
 // stays in cards.cpp.
 #include <string>

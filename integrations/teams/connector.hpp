@@ -1,5 +1,5 @@
 #pragma once
-// Outbound Teams: OAuth2 client-credentials tokens (protocols/teams.md A2),
+// Outbound Teams: OAuth2 client-credentials tokens (Bot Framework authentication, learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-authentication),
 // the Bot Connector REST calls (A3), Teams' status codes mapped onto the error
 // taxonomy in one table (A3/A7), and per-conversation pacing (A7). JSON stays
 // in connector.cpp; callers pass activities as JSON text.

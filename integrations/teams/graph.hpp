@@ -1,5 +1,5 @@
 #pragma once
-// Microsoft Graph for one channel per incident (protocols/teams.md A5): create
+// Microsoft Graph for one channel per incident (Microsoft Graph, learn.microsoft.com/graph/api/channel-post): create
 // a standard channel in a team, and name it within Teams' rules. JSON stays in
 // graph.cpp.
 #include <cstdint>

@@ -1,7 +1,7 @@
 #pragma once
 // Settings shared by the Teams clients: the bot's Entra identity and the base
 // URL of every Microsoft endpoint, so tests and sovereign clouds can point
-// each one elsewhere (protocols/teams.md A1, A2, A3, A5).
+// each one elsewhere (Bot Framework authentication, activities and Microsoft Graph on learn.microsoft.com).
 #include <chrono>
 #include <string>
 

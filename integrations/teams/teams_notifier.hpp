@@ -2,7 +2,7 @@
 // The Teams channel (MethodKind::teams): the page as an Adaptive Card in the
 // owner's 1:1 chat and as a thread in the service's channel, incident channels
 // through Graph, and updates that PUT the new card over every card posted
-// (protocols/teams.md A3-A5, A7). The clients live in connector.hpp and graph.hpp.
+// (Bot Connector REST API and Microsoft Graph on learn.microsoft.com). The clients live in connector.hpp and graph.hpp.
 #include <map>
 #include <memory>
 #include <mutex>

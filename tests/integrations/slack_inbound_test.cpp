@@ -25,7 +25,7 @@ const engine::TimePoint kAt = engine::from_ms(1531420618LL * 1000);
 
 std::string error_of(const Result<void>& r) { return r ? std::string("ok") : r.error().message; }
 
-// protocols/slack.md §5, verbatim.
+// api.slack.com/apis/events-api, verbatim.
 const std::string kBlockActions = R"({"type":"block_actions","user":{"id":"U0ONCALL","username":"ana","name":"ana","team_id":"T0"},
  "api_app_id":"A0","token":"legacy","trigger_id":"123.456.abc","team":{"id":"T0","domain":"acme"},
  "container":{"type":"message","message_ts":"1700000000.000100","channel_id":"D0DM","is_ephemeral":false},

@@ -11,7 +11,7 @@ using namespace baton::integrations;
 
 namespace {
 
-// The vectors of protocols/fallback.md §1.4, produced with twilio-node 6.2.0
+// The vectors of twilio.com/docs/usage/webhooks/webhooks-security, produced with twilio-node 6.2.0
 // and cross-checked with openssl.
 const std::string kV1Token = "12345";
 const std::string kV1Url = "https://mycompany.com/myapp.php?foo=1&bar=2";

@@ -1,5 +1,5 @@
 #pragma once
-// A protocol-faithful fake of the Slack Web API (protocols/slack.md §6) on an
+// A protocol-faithful fake of the Slack Web API (api.slack.com/web) on an
 // HttpPeer: POST /api/<method>, bearer tokens, JSON or form arguments,
 // Slack's envelopes ({"ok":true,...} / {"ok":false,"error":...} with HTTP 200,
 // 429 + Retry-After when scripted), and in-memory users, channels and

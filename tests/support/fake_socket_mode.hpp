@@ -1,5 +1,5 @@
 #pragma once
-// A protocol-faithful Slack Socket Mode server for tests (protocols/slack.md
+// A protocol-faithful Slack Socket Mode server for tests (Slack's Socket Mode docs, api.slack.com/apis/socket-mode
 // §2): plain WebSocket on 127.0.0.1, an ephemeral port, its own thread. Every
 // url() is a fresh single-use ticket; each connection is greeted with hello;
 // tests push envelopes and disconnects and read back the acks. Beast stays in
