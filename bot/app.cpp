@@ -14,7 +14,9 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <deque>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -97,6 +99,34 @@ struct App::Impl {
   std::mutex teams_users_mutex;
   std::map<std::string, std::string> teams_users;
 
+  // Incidents whose pages are no longer wanted (acknowledged or resolved): the
+  // dispatcher drops their queued pages and retries before the next attempt.
+  // Updated once a change is committed; bounded (oldest first out).
+  std::mutex quiet_mutex;
+  std::unordered_set<std::int64_t> quiet;
+  std::deque<std::int64_t> quiet_order;
+  static constexpr std::size_t kMaxQuiet = 200'000;
+
+  void set_quiet(std::int64_t number, bool is_quiet) {
+    std::lock_guard lock(quiet_mutex);
+    if (!is_quiet) {
+      quiet.erase(number);
+      return;
+    }
+    if (!quiet.insert(number).second) return;
+    quiet_order.push_back(number);
+    while (quiet_order.size() > kMaxQuiet) {
+      quiet.erase(quiet_order.front());
+      quiet_order.pop_front();
+    }
+  }
+
+  bool page_wanted(const integrations::Delivery& d) {
+    if (d.notification.kind != engine::NotificationKind::page) return true;
+    std::lock_guard lock(quiet_mutex);
+    return !quiet.contains(d.notification.incident);
+  }
+
   // Time to first page: notification id -> when the alert that caused it arrived.
   std::mutex first_page_mutex;
   std::unordered_map<std::int64_t, std::chrono::steady_clock::time_point> first_page;
@@ -174,9 +204,12 @@ struct App::Impl {
             e.kind != engine::TimelineKind::escalated && e.kind != engine::TimelineKind::reassigned &&
             e.kind != engine::TimelineKind::triggered)
           lines.push_back(e);
-    auto on_done = [this, deliveries = std::move(deliveries), after = std::move(after),
-                    lines = std::move(lines)](Result<void> r) mutable {
+    std::vector<std::pair<std::int64_t, bool>> states;  // incident, no longer triggered
+    for (const auto& inc : fx.incidents) states.emplace_back(inc.number, inc.state != engine::IncidentState::triggered);
+    auto on_done = [this, deliveries = std::move(deliveries), after = std::move(after), lines = std::move(lines),
+                    states = std::move(states)](Result<void> r) mutable {
       if (r) {
+        for (const auto& [number, is_quiet] : states) set_quiet(number, is_quiet);
         for (auto& d : deliveries) dispatcher->submit(std::move(d));
         post_timeline_lines(std::move(lines));
       } else {
@@ -234,7 +267,10 @@ struct App::Impl {
 
   void on_outcome(const integrations::DispatchOutcome& o) {
     using Kind = integrations::DispatchOutcome::Kind;
-    const char* result = o.kind == Kind::delivered ? "delivered" : o.kind == Kind::retry ? "retry" : "failed";
+    const char* result = o.kind == Kind::delivered   ? "delivered"
+                         : o.kind == Kind::retry     ? "retry"
+                         : o.kind == Kind::cancelled ? "cancelled"
+                                                     : "failed";
     metrics.count_notification(engine::to_string(o.notification.method), result);
     if (o.kind == Kind::delivered && o.notification.kind == engine::NotificationKind::page) {
       std::lock_guard lock(first_page_mutex);
@@ -243,7 +279,7 @@ struct App::Impl {
             std::chrono::duration<double>(std::chrono::steady_clock::now() - it->second).count());
         first_page.erase(it);
       }
-    } else if (o.kind == Kind::failed) {
+    } else if (o.kind == Kind::failed || o.kind == Kind::cancelled) {
       std::lock_guard lock(first_page_mutex);
       first_page.erase(o.notification.id);
     }
@@ -256,7 +292,9 @@ struct App::Impl {
     update.next_attempt = o.next_attempt;
     update.error = o.detail;
     update.at = clock.now();
-    if (o.kind == Kind::retry) {
+    // A page's failed attempt goes to the engine at once, so the next contact
+    // method starts while this one retries; an update's retries are bookkeeping.
+    if (o.kind == Kind::cancelled || (o.kind == Kind::retry && o.notification.kind != engine::NotificationKind::page)) {
       writer->submit_updates({update}, {});
       return;
     }
@@ -270,6 +308,7 @@ struct App::Impl {
     if (degraded) return defer([this, o, update] { apply_outcome(o, update); });
     auto fx = engine->delivery_result(o.notification,
                                       o.kind == Kind::delivered ? engine::DeliveryStatus::delivered
+                                      : o.kind == Kind::retry   ? engine::DeliveryStatus::retrying
                                                                 : engine::DeliveryStatus::failed,
                                       o.detail, clock.now());
     commit(std::move(fx), {update}, [this, o, update](Result<void> r) {
@@ -562,6 +601,7 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
   dopt.workers = cfg->dispatch.workers;
   dopt.max_attempts = cfg->dispatch.max_attempts;
   dopt.base_backoff = cfg->dispatch.base_backoff;
+  dopt.still_wanted = [raw = impl.get()](const integrations::Delivery& d) { return raw->page_wanted(d); };
   auto* raw = impl.get();
   impl->dispatcher = std::make_unique<integrations::Dispatcher>(
       std::move(notifiers), clock, dopt, [raw](const integrations::DispatchOutcome& o) { raw->on_outcome(o); });
@@ -600,6 +640,7 @@ Result<std::uint16_t> App::start() {
       for (const auto& c : d.resume_closed)
         if (!inc && c.number == e.notification.incident) inc = &c;
       if (!inc) continue;
+      if (inc->state != engine::IncidentState::triggered) d.set_quiet(inc->number, true);
       del.incident = *inc;
       const auto& dir = d.engine->directory();
       if (const auto* p = dir->person(e.notification.person)) del.person = d.with_teams_id(*p);

@@ -567,10 +567,14 @@ Effects Engine::delivery_result(const Notification& n, DeliveryStatus status, co
       note(inc, TimelineKind::notification_sent, kEngineActor, what + " delivered", now, fx);
     return fx;  // the timeline row is the only change; the incident row is untouched
   }
-  note(inc, TimelineKind::notification_failed, kEngineActor, what + " failed: " + detail, now, fx);
+  const bool retrying = status == DeliveryStatus::retrying;
+  note(inc, TimelineKind::notification_failed, kEngineActor,
+       what + (retrying ? " failed, retrying: " : " failed: ") + detail, now, fx);
   auto& c = inc.contact;
+  const bool moved_on = std::find(c.moved_on.begin(), c.moved_on.end(), n.id) != c.moved_on.end();
   if (n.kind == NotificationKind::page && inc.state == IncidentState::triggered && c.person == n.person &&
-      c.next_rule < static_cast<int>(c.chain.size())) {
+      !moved_on && c.next_rule < static_cast<int>(c.chain.size())) {
+    c.moved_on.push_back(n.id);
     // Do not wait out the delay: the channel told us it cannot reach them.
     const auto method = c.chain[c.next_rule].method;
     note(inc, TimelineKind::note, kEngineActor,

@@ -79,8 +79,10 @@ class Engine {
                          Severity severity, const Actor& actor, TimePoint now,
                          const std::optional<std::string>& assignee = std::nullopt);
 
-  /// A channel's report about a notification. A failed page moves the owner's
-  /// contact chain to its next method at once.
+  /// A channel's report about a notification. The first failure of a page
+  /// (`retrying` or `failed`, whichever comes first) moves the owner's contact
+  /// chain to its next method at once; the failed method may go on retrying,
+  /// and its later failures only go on the timeline.
   Effects delivery_result(const Notification& notification, DeliveryStatus status,
                           const std::string& detail, TimePoint now);
 

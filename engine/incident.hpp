@@ -76,6 +76,9 @@ struct ContactState {
   int next_rule = 0;        ///< index of the next rule in `chain` to fire
   std::vector<ContactRule> chain;
   TimePoint next_at{};  ///< when rule next_rule fires (valid if next_rule < chain.size())
+  /// Pages of this chain whose failure already moved it on: a page that fails
+  /// again (a retry, then the final failure) moves it no further.
+  std::vector<std::int64_t> moved_on;
 };
 
 struct Incident {
@@ -143,6 +146,8 @@ struct Notification {
   std::string idempotency_key;
 };
 
-enum class DeliveryStatus { delivered, failed };
+/// A channel's report on a notification: delivered; failed for good; or an
+/// attempt failed and the channel retries it in the background.
+enum class DeliveryStatus { delivered, failed, retrying };
 
 }  // namespace baton::engine

@@ -146,6 +146,13 @@ std::chrono::milliseconds Dispatcher::backoff(int attempts, std::chrono::millise
 void Dispatcher::process(Delivery& delivery) {
   DispatchOutcome outcome;
   outcome.notification = delivery.notification;
+  if (options_.still_wanted && !options_.still_wanted(delivery)) {
+    outcome.kind = DispatchOutcome::Kind::cancelled;
+    outcome.attempts = delivery.attempts;
+    outcome.detail = "cancelled: no longer needed";
+    if (on_outcome_) on_outcome_(outcome);
+    return;
+  }
   outcome.attempts = delivery.attempts + 1;
 
   Result<void> result;

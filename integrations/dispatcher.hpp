@@ -22,7 +22,9 @@ namespace baton::integrations {
 
 struct DispatchOutcome {
   engine::Notification notification;
-  enum class Kind { delivered, retry, failed } kind = Kind::failed;
+  /// cancelled: not sent, because `still_wanted` said so (e.g. the page of an
+  /// incident acknowledged meanwhile); it costs no attempt.
+  enum class Kind { delivered, retry, failed, cancelled } kind = Kind::failed;
   int attempts = 0;                  ///< total attempts so far, this one included
   engine::TimePoint next_attempt{};  ///< Kind::retry: when the next attempt is due
   std::string detail;                ///< "<error kind>: <message>" unless delivered
@@ -35,6 +37,9 @@ class Dispatcher {
     int max_attempts = 6;  ///< attempts in total before a retryable error fails
     std::chrono::milliseconds base_backoff{1000};
     std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
+    /// Asked on a worker thread right before each attempt (retries included);
+    /// false drops the delivery with Kind::cancelled. Empty = always wanted.
+    std::function<bool(const Delivery&)> still_wanted;
   };
 
   /// At most one notifier per method (std::invalid_argument otherwise, or for a

@@ -1,5 +1,7 @@
 #include "storage/store.hpp"
 
+#include <charconv>
+
 #include <sqlite3.h>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -180,6 +182,30 @@ std::vector<engine::ContactRule> decode_chain(const std::string& text) {
   return chain;
 }
 
+std::string encode_ids(const std::vector<std::int64_t>& ids) {
+  std::string out;
+  for (auto id : ids) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(id);
+  }
+  return out;
+}
+
+std::vector<std::int64_t> decode_ids(const std::string& text) {
+  std::vector<std::int64_t> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(text.data() + start, text.data() + end, v);
+    if (ec != std::errc() || p != text.data() + end) throw CorruptData("corrupt contact_moved_on '" + text + "'");
+    out.push_back(v);
+    start = end + 1;
+  }
+  return out;
+}
+
 std::string encode_strings(const std::vector<std::string>& v) {
   json::array a;
   a.reserve(v.size());
@@ -230,14 +256,14 @@ std::string encode_alert_payload(const engine::Alert& a) {
 
 // ---- incident rows ----
 
-constexpr std::array<const char*, 27> kIncidentColumns = {
+constexpr std::array<const char*, 28> kIncidentColumns = {
     "number",         "service_id",         "dedup_key",         "state",
     "summary",        "source_name",        "severity",          "created_by",
     "created_ms",     "updated_ms",         "acked_ms",          "resolved_ms",
     "owner",          "details_json",       "alert_count",       "group_alert_keys",
     "policy_json",    "esc_step",           "esc_round",         "esc_active",
     "esc_deadline_ms", "contact_person",    "contact_page_started_ms", "contact_next_rule",
-    "contact_chain",  "contact_next_at_ms", "notified"};
+    "contact_chain",  "contact_next_at_ms", "notified",          "contact_moved_on"};
 
 std::string incident_select() {
   std::string sql = "SELECT ";
@@ -360,6 +386,7 @@ void Store::Impl::write_incident(const engine::Incident& inc) {
   s.bind(25, encode_chain(inc.contact.chain));
   s.bind(26, static_cast<std::int64_t>(to_ms(inc.contact.next_at)));
   s.bind(27, encode_notified(inc.notified));
+  s.bind(28, encode_ids(inc.contact.moved_on));
   s.exec();
   write_timers(inc);
 }
@@ -517,6 +544,7 @@ engine::Incident Store::Impl::read_incident(SQLite::Statement& s,
   inc.contact.chain = decode_chain(s.getColumn(24).getString());
   inc.contact.next_at = from_ms(column_ms(s.getColumn(25)));
   inc.notified = decode_notified(s.getColumn(26).getString());
+  inc.contact.moved_on = decode_ids(s.getColumn(27).getString());
   return inc;
 }
 

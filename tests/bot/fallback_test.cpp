@@ -326,3 +326,42 @@ TEST_CASE("fallback: a signed status callback with bytes that are not UTF-8 keep
   json::parse(list.body, ec);
   CHECK_FALSE(ec);
 }
+
+TEST_CASE("fallback: an SMTP outage moves to the next method on the first failure", "[fallback]") {
+  // Scenario: the SMTP server refuses connections (a transient error the
+  // channel retries up to 6 times). The first failed attempt starts pete's
+  // SMS at once instead of after the whole retry budget, and the timeline says
+  // the email is retrying. Pete acknowledges by SMS: the email retries still
+  // queued are cancelled, not sent.
+  std::uint16_t closed_port = 0;
+  {
+    test::HttpPeer probe;  // a port that was free a moment ago and is closed now
+    closed_port = probe.port();
+  }
+  test::TempDb db;
+  test::FakeClock clock;
+  Peers peers;
+  auto yaml = config(peers, db.path());
+  const auto smtp_url = peers.smtp->url();
+  yaml.replace(yaml.find(smtp_url), smtp_url.size(), "smtp://127.0.0.1:" + std::to_string(closed_port));
+  yaml.replace(yaml.find("max_attempts: 2"), 15, "max_attempts: 6");
+  test::ServiceHarness svc(clock, yaml);
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("key-pete", "p-down")).status == 202);
+  REQUIRE(peers.twilio.wait_for_requests(1, 10s));
+  REQUIRE(test::eventually([&] {
+    return svc.timeline_text(1).find("via email failed, retrying") != std::string::npos;
+  }));
+  CHECK(svc.timeline_text(1).find("Trying the next contact method for Pete now: sms") != std::string::npos);
+  // The clock has not moved: the SMS did not wait for the email's retries.
+  CHECK(clock.now() == test::FakeClock{}.now());
+
+  auto ack = twilio_post(svc, "/sms/twilio", sms_reply("ACK", "SMack1", "+15551230002"));
+  CHECK(ack.status == 200);
+  svc.app->drain();
+  REQUIRE(svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged");
+  clock.advance(10min);  // the email's retries come due
+  REQUIRE(test::eventually([&] {
+    return svc.call("GET", "/metrics", "", "").body.find(
+               "baton_notifications_total{channel=\"email\",result=\"cancelled\"} 1") != std::string::npos;
+  }));
+}

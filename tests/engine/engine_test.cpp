@@ -306,6 +306,35 @@ TEST_CASE("a delivery failure tries the next contact method at once") {
   CHECK(has_event(ok, TimelineKind::notification_sent));
 }
 
+TEST_CASE("the first failed attempt of a page starts the next method while it retries") {
+  // Scenario: dave's webhook page fails its first attempt (the channel will
+  // retry): email starts at once, and the timeline says it is retrying. The
+  // same page failing again (a retry) or for good moves the chain no further:
+  // sms keeps its +5 min slot. Acknowledging then stops nothing the engine
+  // must re-send; the chain is done.
+  World w;
+  auto fx = w.ingest(trigger("key-chain"));
+  const auto page = fx.notifications.front();
+  w.clock.advance(1s);
+  auto first = w.engine.delivery_result(page, DeliveryStatus::retrying, "transient: connection refused", w.clock.now());
+  CHECK(pages_to(first) == std::vector<std::string>{"dave:email"});
+  bool retrying_line = false;
+  for (const auto& e : first.timeline)
+    retrying_line = retrying_line || e.message.find("failed, retrying: transient: connection refused") != std::string::npos;
+  CHECK(retrying_line);
+  w.clock.advance(2s);
+  auto again = w.engine.delivery_result(page, DeliveryStatus::retrying, "transient: timeout", w.clock.now());
+  CHECK(pages_to(again).empty());
+  CHECK(has_event(again, TimelineKind::notification_failed));
+  auto final_failure = w.engine.delivery_result(page, DeliveryStatus::failed, "gave up after 6 attempts", w.clock.now());
+  CHECK(pages_to(final_failure).empty());
+  // The chain remembers which pages moved it: the snapshot carries it.
+  REQUIRE_FALSE(first.incidents.empty());
+  CHECK(first.incidents.back().contact.moved_on == std::vector<std::int64_t>{page.id});
+  w.clock.advance(297s);
+  CHECK(pages_to(w.tick()) == std::vector<std::string>{"dave:sms"});
+}
+
 TEST_CASE("a step whose schedule has nobody on call is skipped at once") {
   // Scenario: step 1 targets a schedule whose rotation starts in 2030. It is
   // skipped immediately with a timeline note and carol (step 2) is paged now.
