@@ -165,11 +165,13 @@ class Router {
   explicit Router(App& app) : app_(app) {}
 
   void operator()(Request&& req, Responder respond) {
+    const std::string path = req.path;  // req is moved into route()
     try {
-      route(std::move(req), std::move(respond));
+      route(std::move(req), respond);  // a copy: respond stays callable here
     } catch (const std::exception& e) {
-      // A bug, not an expected failure: log it and fail this request only.
-      spdlog::error("handler error on {}: {}", req.path, e.what());
+      // A bug, not an expected failure: log it and fail this request only (the
+      // server ignores a second answer if route() had already given one).
+      spdlog::error("handler error on {}: {}", path, e.what());
       respond(json_error(500, "internal error"));
     }
   }

@@ -682,6 +682,12 @@ void App::stop() {
     d.writer->flush();
   }
   if (d.dispatcher) d.dispatcher->stop();
+  if (d.started) {
+    // Sends that were in flight posted their outcomes to the loop: commit them,
+    // or a page delivered just now would be sent again after the restart.
+    d.run_sync([] { return 0; });
+    d.writer->flush();
+  }
   d.slack_frontend.reset();
   d.teams_frontend.reset();
   if (d.started) {
@@ -995,6 +1001,13 @@ std::string App::metrics_text() {
   st.commit_failures = stats.failures;
   st.storage_failing = d.degraded;
   st.storage_recoveries = d.recoveries;
+  if (d.server) {
+    const auto http = d.server->stats();
+    st.accept_errors = http.accept_errors_total;
+    st.fd_exhausted = http.fd_exhausted_total;
+    st.accept_backing_off = http.currently_backing_off;
+    st.connections_open = http.connections_open;
+  }
   return d.metrics.render(st);
 }
 
