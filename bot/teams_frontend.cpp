@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include "bot/app.hpp"
 #include "integrations/teams/activities.hpp"
 #include "integrations/teams/cards.hpp"
@@ -36,23 +38,40 @@ const char* past_tense(Command c) {
 
 }  // namespace
 
+struct TeamsFrontend::Life {
+  explicit Life(TeamsFrontend* s) : self(s) {}
+  std::mutex mutex;
+  TeamsFrontend* self;  // null once the frontend is being destroyed
+};
+
 TeamsFrontend::TeamsFrontend(App& app, std::shared_ptr<teams::JwtValidator> validator,
                              std::shared_ptr<teams::BotConnector> connector)
-    : app_(app), validator_(std::move(validator)), connector_(std::move(connector)) {}
+    : app_(app),
+      validator_(std::move(validator)),
+      connector_(std::move(connector)),
+      life_(std::make_shared<Life>(this)) {}
 
-TeamsFrontend::~TeamsFrontend() = default;
+TeamsFrontend::~TeamsFrontend() {
+  std::lock_guard lock(life_->mutex);
+  life_->self = nullptr;
+}
 
-std::optional<std::string> TeamsFrontend::person_for(const teams::TeamsActivity& a) {
+std::optional<std::optional<std::string>> TeamsFrontend::known_person(const teams::TeamsActivity& a) {
   auto cfg = app_.config();
   if (!a.from_aad_object_id.empty())
     for (const auto& [id, p] : cfg->directory->people)
-      if (!p.teams_user_id.empty() && p.teams_user_id == a.from_aad_object_id) return id;
+      if (!p.teams_user_id.empty() && p.teams_user_id == a.from_aad_object_id) return std::optional<std::string>(id);
   const std::string key = a.from_aad_object_id.empty() ? a.from_id : a.from_aad_object_id;
-  if (key.empty() || !connector_ || a.conversation_id.empty()) return std::nullopt;
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = by_email_.find(key); it != by_email_.end()) return it->second;
-  }
+  if (key.empty() || !connector_ || a.conversation_id.empty()) return std::optional<std::string>();
+  std::lock_guard lock(mutex_);
+  if (auto it = by_email_.find(key); it != by_email_.end() && app_.clock().now() < it->second.expires)
+    return it->second.person;
+  return std::nullopt;
+}
+
+std::optional<std::string> TeamsFrontend::person_for(const teams::TeamsActivity& a) {
+  if (auto known = known_person(a)) return *known;
+  auto cfg = app_.config();
   std::optional<std::string> found;
   if (auto email = connector_->member_email(a.service_url, a.conversation_id, a.from_id)) {
     auto lower = [](std::string v) {
@@ -61,9 +80,16 @@ std::optional<std::string> TeamsFrontend::person_for(const teams::TeamsActivity&
     };
     for (const auto& [id, p] : cfg->directory->people)
       if (!p.email.empty() && lower(p.email) == lower(*email)) found = id;
+  } else {
+    spdlog::warn("teams: roster lookup for {} failed: {}", a.from_id, email.error().message);
   }
+  // A miss or a failure is asked again after a while: the roster, the
+  // directory or the connector may have changed by then.
+  const auto now = app_.clock().now();
   std::lock_guard lock(mutex_);
-  by_email_[key] = found;
+  if (by_email_.size() >= 4096) std::erase_if(by_email_, [&](const auto& e) { return e.second.expires <= now; });
+  by_email_[a.from_aad_object_id.empty() ? a.from_id : a.from_aad_object_id] =
+      Lookup{found, now + (found ? kPositiveLookupTtl : kNegativeLookupTtl)};
   return found;
 }
 
@@ -82,22 +108,60 @@ void TeamsFrontend::handle(const Request& request, Responder respond) {
   auto cfg = app_.config();
   auto activity = teams::parse_activity(request.body, cfg->teams.app_id);
   if (!activity) return respond(json_error(400, activity.error().message));
-  if (validator_) {
-    auto ok = validator_->validate(request.header("authorization").value_or(""), activity->service_url,
-                                   activity->bf_channel);
-    if (!ok) {
-      app_.count_rejected("teams");
-      return respond(json_error(401, ok.error().message));
-    }
+  if (!validator_) return checked(std::move(*activity), std::move(respond), {}, false);
+  const auto caller = std::this_thread::get_id();
+  const std::string service_url = activity->service_url;
+  const std::string channel = activity->bf_channel;
+  validator_->validate_async(
+      request.header("authorization").value_or(""), service_url, channel,
+      [this, life = life_, caller, a = std::move(*activity), respond = std::move(respond)](Result<void> verdict) mutable {
+        if (std::this_thread::get_id() == caller) return checked(std::move(a), std::move(respond), std::move(verdict), false);
+        // Later, on the validator's fetch thread: hand over to our worker at once.
+        std::lock_guard lock(life->mutex);
+        if (!life->self) return respond(json_error(503, "baton is shutting down"));
+        life->self->background_.post(
+            [self = life->self, a = std::move(a), respond = std::move(respond), verdict = std::move(verdict)]() mutable {
+              self->checked(std::move(a), std::move(respond), std::move(verdict), true);
+            });
+      });
+}
+
+void TeamsFrontend::checked(teams::TeamsActivity a, Responder respond, Result<void> verdict, bool on_worker) {
+  if (!verdict) {
+    app_.count_rejected("teams");
+    return respond(json_error(401, verdict.error().message));
   }
-  const auto& a = *activity;
   // Teams opens 1:1 chats only by this id: learn it from every activity.
   app_.remember_teams_user(a.from_aad_object_id, a.from_id);
-  auto person = person_for(a);
 
+  if (a.type == "conversationUpdate" || a.type == "installationUpdate") {
+    // Remember where baton lives, so admins can look the channel ids up.
+    if (a.bot_added && !a.team_id.empty()) {
+      spdlog::info("teams: baton was added to team {}", a.team_id);
+      app_.remember_teams_channel(a.team_id, a.channel_id.empty() ? a.team_id : a.channel_id, a.service_url);
+    }
+    for (const auto& ch : a.channels_added) {
+      spdlog::info("teams: channel {} created in team {}", ch, a.team_id);
+      app_.remember_teams_channel(a.team_id, ch, a.service_url);
+    }
+    return respond(json_body(200, "{}"));
+  }
+  if (a.type == "invoke" && a.invoke_name != "adaptiveCard/action") return respond(json_body(200, "{}"));
+  if (a.type != "invoke" && a.type != "message") return respond(json_body(200, "{}"));
+  if (a.type == "message") {
+    respond(json_body(200, "{}"));  // the answer goes out as a reply through the connector
+    respond = [](Response) {};
+  }
+
+  if (auto known = known_person(a)) return act(a, respond, *known);
+  if (on_worker) return act(a, respond, person_for(a));
+  // The roster is a network call: never on the HTTP thread.
+  background_.post([this, a = std::move(a), respond = std::move(respond)] { act(a, respond, person_for(a)); });
+}
+
+void TeamsFrontend::act(const teams::TeamsActivity& a, const Responder& respond, const std::optional<std::string>& person) {
   // Action.Execute: answered in this response with the refreshed card.
   if (a.type == "invoke") {
-    if (a.invoke_name != "adaptiveCard/action") return respond(json_body(200, "{}"));
     auto command = command_for_verb(a.action_verb);
     if (!command || !a.incident)
       return respond(json_body(200, teams::invoke_message(400, "This action is not one of baton's.")));
@@ -118,21 +182,7 @@ void TeamsFrontend::handle(const Request& request, Responder respond) {
                         });
   }
 
-  if (a.type == "conversationUpdate" || a.type == "installationUpdate") {
-    // Remember where baton lives, so admins can look the channel ids up.
-    if (a.bot_added && !a.team_id.empty()) {
-      spdlog::info("teams: baton was added to team {}", a.team_id);
-      app_.remember_teams_channel(a.team_id, a.channel_id.empty() ? a.team_id : a.channel_id, a.service_url);
-    }
-    for (const auto& ch : a.channels_added) {
-      spdlog::info("teams: channel {} created in team {}", ch, a.team_id);
-      app_.remember_teams_channel(a.team_id, ch, a.service_url);
-    }
-    return respond(json_body(200, "{}"));
-  }
-  if (a.type != "message") return respond(json_body(200, "{}"));
-  respond(json_body(200, "{}"));  // the answer goes out as a reply through the connector
-
+  // A message: already answered 200; what follows goes out as replies.
   // Action.Submit (the fallback for clients without Universal Actions).
   if (!a.action_verb.empty()) {
     auto command = command_for_verb(a.action_verb);

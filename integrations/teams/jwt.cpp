@@ -7,11 +7,18 @@
 
 #include <boost/json.hpp>
 
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "integrations/crypto.hpp"
@@ -40,11 +47,8 @@ struct Jwk {
 };
 using KeySet = std::map<std::string, Jwk, std::less<>>;
 
-tl::unexpected<Error> deny(std::string reason) { return fail(ErrorKind::unauthorized, "teams jwt: " + reason); }
-
-HttpClient& thread_client() {
-  thread_local HttpClient client;
-  return client;
+tl::unexpected<Error> deny(std::string_view reason) {
+  return fail(ErrorKind::unauthorized, "teams jwt: " + std::string(reason));
 }
 
 std::string str(const json::object& obj, std::string_view key) {
@@ -139,112 +143,15 @@ KeySet parse_jwks(const json::object& doc) {
   return out;
 }
 
-}  // namespace
-
-struct JwtValidator::Impl {
-  TeamsConfig config;
-  const engine::Clock& clock;
-
-  std::mutex fetch_mutex;  // one fetch at a time; held across network calls
-  std::mutex mutex;        // guards the fields below; never held across a network call
-  std::string jwks_uri;    // from the metadata; empty until fetched
-  std::shared_ptr<const KeySet> keys;
-  std::optional<engine::TimePoint> loaded_at;     // last successful JWKS fetch
-  std::optional<engine::TimePoint> refreshed_at;  // last unknown-kid refresh attempt
-
-  Impl(TeamsConfig c, const engine::Clock& k) : config(std::move(c)), clock(k) {}
-
-  Result<json::object> get_json(const std::string& url) {
-    HttpRequest request;
-    request.method = "GET";
-    request.url = url;
-    request.timeout = config.timeout;
-    request.headers = {{"Accept", "application/json"}, {"User-Agent", "baton/0.1"}};
-    auto response = thread_client().request(request);
-    if (!response) return deny("signing keys unavailable: " + response.error().message);
-    if (response->status != 200) return deny("signing keys unavailable: HTTP " + std::to_string(response->status) + " from " + url);
-    auto doc = parse_object(response->body);
-    if (!doc) return deny("signing keys unavailable: unreadable document from " + url);
-    return std::move(*doc);
-  }
-
-  // Fetches the metadata (once) and the JWKS; caller holds fetch_mutex.
-  Result<void> load_keys() {
-    std::string uri;
-    {
-      std::lock_guard lock(mutex);
-      uri = jwks_uri;
-    }
-    if (uri.empty()) {
-      auto meta = get_json(config.openid_metadata_url);
-      if (!meta) return tl::unexpected(meta.error());
-      uri = str(*meta, "jwks_uri");
-      if (uri.empty()) return deny("signing keys unavailable: metadata without jwks_uri");
-      std::lock_guard lock(mutex);
-      jwks_uri = uri;
-    }
-    auto doc = get_json(uri);
-    if (!doc) return tl::unexpected(doc.error());
-    auto set = std::make_shared<const KeySet>(parse_jwks(*doc));
-    std::lock_guard lock(mutex);
-    keys = std::move(set);
-    loaded_at = clock.now();
-    return {};
-  }
-
-  std::optional<Jwk> cached(std::string_view kid, bool* stale) {
-    std::lock_guard lock(mutex);
-    *stale = !keys || !loaded_at || clock.now() - *loaded_at >= kKeysMaxAge;
-    if (!keys) return std::nullopt;
-    auto it = keys->find(kid);
-    if (it == keys->end()) return std::nullopt;
-    return it->second;
-  }
-
-  Result<Jwk> key_for(std::string_view kid) {
-    bool stale = false;
-    if (auto k = cached(kid, &stale); k && !stale) return *k;
-    std::lock_guard fetch(fetch_mutex);
-    auto k = cached(kid, &stale);  // another thread may have fetched meanwhile
-    if (k && !stale) return *k;
-    bool have_keys = false;
-    {
-      std::lock_guard lock(mutex);
-      have_keys = keys != nullptr;
-    }
-    if (!have_keys || stale) {
-      auto loaded = load_keys();
-      if (loaded) {
-        if (auto fresh = cached(kid, &stale)) return *fresh;
-        return deny("unknown signing key");
-      }
-      if (k) {
-        // Keep the keys we have through an outage, and try again in 5 minutes rather than per request.
-        std::lock_guard lock(mutex);
-        loaded_at = clock.now() - kKeysMaxAge + kRefreshInterval;
-        return *k;
-      }
-      return tl::unexpected(loaded.error());
-    }
-    {
-      std::lock_guard lock(mutex);
-      const auto now = clock.now();
-      if (refreshed_at && now - *refreshed_at < kRefreshInterval) return deny("unknown signing key");
-      refreshed_at = now;
-    }
-    if (auto loaded = load_keys(); !loaded) return deny("unknown signing key (" + loaded.error().message + ")");
-    if (auto again = cached(kid, &stale)) return *again;
-    return deny("unknown signing key");
-  }
+// A token that passed the checks needing no key (format, alg, iss, kid).
+struct Token {
+  std::string signed_part;  // "header.payload", as sent
+  std::string signature;
+  json::object payload;
+  std::string kid;
 };
 
-JwtValidator::JwtValidator(TeamsConfig config, const engine::Clock& clock)
-    : impl_(std::make_unique<Impl>(std::move(config), clock)) {}
-
-JwtValidator::~JwtValidator() = default;
-
-Result<void> JwtValidator::validate(std::string_view authorization_header, std::string_view activity_service_url,
-                                    std::string_view activity_channel_id) {
+Result<Token> parse_token(std::string_view authorization_header) {
   constexpr std::string_view kScheme = "bearer ";
   if (authorization_header.empty()) return deny("missing authorization header");
   if (authorization_header.size() < kScheme.size() || !iequals(authorization_header.substr(0, kScheme.size()), kScheme)) {
@@ -259,12 +166,9 @@ Result<void> JwtValidator::validate(std::string_view authorization_header, std::
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
     return deny("malformed token");
   }
-  const auto header_b64 = token.substr(0, dot1);
-  const auto payload_b64 = token.substr(dot1 + 1, dot2 - dot1 - 1);
-  const auto signature_b64 = token.substr(dot2 + 1);
-  auto header_text = integrations::base64url_decode(header_b64);
-  auto payload_text = integrations::base64url_decode(payload_b64);
-  auto signature = integrations::base64url_decode(signature_b64);
+  auto header_text = integrations::base64url_decode(token.substr(0, dot1));
+  auto payload_text = integrations::base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  auto signature = integrations::base64url_decode(token.substr(dot2 + 1));
   if (!header_text || !payload_text || !signature) return deny("malformed token");
   auto header = parse_object(*header_text);
   auto payload = parse_object(*payload_text);
@@ -275,47 +179,240 @@ Result<void> JwtValidator::validate(std::string_view authorization_header, std::
   if (alg != "RS256") return deny("alg " + alg + " refused");
   if (signature->empty()) return deny("bad signature");
 
-  // The issuer is checked before any key is fetched, so forged tokens cost no network call.
+  // The issuer is checked before any key is needed, as botbuilder does, so a
+  // token from another issuer costs no fetch.
   if (str(*payload, "iss") != kIssuer) return deny("wrong issuer");
 
-  const auto kid = str(*header, "kid");
-  if (kid.empty()) return deny("token without kid");
-  auto key = impl_->key_for(kid);
-  if (!key) return tl::unexpected(key.error());
-  if (!verify_rs256(key->key.get(), token.substr(0, dot2), *signature)) return deny("bad signature");
+  Token out;
+  out.kid = str(*header, "kid");
+  if (out.kid.empty()) return deny("token without kid");
+  out.signed_part = std::string(token.substr(0, dot2));
+  out.signature = std::move(*signature);
+  out.payload = std::move(*payload);
+  return out;
+}
 
-  bool audience_ok = false;
-  if (const auto* aud = payload->if_contains("aud")) {
-    const auto matches = [&](const json::value& v) {
-      return v.is_string() && !impl_->config.app_id.empty() &&
-             integrations::constant_time_equal(v.as_string(), impl_->config.app_id);
-    };
-    if (aud->is_array()) {
-      audience_ok = std::any_of(aud->as_array().begin(), aud->as_array().end(), matches);
+// A request waiting for the key fetch in flight.
+struct Waiter {
+  Token token;
+  std::string service_url;
+  std::string channel_id;
+  JwtValidator::Done done;
+};
+
+}  // namespace
+
+struct JwtValidator::Impl {
+  TeamsConfig config;
+  const engine::Clock& clock;
+  JwtValidatorOptions options;
+
+  std::mutex mutex;  // guards the fields below; never held across a fetch or a callback
+  std::condition_variable wake;
+  std::string jwks_uri;  // from the metadata; empty until fetched
+  std::shared_ptr<const KeySet> keys;
+  std::optional<engine::TimePoint> loaded_at;     // last successful JWKS fetch
+  std::optional<engine::TimePoint> refreshed_at;  // last unknown-kid refresh started
+  bool fetch_pending = false;                     // a fetch is asked for or running
+  std::vector<Waiter> waiters;                    // answered when that fetch ends
+  std::optional<engine::TimePoint> retry_at;      // after a failure: no fetch before this
+  engine::Millis backoff{0};                      // the last pause; 0 after a success
+  std::string last_failure;
+  bool stopping = false;
+  std::thread thread;  // last: starts once the fields above exist
+
+  Impl(TeamsConfig c, const engine::Clock& k, JwtValidatorOptions o)
+      : config(std::move(c)), clock(k), options(o), thread([this] { run(); }) {}
+
+  // Caller holds `mutex`.
+  void request_fetch() {
+    if (fetch_pending) return;
+    fetch_pending = true;
+    wake.notify_one();
+  }
+
+  tl::expected<json::object, std::string> get_json(HttpClient& client, const std::string& url) const {
+    HttpRequest request;
+    request.method = "GET";
+    request.url = url;
+    request.timeout = config.timeout;
+    request.headers = {{"Accept", "application/json"}, {"User-Agent", "baton/0.1"}};
+    auto response = client.request(request);
+    if (!response) return tl::unexpected("signing keys unavailable: " + response.error().message);
+    if (response->status != 200)
+      return tl::unexpected("signing keys unavailable: HTTP " + std::to_string(response->status) + " from " + url);
+    auto doc = parse_object(response->body);
+    if (!doc) return tl::unexpected("signing keys unavailable: unreadable document from " + url);
+    return std::move(*doc);
+  }
+
+  // The metadata (until once fetched) and the JWKS; on the fetch thread only.
+  tl::expected<KeySet, std::string> fetch(HttpClient& client) {
+    std::string uri;
+    {
+      std::lock_guard lock(mutex);
+      uri = jwks_uri;
+    }
+    if (uri.empty()) {
+      auto meta = get_json(client, config.openid_metadata_url);
+      if (!meta) return tl::unexpected(meta.error());
+      uri = str(*meta, "jwks_uri");
+      if (uri.empty()) return tl::unexpected(std::string("signing keys unavailable: metadata without jwks_uri"));
+      std::lock_guard lock(mutex);
+      jwks_uri = uri;
+    }
+    auto doc = get_json(client, uri);
+    if (!doc) return tl::unexpected(doc.error());
+    return parse_jwks(*doc);
+  }
+
+  void run() {
+    pthread_setname_np(pthread_self(), "baton-jwks");
+    HttpClient client;  // blocking libcurl, confined to this thread
+    std::unique_lock lock(mutex);
+    for (;;) {
+      wake.wait(lock, [this] { return stopping || fetch_pending; });
+      if (stopping) return;
+      lock.unlock();
+      auto fetched = fetch(client);
+      lock.lock();
+      fetch_pending = false;
+      const auto now = clock.now();
+      std::optional<std::string> failure;
+      if (fetched) {
+        keys = std::make_shared<const KeySet>(std::move(*fetched));
+        loaded_at = now;
+        retry_at.reset();
+        backoff = engine::Millis(0);
+      } else {
+        backoff = backoff.count() == 0 ? options.first_backoff : std::min(backoff * 2, options.max_backoff);
+        retry_at = now + backoff;
+        failure = last_failure = fetched.error();
+        spdlog::warn("teams jwt: {}; no new fetch for {} ms", *failure, backoff.count());
+      }
+      auto ready = std::exchange(waiters, {});
+      auto snapshot = keys;
+      lock.unlock();
+      for (auto& w : ready) w.done(settle(w, snapshot.get(), failure));
+      lock.lock();
+    }
+  }
+
+  // A waiter's verdict once the fetch it waited for has ended.
+  Result<void> settle(const Waiter& w, const KeySet* set, const std::optional<std::string>& failure) const {
+    if (set) {
+      if (auto it = set->find(w.token.kid); it != set->end()) return finish(w.token, it->second, w.service_url, w.channel_id);
+      if (failure) return deny("unknown signing key (" + *failure + ")");
+      return deny("unknown signing key");
+    }
+    return deny(failure.value_or("signing keys unavailable"));
+  }
+
+  // The checks that need the key; cheap (one RSA verification).
+  Result<void> finish(const Token& t, const Jwk& key, std::string_view activity_service_url,
+                      std::string_view activity_channel_id) const {
+    if (!verify_rs256(key.key.get(), t.signed_part, t.signature)) return deny("bad signature");
+
+    bool audience_ok = false;
+    if (const auto* aud = t.payload.if_contains("aud")) {
+      const auto matches = [&](const json::value& v) {
+        return v.is_string() && !config.app_id.empty() && integrations::constant_time_equal(v.as_string(), config.app_id);
+      };
+      if (aud->is_array()) {
+        audience_ok = std::any_of(aud->as_array().begin(), aud->as_array().end(), matches);
+      } else {
+        audience_ok = matches(*aud);
+      }
+    }
+    if (!audience_ok) return deny("wrong audience");
+
+    const std::int64_t now_ms = engine::to_ms(clock.now());
+    const auto exp = seconds(t.payload, "exp");
+    if (!exp) return deny("token without exp");
+    if (now_ms >= *exp * 1000 + kSkewMs) return deny("token expired");
+    if (const auto nbf = seconds(t.payload, "nbf"); nbf && now_ms < *nbf * 1000 - kSkewMs) return deny("token not yet valid");
+    if (t.payload.contains("nbf") && !seconds(t.payload, "nbf")) return deny("malformed nbf");
+
+    if (const auto* claim = t.payload.if_contains("serviceurl")) {
+      if (!claim->is_string() || normalise_url(claim->as_string()) != normalise_url(activity_service_url)) {
+        return deny("serviceUrl does not match the token");
+      }
+    }
+
+    if (!key.endorsements.empty() && !activity_channel_id.empty() &&
+        std::find(key.endorsements.begin(), key.endorsements.end(), activity_channel_id) == key.endorsements.end()) {
+      return deny("signing key not endorsed for channel '" + std::string(activity_channel_id) + "'");
+    }
+    return {};
+  }
+
+  void stop() {
+    std::vector<Waiter> pending;
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+      pending = std::exchange(waiters, {});
+    }
+    wake.notify_all();
+    // Answer first: the fetch thread may sit in a blocking request until its timeout.
+    for (auto& w : pending) w.done(deny("signing keys unavailable: shutting down"));
+    if (thread.joinable()) thread.join();
+  }
+};
+
+JwtValidator::JwtValidator(TeamsConfig config, const engine::Clock& clock, JwtValidatorOptions options)
+    : impl_(std::make_unique<Impl>(std::move(config), clock, options)) {}
+
+JwtValidator::~JwtValidator() { impl_->stop(); }
+
+void JwtValidator::validate_async(std::string_view authorization_header, std::string_view activity_service_url,
+                                  std::string_view activity_channel_id, Done done) {
+  auto token = parse_token(authorization_header);
+  if (!token) return done(tl::unexpected(token.error()));
+  auto& d = *impl_;
+  std::optional<Jwk> key;
+  std::optional<std::string> refused;
+  {
+    std::lock_guard lock(d.mutex);
+    const auto now = d.clock.now();
+    const bool stale = !d.keys || !d.loaded_at || now - *d.loaded_at >= kKeysMaxAge;
+    const bool backing_off = d.retry_at && now < *d.retry_at;
+    if (d.keys) {
+      if (auto it = d.keys->find(token->kid); it != d.keys->end()) key = it->second;
+    }
+    if (d.stopping) {
+      refused = "signing keys unavailable: shutting down";
+    } else if (key) {
+      if (stale && !backing_off) d.request_fetch();  // refresh behind the request: the cached key serves meanwhile
+    } else if (d.fetch_pending) {
+      if (d.waiters.size() >= d.options.max_waiters) refused = "signing keys unavailable: too many requests waiting for them";
+    } else if (backing_off) {
+      refused = d.keys ? std::string("unknown signing key")
+                       : d.last_failure + " (next try in " +
+                             std::to_string(std::chrono::ceil<std::chrono::seconds>(*d.retry_at - now).count()) + " s)";
+    } else if (d.keys && !stale && d.refreshed_at && now - *d.refreshed_at < kRefreshInterval) {
+      refused = "unknown signing key";
     } else {
-      audience_ok = matches(*aud);
+      if (d.keys && !stale) d.refreshed_at = now;  // the first load and the 24 h refresh are not rationed
+      d.request_fetch();
+    }
+    if (!key && !refused) {
+      d.waiters.push_back(Waiter{std::move(*token), std::string(activity_service_url), std::string(activity_channel_id),
+                                 std::move(done)});
+      return;
     }
   }
-  if (!audience_ok) return deny("wrong audience");
+  if (refused) return done(deny(*refused));
+  done(d.finish(*token, *key, activity_service_url, activity_channel_id));
+}
 
-  const std::int64_t now_ms = engine::to_ms(impl_->clock.now());
-  const auto exp = seconds(*payload, "exp");
-  if (!exp) return deny("token without exp");
-  if (now_ms >= *exp * 1000 + kSkewMs) return deny("token expired");
-  if (const auto nbf = seconds(*payload, "nbf"); nbf && now_ms < *nbf * 1000 - kSkewMs) return deny("token not yet valid");
-  if (payload->contains("nbf") && !seconds(*payload, "nbf")) return deny("malformed nbf");
-
-  if (const auto* claim = payload->if_contains("serviceurl")) {
-    if (!claim->is_string() || normalise_url(claim->as_string()) != normalise_url(activity_service_url)) {
-      return deny("serviceUrl does not match the token");
-    }
-  }
-
-  if (!key->endorsements.empty() && !activity_channel_id.empty() &&
-      std::find(key->endorsements.begin(), key->endorsements.end(), activity_channel_id) == key->endorsements.end()) {
-    return deny("signing key not endorsed for channel '" + std::string(activity_channel_id) + "'");
-  }
-  return {};
+Result<void> JwtValidator::validate(std::string_view authorization_header, std::string_view activity_service_url,
+                                    std::string_view activity_channel_id) {
+  auto verdict = std::make_shared<std::promise<Result<void>>>();
+  auto future = verdict->get_future();
+  validate_async(authorization_header, activity_service_url, activity_channel_id,
+                 [verdict](Result<void> r) { verdict->set_value(std::move(r)); });
+  return future.get();
 }
 
 }  // namespace baton::teams

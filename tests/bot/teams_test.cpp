@@ -4,7 +4,9 @@
 // carry Bot Framework JWTs minted by the fake.
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "tests/support/fake_teams.hpp"
 #include "tests/support/http_peer.hpp"
@@ -102,6 +104,22 @@ void install_for(test::ServiceHarness& svc, const test::FakeTeams& fake, std::in
     a["membersAdded"] = json::array{json::object{{"id", std::string("28:") + test::FakeTeams::kAppId}}};
     REQUIRE(post_activity(svc, json::serialize(a), fake.mint_token()).status == 200);
   }
+}
+
+/// The same service with its OpenID metadata on the fake's holdable listener.
+std::string held_keys_config(const test::FakeTeams& fake, const std::string& db) {
+  auto yaml = config(fake, db);
+  const auto metadata = fake.config().openid_metadata_url;
+  yaml.replace(yaml.find(metadata), metadata.size(), fake.held_metadata_url());
+  return yaml;
+}
+
+/// Roster requests (GET .../members/{user}) the connector has received.
+std::size_t roster_calls(const test::FakeTeams& fake) {
+  std::size_t n = 0;
+  for (const auto& c : fake.connector_calls())
+    if (c.method == "GET" && c.path.find("/members/") != std::string::npos) ++n;
+  return n;
 }
 
 bool card_has_verb(const std::string& json_text, std::string_view verb) {
@@ -283,4 +301,93 @@ TEST_CASE("teams: identity by email through the roster, and the teams baton join
   CHECK(ids == std::set<std::string>{"19:team-general@thread.tacv2", "19:ops@thread.tacv2"});
   // Without a token the list is not shown.
   CHECK(svc.call("GET", "/api/v1/teams/channels", "", "", false).status == 401);
+}
+
+TEST_CASE("teams: forged tokens waiting for hanging signing keys hold no HTTP thread", "[teams]") {
+  // Scenario: no signing keys are cached yet and Microsoft's OpenID endpoint
+  // hangs. Twenty activities with forged signatures arrive at once (more than
+  // the server has threads). While the key fetch still hangs, /healthz and a
+  // /v2/enqueue are answered, the forged requests are all still waiting, and
+  // only ONE metadata request was made. When the endpoint answers, every
+  // forged request gets 401 without a second fetch, and a genuine activity
+  // passes from the cache.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeTeams fake(clock);
+  fake.add_channel(kChannel);
+  fake.hold_keys();
+  test::ServiceHarness svc(clock, held_keys_config(fake, db.path()));
+  std::atomic<int> answered{0};
+  std::vector<int> statuses(20, 0);
+  std::vector<std::jthread> senders;
+  struct Release {
+    test::FakeTeams& fake;
+    ~Release() { fake.release_keys(); }  // before the senders are joined, even when a check fails
+  } release{fake};
+
+  test::JwtOverrides forged;
+  forged.bad_signature = true;
+  const auto body = execute(fake, "baton.ack", 1, "aad-alice");
+  for (std::size_t i = 0; i < statuses.size(); ++i) {
+    senders.emplace_back([&, i, body, token = fake.mint_token(forged)] {
+      integrations::HttpClient client;  // one per thread
+      integrations::HttpRequest req;
+      req.method = "POST";
+      req.url = svc.base + "/api/messages";
+      req.body = body;
+      req.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}};
+      req.timeout = std::chrono::seconds(60);
+      if (auto res = client.request(req)) statuses[i] = res->status;
+      ++answered;
+    });
+  }
+  REQUIRE(test::eventually([&] { return fake.metadata_requests() == 1; }));
+
+  CHECK(svc.call("GET", "/healthz", "", "", false).status == 200);
+  CHECK(svc.call("POST", "/v2/enqueue", trigger("t9"), "application/json", false).status == 202);
+  CHECK(answered == 0);  // the key fetch still hangs
+  CHECK(fake.metadata_requests() == 1);
+
+  fake.release_keys();
+  for (auto& t : senders) t.join();
+  for (int status : statuses) CHECK(status == 401);
+  CHECK(fake.metadata_requests() == 1);
+  CHECK(fake.jwks_requests() == 1);
+  install_for(svc, fake, {"aad-alice"});
+  CHECK(fake.jwks_requests() == 1);
+}
+
+TEST_CASE("teams: a failed roster lookup is asked again once its cache entry expires", "[teams]") {
+  // Scenario: carol is configured by email only. Her first Acknowledge press
+  // meets a roster outage (502): she is told her account is not linked, and
+  // nothing changes. A second press within 5 minutes is answered from the
+  // cache, without a roster call. 5 minutes later the roster is asked again,
+  // answers, and her press acknowledges the incident as carol.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeTeams fake(clock);
+  fake.add_channel(kChannel);
+  fake.add_member("29:aad-carol", "aad-carol", "carol@example.com", "Carol");
+  test::ServiceHarness svc(clock, config(fake, db.path()));
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t8"), "application/json", false).status == 202);
+  svc.app->drain();
+
+  fake.fail_next("/v3/conversations/a:personal-aad-carol/members/", 502);
+  auto first = post_activity(svc, execute(fake, "baton.ack", 1, "aad-carol"), fake.mint_token());
+  CHECK(first.status == 200);
+  CHECK(first.body.find("not linked") != std::string::npos);
+  CHECK(roster_calls(fake) == 1);
+
+  clock.advance(5min - 1s);
+  auto second = post_activity(svc, execute(fake, "baton.ack", 1, "aad-carol"), fake.mint_token());
+  CHECK(second.body.find("not linked") != std::string::npos);
+  CHECK(roster_calls(fake) == 1);
+  CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "triggered");
+
+  clock.advance(1s);
+  auto third = post_activity(svc, execute(fake, "baton.ack", 1, "aad-carol"), fake.mint_token());
+  CHECK(third.status == 200);
+  CHECK(roster_calls(fake) == 2);
+  CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged");
+  CHECK(svc.timeline_text(1).find("Acknowledged by carol via teams") != std::string::npos);
 }

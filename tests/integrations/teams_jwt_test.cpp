@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
+#include <pthread.h>
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,6 +35,60 @@ std::string reason(const Result<void>& r) {
   CHECK(r.error().kind == ErrorKind::unauthorized);
   return r.error().message;
 }
+
+// Waits (bounded, 5 s) for `pred`: the key fetch runs on the validator's thread.
+template <typename Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 500; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+// Verdicts of validate_async, with the name of the thread each came on.
+struct Verdicts {
+  struct Entry {
+    std::string reason;  // "" when the token passed
+    std::string thread;
+  };
+  std::mutex mutex;
+  std::vector<Entry> entries;
+
+  JwtValidator::Done collect() {
+    return [this](Result<void> r) {
+      char name[16] = {};
+      pthread_getname_np(pthread_self(), name, sizeof name);
+      std::lock_guard lock(mutex);
+      entries.push_back({r ? std::string() : r.error().message, name});
+    };
+  }
+  std::vector<Entry> all() {
+    std::lock_guard lock(mutex);
+    return entries;
+  }
+  std::size_t size() { return all().size(); }
+};
+
+// A validator whose metadata and keys come from the fake's second listener, which hold_keys() stalls.
+struct HeldFixture {
+  test::FakeClock clock;
+  test::FakeTeams fake{clock};
+  std::unique_ptr<JwtValidator> validator;
+
+  explicit HeldFixture(JwtValidatorOptions options = {}) {
+    auto config = fake.config();
+    config.openid_metadata_url = fake.held_metadata_url();
+    validator = std::make_unique<JwtValidator>(config, clock, options);
+  }
+  ~HeldFixture() {
+    fake.release_keys();  // before the validator joins its fetch thread
+    validator.reset();
+  }
+  void check_async(const std::string& token, JwtValidator::Done done) {
+    validator->validate_async("Bearer " + token, fake.service_url(), "msteams", std::move(done));
+  }
+};
 
 }  // namespace
 
@@ -228,8 +285,8 @@ TEST_CASE("teams jwt: missing, non-Bearer and malformed tokens", "[teams][jwt]")
   CHECK_THAT(reason(f.check(unsigned_token.substr(0, unsigned_token.rfind('.') + 1))), Catch::Contains("bad signature"));
 }
 
-// When the metadata cannot be fetched every token is refused (401), and a later
-// fetch is tried again.
+// When the metadata cannot be fetched every token is refused (401); a second
+// token within the back-off is refused at once, without a fetch.
 TEST_CASE("teams jwt: signing keys unavailable", "[teams][jwt]") {
   test::FakeClock clock;
   test::FakeTeams fake{clock};
@@ -256,4 +313,145 @@ TEST_CASE("teams jwt: thread-safe key cache", "[teams][jwt]") {
   CHECK(std::count(ok.begin(), ok.end(), 1) == 8);
   CHECK(f.fake.metadata_requests() == 1);
   CHECK(f.fake.jwks_requests() == 1);
+}
+
+// After a failed fetch no fetch starts for 5 s (tokens needing keys are refused
+// at once); a second failure doubles the pause to 10 s; the first fetch after
+// it succeeds and tokens pass again.
+TEST_CASE("teams jwt: failed key fetches back off", "[teams][jwt]") {
+  Fixture f;
+  const auto token = f.fake.mint_token();
+  f.fake.fail_next("/v1/.well-known/openidconfiguration", 503);
+  CHECK_THAT(reason(f.check(token)), Catch::Contains("signing keys unavailable: HTTP 503"));
+  CHECK(f.fake.metadata_requests() == 1);
+  CHECK_THAT(reason(f.check(token)), Catch::Contains("signing keys unavailable"));
+  CHECK(f.fake.metadata_requests() == 1);
+  f.clock.advance(5s - 1ms);
+  CHECK_THAT(reason(f.check(token)), Catch::Contains("next try in 1 s"));
+  CHECK(f.fake.metadata_requests() == 1);
+
+  f.clock.advance(1ms);
+  f.fake.fail_next("/keys", 502);
+  CHECK_THAT(reason(f.check(token)), Catch::Contains("signing keys unavailable: HTTP 502"));
+  CHECK(f.fake.metadata_requests() == 2);
+  CHECK(f.fake.jwks_requests() == 1);
+  f.clock.advance(10s - 1ms);
+  CHECK_THAT(reason(f.check(token)), Catch::Contains("signing keys unavailable"));
+  CHECK(f.fake.jwks_requests() == 1);
+
+  f.clock.advance(1ms);
+  CHECK(reason(f.check(token)) == "");
+  CHECK(f.fake.metadata_requests() == 2);  // the metadata is kept once read
+  CHECK(f.fake.jwks_requests() == 2);
+  CHECK(reason(f.check(f.fake.mint_token())) == "");
+  CHECK(f.fake.jwks_requests() == 2);
+}
+
+// While Microsoft's endpoints hang, twenty forged tokens and one genuine token
+// each return from validate_async at once with no verdict, and share ONE
+// metadata fetch. When the endpoint answers, the verdicts come on the
+// validator's "baton-jwks" thread: the forged signatures are refused, the
+// genuine token passes, and nothing was fetched twice.
+TEST_CASE("teams jwt: requests needing keys share one fetch and never wait on the caller's thread", "[teams][jwt]") {
+  HeldFixture f;
+  f.fake.hold_keys();
+  test::JwtOverrides forged;
+  forged.bad_signature = true;
+  Verdicts verdicts;
+  for (int i = 0; i < 20; ++i) f.check_async(f.fake.mint_token(forged), verdicts.collect());
+  f.check_async(f.fake.mint_token(), verdicts.collect());
+  REQUIRE(eventually([&] { return f.fake.metadata_requests() == 1; }));
+  CHECK(verdicts.size() == 0);
+
+  f.fake.release_keys();
+  REQUIRE(eventually([&] { return verdicts.size() == 21; }));
+  const auto all = verdicts.all();
+  for (std::size_t i = 0; i < 20; ++i) {
+    CHECK_THAT(all[i].reason, Catch::Contains("bad signature"));
+    CHECK(all[i].thread == "baton-jwks");
+  }
+  CHECK(all[20].reason == "");
+  CHECK(f.fake.metadata_requests() == 1);
+  CHECK(f.fake.jwks_requests() == 1);
+
+  // With the keys cached the verdict is given at once, on the caller's thread.
+  Verdicts cached;
+  f.check_async(f.fake.mint_token(forged), cached.collect());
+  REQUIRE(cached.size() == 1);
+  CHECK_THAT(cached.all()[0].reason, Catch::Contains("bad signature"));
+}
+
+// Cheap checks come first: a malformed token, alg none or a foreign issuer is
+// refused at once even while the key endpoints hang, and starts no fetch.
+TEST_CASE("teams jwt: tokens refused without keys need no fetch", "[teams][jwt]") {
+  HeldFixture f;
+  f.fake.hold_keys();
+  Verdicts verdicts;
+  test::JwtOverrides none;
+  none.alg = "none";
+  test::JwtOverrides foreign_iss;
+  foreign_iss.iss = "https://sts.windows.net/attacker/";
+  f.check_async("a.b", verdicts.collect());
+  f.check_async(f.fake.mint_token(none), verdicts.collect());
+  f.check_async(f.fake.mint_token(foreign_iss), verdicts.collect());
+  const auto all = verdicts.all();
+  REQUIRE(all.size() == 3);
+  CHECK_THAT(all[0].reason, Catch::Contains("malformed"));
+  CHECK_THAT(all[1].reason, Catch::Contains("alg none refused"));
+  CHECK_THAT(all[2].reason, Catch::Contains("wrong issuer"));
+  CHECK(f.fake.metadata_requests() == 0);
+}
+
+// At most max_waiters requests wait for a fetch; the next one is refused at
+// once; the waiting ones get their verdicts when the fetch ends.
+TEST_CASE("teams jwt: the requests waiting for keys are bounded", "[teams][jwt]") {
+  JwtValidatorOptions options;
+  options.max_waiters = 3;
+  HeldFixture f(options);
+  f.fake.hold_keys();
+  Verdicts waiting;
+  for (int i = 0; i < 3; ++i) f.check_async(f.fake.mint_token(), waiting.collect());
+  Verdicts overflow;
+  f.check_async(f.fake.mint_token(), overflow.collect());
+  REQUIRE(overflow.size() == 1);
+  CHECK_THAT(overflow.all()[0].reason, Catch::Contains("too many requests waiting"));
+  CHECK(waiting.size() == 0);
+  f.fake.release_keys();
+  REQUIRE(eventually([&] { return waiting.size() == 3; }));
+  for (const auto& v : waiting.all()) CHECK(v.reason == "");
+}
+
+// Destroying the validator refuses the requests waiting for keys at once, even
+// while the fetch itself still hangs; then the fetch thread is joined.
+TEST_CASE("teams jwt: shutdown refuses the waiting requests", "[teams][jwt]") {
+  HeldFixture f;
+  f.fake.hold_keys();
+  Verdicts verdicts;
+  f.check_async(f.fake.mint_token(), verdicts.collect());
+  REQUIRE(eventually([&] { return f.fake.metadata_requests() == 1; }));
+  std::thread destroy([&] { f.validator.reset(); });
+  const bool refused = eventually([&] { return verdicts.size() == 1; });
+  f.fake.release_keys();
+  destroy.join();
+  REQUIRE(refused);
+  CHECK_THAT(verdicts.all()[0].reason, Catch::Contains("shutting down"));
+}
+
+// Keys older than 24 h keep serving while one refresh runs behind the request:
+// a token passes at once although the refresh hangs.
+TEST_CASE("teams jwt: stale keys serve while they are refreshed", "[teams][jwt]") {
+  HeldFixture f;
+  REQUIRE(reason(f.validator->validate("Bearer " + f.fake.mint_token(), f.fake.service_url(), "msteams")) == "");
+  REQUIRE(f.fake.jwks_requests() == 1);
+  f.fake.hold_keys();
+  f.clock.advance(24h);
+  Verdicts verdicts;
+  f.check_async(f.fake.mint_token(), verdicts.collect());
+  f.check_async(f.fake.mint_token(), verdicts.collect());
+  REQUIRE(verdicts.size() == 2);
+  CHECK(verdicts.all()[0].reason == "");
+  CHECK(verdicts.all()[1].reason == "");
+  CHECK(eventually([&] { return f.fake.jwks_requests() == 2; }));
+  f.fake.release_keys();
+  CHECK(f.fake.metadata_requests() == 1);
 }

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -220,6 +221,8 @@ struct FakeTeams::State {
   std::vector<std::string> endorsements{"msteams", "webchat"};
   std::size_t metadata_count = 0;
   std::size_t jwks_count = 0;
+  bool holding_keys = false;  // the keys listener answers nothing while set
+  std::condition_variable keys_released;
 
   std::int64_t token_lifetime_s = 3600;
   std::map<std::string, std::string> issued;  // token -> scope
@@ -239,7 +242,8 @@ struct FakeTeams::State {
   std::int64_t next_activity = 1795480300000;
   int next_channel = 1;
 
-  std::optional<ScriptedResponse> answer(const RecordedRequest& r);
+  // `keys_base` is the listener that received `r`: its metadata names its own JWKS.
+  std::optional<ScriptedResponse> answer(const RecordedRequest& r, const std::string& keys_base);
   ScriptedResponse token(const std::string& tenant, const RecordedRequest& r);
   ScriptedResponse connector(const RecordedRequest& r, const std::string& rel);
   ScriptedResponse graph(const RecordedRequest& r, const std::string& rel);
@@ -285,22 +289,24 @@ struct FakeTeams::State {
   }
 };
 
-std::optional<ScriptedResponse> FakeTeams::State::answer(const RecordedRequest& r) {
+std::optional<ScriptedResponse> FakeTeams::State::answer(const RecordedRequest& r, const std::string& keys_base) {
   std::string path = r.target.substr(0, r.target.find('?'));
   std::lock_guard lock(mutex);
 
   if (path == "/v1/.well-known/openidconfiguration") {
     ++metadata_count;
     if (r.method != "GET") return ScriptedResponse{405, {}, "Method Not Allowed"};
+    if (auto s = scripted(path, r.target, false)) return s;
     return json_response(200, {{"issuer", kIssuer},
                                {"authorization_endpoint", "https://invalid.botframework.com"},
-                               {"jwks_uri", base_url + "/keys"},
+                               {"jwks_uri", keys_base + "/keys"},
                                {"id_token_signing_alg_values_supported", json::array{"RS256"}},
                                {"token_endpoint_auth_methods_supported", json::array{"private_key_jwt"}}});
   }
   if (path == "/keys") {
     ++jwks_count;
     if (r.method != "GET") return ScriptedResponse{405, {}, "Method Not Allowed"};
+    if (auto s = scripted(path, r.target, false)) return s;
     json::array endorse;
     for (const auto& e : endorsements) endorse.emplace_back(e);
     json::object key{{"kty", "RSA"}, {"use", "sig"}, {"kid", current.kid}, {"x5t", current.kid},
@@ -535,10 +541,36 @@ FakeTeams::FakeTeams(const engine::Clock& clock) : state_(std::make_shared<State
   state_->current = generate_key("fake-key-1");
   state_->foreign = generate_key("foreign-key");
   state_->base_url = peer_.url();
-  peer_.set_handler([state = state_](const RecordedRequest& r) { return state->answer(r); });
+  peer_.set_handler([state = state_](const RecordedRequest& r) { return state->answer(r, state->base_url); });
+  // The keys listener serves nothing else, so holding its one thread holds only the key fetches.
+  keys_peer_.set_handler([state = state_, base = keys_peer_.url()](const RecordedRequest& r) {
+    auto out = state->answer(r, base);  // counted on arrival
+    std::unique_lock lock(state->mutex);
+    state->keys_released.wait(lock, [&] { return !state->holding_keys; });
+    return out;
+  });
 }
 
-FakeTeams::~FakeTeams() { peer_.stop(); }
+FakeTeams::~FakeTeams() {
+  release_keys();
+  peer_.stop();
+  keys_peer_.stop();
+}
+
+std::string FakeTeams::held_metadata_url() const { return keys_peer_.url() + "/v1/.well-known/openidconfiguration"; }
+
+void FakeTeams::hold_keys() {
+  std::lock_guard lock(state_->mutex);
+  state_->holding_keys = true;
+}
+
+void FakeTeams::release_keys() {
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->holding_keys = false;
+  }
+  state_->keys_released.notify_all();
+}
 
 teams::TeamsConfig FakeTeams::config() const {
   teams::TeamsConfig c;

@@ -1,6 +1,6 @@
 #pragma once
 // A protocol-faithful fake of Microsoft's side of a Teams bot
-// (protocols/teams.md) on one HttpPeer:
+// (the Bot Framework REST API and Microsoft Graph as documented on learn.microsoft.com) on one HttpPeer:
 // - Entra token endpoint: POST /{tenant}/oauth2/v2.0/token (client
 //   credentials; AAD error bodies such as {"error":"invalid_client",...});
 // - Bot Framework OpenID metadata (GET /v1/.well-known/openidconfiguration)
@@ -110,6 +110,15 @@ class FakeTeams {
   void set_endorsements(std::vector<std::string> endorsements);
   std::size_t metadata_requests() const;
   std::size_t jwks_requests() const;
+  /// The OpenID metadata on a second listener that serves only the metadata
+  /// and the JWKS it names (counted like the others, scripted by fail_next
+  /// like the others); point openid_metadata_url here to use hold_keys().
+  std::string held_metadata_url() const;
+  /// From now on the second listener's requests are counted on arrival but
+  /// not answered (the peer hangs, as a stalled login.botframework.com would)
+  /// until release_keys() or this fake's destruction.
+  void hold_keys();
+  void release_keys();
 
   // --- token endpoint ---
   void set_token_lifetime(std::chrono::seconds expires_in);  ///< default 3600
@@ -123,7 +132,9 @@ class FakeTeams {
   /// body for 400/401); queued. The path is tried relative to the service URL
   /// (as sent and percent-decoded: "/v3/conversations/a:1") and as the raw
   /// target ("/teams/v3/...", "/v1.0/teams/...", "/<tenant>/oauth2/...").
-  /// 429 carries Retry-After: `retry_after_s` when >= 0.
+  /// 429 carries Retry-After: `retry_after_s` when >= 0. The OpenID metadata
+  /// ("/v1/.well-known/openidconfiguration") and the JWKS ("/keys") take
+  /// scripted failures too (still counted by metadata_/jwks_requests()).
   void fail_next(std::string path_prefix, int status, int retry_after_s = 1);
   /// A channel that exists (so the bot may post at its root), e.g. "19:general@thread.tacv2".
   void add_channel(std::string channel_id);
@@ -143,6 +154,7 @@ class FakeTeams {
   struct State;
   std::shared_ptr<State> state_;
   HttpPeer peer_;
+  HttpPeer keys_peer_;  ///< the metadata and JWKS for held_metadata_url()
 };
 
 }  // namespace baton::test
