@@ -608,7 +608,12 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
   spdlog::info("restored {} open incidents and {} undelivered notifications from {}", impl->engine->open_count(),
                impl->resume_outbox.size(), cfg->storage.path);
   auto app = std::unique_ptr<App>(new App(std::move(impl)));
-  if (app->impl_->slack_api) app->impl_->slack_frontend = std::make_unique<SlackFrontend>(*app, app->impl_->slack_api);
+  if (app->impl_->slack_api) {
+    // Identity lookups get a short timeout: an answer is still due within Slack's 3 s.
+    auto lookup = slack::SlackConfig{cfg->slack.base_url, cfg->slack.bot_token, std::chrono::seconds(2)};
+    app->impl_->slack_frontend = std::make_unique<SlackFrontend>(
+        *app, app->impl_->slack_api, std::make_shared<const slack::SlackWebApi>(lookup));
+  }
   if (app->impl_->teams_connector)
     app->impl_->teams_frontend =
         std::make_unique<TeamsFrontend>(*app, app->impl_->teams_validator, app->impl_->teams_connector);

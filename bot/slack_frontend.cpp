@@ -50,37 +50,101 @@ std::string ephemeral(std::string_view text) {
   return json::serialize(json::object{{"response_type", "ephemeral"}, {"text", text}});
 }
 
-SlackFrontend::SlackFrontend(App& app, std::shared_ptr<const slack::SlackWebApi> api)
-    : app_(app), api_(std::move(api)) {}
+SlackFrontend::SlackFrontend(App& app, std::shared_ptr<const slack::SlackWebApi> api,
+                             std::shared_ptr<const slack::SlackWebApi> lookup_api)
+    : app_(app), api_(std::move(api)), lookup_api_(lookup_api ? std::move(lookup_api) : api_) {}
 
 SlackFrontend::~SlackFrontend() { stopping_ = true; }  // queued lines are dropped, not waited for
 
-std::optional<std::string> SlackFrontend::person_for(const std::string& slack_user) {
-  if (slack_user.empty()) return std::nullopt;
+namespace {
+constexpr auto kFoundFor = std::chrono::hours(1);
+constexpr auto kNotFoundFor = std::chrono::minutes(5);
+constexpr auto kFailedFor = std::chrono::seconds(30);
+}  // namespace
+
+std::optional<std::optional<std::string>> SlackFrontend::known_person(const std::string& slack_user) {
+  if (slack_user.empty()) return std::optional<std::string>{};
+  auto cfg = app_.config();
+  for (const auto& [id, p] : cfg->directory->people)
+    if (p.slack_user_id == slack_user) return std::optional<std::string>{id};
+  if (!lookup_api_) return std::optional<std::string>{};
+  const auto now = app_.clock().now();
+  std::lock_guard lock(mutex_);
+  if (auto it = people_.find(slack_user); it != people_.end() && now < it->second.expires) return it->second.person;
+  return std::nullopt;
+}
+
+std::optional<std::string> SlackFrontend::person_of(const std::string& slack_user) {
+  return known_person(slack_user).value_or(std::nullopt);
+}
+
+void SlackFrontend::resolve_person(const std::string& slack_user, std::function<void(std::optional<std::string>)> done) {
+  if (auto known = known_person(slack_user)) return done(*known);
   {
     std::lock_guard lock(mutex_);
-    if (auto it = people_.find(slack_user); it != people_.end()) return it->second;
+    auto& waiting = lookups_in_flight_[slack_user];
+    waiting.push_back(std::move(done));
+    if (waiting.size() > 1) return;  // a lookup for this user is on its way
   }
-  auto cfg = app_.config();
-  std::optional<std::string> found;
-  for (const auto& [id, p] : cfg->directory->people)
-    if (p.slack_user_id == slack_user) found = id;
-  if (!found && api_) {
-    if (auto user = api_->user_info(slack_user); user && !user->email.empty()) {
+  auto& worker = lookups_[std::hash<std::string>{}(slack_user) % lookups_.size()];
+  worker.post([this, slack_user] {
+    std::optional<std::string> found;
+    engine::Millis expires_in = kNotFoundFor;
+    auto user = lookup_api_->user_info(slack_user);
+    if (!user) {
+      spdlog::warn("slack: users.info for {} failed: {}", slack_user, user.error().message);
+      expires_in = kFailedFor;
+    } else if (!user->email.empty()) {
+      auto cfg = app_.config();
       for (const auto& [id, p] : cfg->directory->people)
         if (!p.email.empty() && p.email == user->email) found = id;
+      if (found) expires_in = kFoundFor;
     }
+    std::vector<std::function<void(std::optional<std::string>)>> waiting;
+    {
+      std::lock_guard lock(mutex_);
+      people_[slack_user] = CachedPerson{found, app_.clock().now() + expires_in};
+      if (auto it = lookups_in_flight_.find(slack_user); it != lookups_in_flight_.end()) {
+        waiting = std::move(it->second);
+        lookups_in_flight_.erase(it);
+      }
+      // Bounded: expired entries go once the cache is large.
+      if (people_.size() > 4096) {
+        const auto now = app_.clock().now();
+        std::erase_if(people_, [&](const auto& kv) { return kv.second.expires <= now; });
+      }
+    }
+    for (auto& fn : waiting) fn(found);
+  });
+}
+
+void SlackFrontend::resolve_all(std::vector<std::string> users, std::function<void()> then) {
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    if (users[i].empty() || known_person(users[i])) continue;
+    auto user = users[i];
+    users.erase(users.begin(), users.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    return resolve_person(user, [this, users = std::move(users), then = std::move(then)](std::optional<std::string>) mutable {
+      resolve_all(std::move(users), std::move(then));
+    });
   }
-  std::lock_guard lock(mutex_);
-  people_[slack_user] = found;
-  return found;
+  then();
 }
 
 void SlackFrontend::command(const slack::SlashRequest& request, Reply reply) {
-  const auto cmd = slack::parse_slash_command(request.command, request.text);
+  // The people the command names are looked up first, off this thread when
+  // that needs Slack (a Socket Mode ack for someone else never waits on it).
+  auto cmd = slack::parse_slash_command(request.command, request.text);
+  std::vector<std::string> users{request.user_id};
+  if (!cmd.user_id.empty()) users.push_back(cmd.user_id);
+  resolve_all(std::move(users), [this, request, cmd = std::move(cmd), reply = std::move(reply)]() mutable {
+    run_command(request, cmd, std::move(reply));
+  });
+}
+
+void SlackFrontend::run_command(const slack::SlashRequest& request, const slack::SlashCommand& cmd, Reply reply) {
   const engine::Actor actor_base{"", engine::Source::slack};
   auto need_person = [&]() -> std::optional<std::string> {
-    auto person = person_for(request.user_id);
+    auto person = person_of(request.user_id);
     if (!person)
       reply(ephemeral("Your Slack account is not linked to a person in baton, so nothing was done. Ask an admin to "
                       "set your slack_user_id (or the same email) in baton's configuration."));
@@ -157,7 +221,7 @@ void SlackFrontend::command(const slack::SlashRequest& request, Reply reply) {
     case Kind::incident_reassign: {
       auto person = need_person();
       if (!person) return;
-      auto target = person_for(cmd.user_id);
+      auto target = person_of(cmd.user_id);
       if (!target) return reply(ephemeral("<@" + cmd.user_id + "> is not linked to a person in baton."));
       return app_.reassign(*cmd.incident, *target, engine::Actor{*person, engine::Source::slack},
                            [reply, n = *cmd.incident, target = *target](Result<engine::Incident> r) {
@@ -173,7 +237,7 @@ void SlackFrontend::command(const slack::SlashRequest& request, Reply reply) {
       if (service.empty() && !cfg->directory->services.empty()) service = cfg->directory->services.begin()->first;
       std::optional<std::string> assignee;
       if (cmd.kind == Kind::page) {
-        assignee = person_for(cmd.user_id);
+        assignee = person_of(cmd.user_id);
         if (!assignee) return reply(ephemeral("<@" + cmd.user_id + "> is not linked to a person in baton."));
       }
       const std::string summary = cmd.kind == Kind::page ? cmd.message : cmd.summary;
@@ -201,13 +265,13 @@ void SlackFrontend::button(const slack::ButtonPress& press, Reply reply) {
     reply("");
     return follow_up(press.response_url, ephemeral("This button is not one of baton's."));
   }
-  auto person = person_for(press.user_id);
   reply("");  // Slack wants its ack within 3 s; the page updates itself through chat.update
-  if (!person)
-    return follow_up(press.response_url,
-                     ephemeral("Your Slack account is not linked to a person in baton, so nothing was done."));
-  act(number, static_cast<int>(*c), *person, [this, url = press.response_url](std::string message) {
-    if (!message.empty()) follow_up(url, std::move(message));
+  resolve_person(press.user_id, [this, number, c = *c, url = press.response_url](std::optional<std::string> person) {
+    if (!person)
+      return follow_up(url, ephemeral("Your Slack account is not linked to a person in baton, so nothing was done."));
+    act(number, static_cast<int>(c), *person, [this, url](std::string message) {
+      if (!message.empty()) follow_up(url, std::move(message));
+    });
   });
 }
 

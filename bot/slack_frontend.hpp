@@ -3,6 +3,7 @@
 // Mode): slash commands and button presses become App commands with the Slack
 // user's person as the actor. Thread-safe.
 #include <functional>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -10,8 +11,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bot/background.hpp"
+#include "engine/time.hpp"
 #include "integrations/slack/commands.hpp"
 #include "integrations/slack/interactions.hpp"
 
@@ -29,7 +32,10 @@ class SlackFrontend {
   /// ({"response_type":"ephemeral","text":...}), or empty for a bare 200/ack.
   using Reply = std::function<void(std::string message_json)>;
 
-  SlackFrontend(App& app, std::shared_ptr<const slack::SlackWebApi> api);
+  /// `lookup_api` answers identity lookups (users.info) with a short timeout,
+  /// so that an answer within Slack's 3 s is still possible when Slack is slow.
+  SlackFrontend(App& app, std::shared_ptr<const slack::SlackWebApi> api,
+                std::shared_ptr<const slack::SlackWebApi> lookup_api);
   ~SlackFrontend();
 
   void command(const slack::SlashRequest& request, Reply reply);
@@ -39,23 +45,44 @@ class SlackFrontend {
   /// second per channel (Slack's posting limit).
   void post_line(std::string channel, std::string text);
 
-  /// The person a Slack user is: the config's slack_user_id, else the person
-  /// whose email Slack reports for the user (users.info), cached.
-  std::optional<std::string> person_for(const std::string& slack_user);
+  /// The person a Slack user is, if that is known without a network call:
+  /// the config's slack_user_id, or a cache entry that has not expired. The
+  /// outer optional is empty when a lookup is needed.
+  std::optional<std::optional<std::string>> known_person(const std::string& slack_user);
+
+  /// Calls `done` with the person a Slack user is: at once (on the caller's
+  /// thread) when known; otherwise after users.info and a match on the email,
+  /// run on a lookup thread, one lookup per user in flight. Cached by the
+  /// App's clock: a match for 1 h, no match for 5 min, a failed lookup for 30 s.
+  void resolve_person(const std::string& slack_user, std::function<void(std::optional<std::string>)> done);
 
  private:
   void act(std::int64_t number, int command, const std::string& person, Reply reply);
+  /// Resolves every user in `users`, then calls `then` (on some thread).
+  void resolve_all(std::vector<std::string> users, std::function<void()> then);
+  void run_command(const slack::SlashRequest& request, const slack::SlashCommand& cmd, Reply reply);
+  /// The cached answer (empty when not linked or not looked up).
+  std::optional<std::string> person_of(const std::string& slack_user);
   /// Posts a follow-up to a response_url off the caller's thread.
   void follow_up(std::string response_url, std::string message_json);
 
   App& app_;
   std::shared_ptr<const slack::SlackWebApi> api_;
+  std::shared_ptr<const slack::SlackWebApi> lookup_api_;
+  struct CachedPerson {
+    std::optional<std::string> person;
+    engine::TimePoint expires;
+  };
   std::mutex mutex_;
-  std::map<std::string, std::optional<std::string>> people_;  ///< slack user -> person (cache)
+  std::map<std::string, CachedPerson> people_;  ///< slack user -> person (cache)
+  std::map<std::string, std::vector<std::function<void(std::optional<std::string>)>>> lookups_in_flight_;
   std::map<std::string, std::chrono::steady_clock::time_point> last_line_;  ///< channel -> last post (background thread)
   std::atomic<int> pending_lines_{0};
   std::atomic<bool> stopping_{false};
-  Background background_;  ///< last member: its thread stops first
+  Background background_;  ///< follow-ups and timeline lines
+  /// Identity lookups, spread by user so one slow answer delays few others.
+  /// Declared last: they stop first, while background_ still takes follow-ups.
+  std::array<Background, 4> lookups_;
 };
 
 /// {"response_type":"ephemeral","text":...}

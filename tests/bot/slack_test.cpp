@@ -304,3 +304,68 @@ TEST_CASE("slack incident channel: opened per incident and given the timeline", 
   CHECK(res.status == 200);
   REQUIRE(test::eventually([&] { return fake.messages(inc_channel).size() >= 2; }));
 }
+
+TEST_CASE("slack socket mode: a slow users.info does not delay another user's ack", "[slack]") {
+  // Scenario: bob is not in the config, so his /baton needs users.info, and
+  // Slack takes 4 s to answer it. alice (configured) sends /baton help right
+  // after: her envelope is acked first, while bob's lookup is still pending.
+  // bob's command is then answered too (his lookup timed out: he is told he
+  // is not linked, rather than nothing at all).
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  test::FakeSocketMode socket;
+  fake.set_socket_url(socket.url());
+  fake.add_user({"U0ALICE", "alice@example.com", "Alice"});
+  fake.add_user({"U0BOB", "bob@example.com", "Bob"});
+  const auto channel = fake.add_channel("payments-alerts");
+  test::ServiceHarness svc(clock, config(fake, db.path(), "socket", channel));
+  REQUIRE(socket.wait_for_open_connections(1, 10s));
+  auto slash = [&](const std::string& user, const std::string& text) {
+    return socket.push_envelope("slash_commands",
+                                json::serialize(json::object{{"command", "/baton"}, {"text", text}, {"user_id", user},
+                                                             {"channel_id", channel},
+                                                             {"team_id", test::FakeSlack::kTeam},
+                                                             {"response_url", ""}}),
+                                true);
+  };
+  fake.delay_next("users.info", 4s);
+  const auto bobs = slash("U0BOB", "incident list");
+  REQUIRE(test::eventually([&] { return !fake.calls("users.info").empty(); }));
+  const auto alices = slash("U0ALICE", "help");
+  REQUIRE(socket.wait_for_acks(1, 10s));
+  CHECK(socket.acks().front().envelope_id == alices);
+  REQUIRE(socket.wait_for_acks(2, 10s));
+  CHECK(socket.acks().back().envelope_id == bobs);
+}
+
+TEST_CASE("slack: a failed users.info is asked again once its cache entry expires", "[slack]") {
+  // Scenario: users.info fails for bob (Slack error), so he is told he is not
+  // linked, and that answer is cached: a second try makes no call. 30 s later
+  // (fake clock) the entry has expired; the next try asks Slack again, finds
+  // his email and acknowledges.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  fake.add_user({"U0ALICE", "alice@example.com", "Alice"});
+  fake.add_user({"U0BOB", "bob@example.com", "Bob"});
+  const auto channel = fake.add_channel("payments-alerts");
+  test::ServiceHarness svc(clock, config(fake, db.path(), "http", channel));
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("k-expire"), "application/json", false).status == 202);
+  svc.app->drain();
+  auto command = [&](std::string user, std::string text) {
+    auto res = slack_post(svc, "/slack/commands",
+                          form({{"command", "/baton"}, {"text", text}, {"user_id", user}, {"channel_id", channel},
+                                {"team_id", test::FakeSlack::kTeam}, {"response_url", ""}}));
+    REQUIRE(res.status == 200);
+    return std::string(json::parse(res.body).at("text").as_string());
+  };
+  fake.fail_next("users.info", "internal_error");
+  CHECK(command("U0BOB", "incident ack 1").find("not linked") != std::string::npos);
+  CHECK(fake.calls("users.info").size() == 1);
+  CHECK(command("U0BOB", "incident ack 1").find("not linked") != std::string::npos);
+  CHECK(fake.calls("users.info").size() == 1);  // the failure is cached for a while
+  clock.advance(31s);
+  CHECK(command("U0BOB", "incident ack 1") == "Incident #1 acknowledged.");
+  CHECK(fake.calls("users.info").size() == 2);
+}

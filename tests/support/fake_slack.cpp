@@ -21,6 +21,7 @@ struct FakeSlack::State {
   std::vector<FakeSlackChannel> channels;
   std::vector<FakeSlackMessage> messages;
   std::map<std::string, std::deque<std::string>, std::less<>> failures;
+  std::map<std::string, std::deque<std::chrono::milliseconds>, std::less<>> delays;
   std::map<std::string, std::deque<int>, std::less<>> rate_limits;
   std::string socket_url = "wss://wss-primary.slack.com/link/?ticket=fake-ticket&app_id=A0BATON";
   bool down = false;
@@ -247,7 +248,12 @@ std::optional<ScriptedResponse> FakeSlack::State::answer(const RecordedRequest& 
     return call.token == app_token ? error("not_allowed_token_type") : error("invalid_auth");
   }
   if (bad_json) return error("invalid_json");
-  return route(method, args);
+  auto response = route(method, args);
+  if (auto it = delays.find(method); it != delays.end() && !it->second.empty()) {
+    response.delay = it->second.front();
+    it->second.pop_front();
+  }
+  return response;
 }
 
 ScriptedResponse FakeSlack::State::route(const std::string& method, const json::object& args) {
@@ -416,6 +422,11 @@ void FakeSlack::set_socket_url(std::string url) {
 void FakeSlack::fail_next(std::string method, std::string error) {
   std::lock_guard lock(state_->mutex);
   state_->failures[std::move(method)].push_back(std::move(error));
+}
+
+void FakeSlack::delay_next(std::string method, std::chrono::milliseconds delay) {
+  std::lock_guard lock(state_->mutex);
+  state_->delays[std::move(method)].push_back(delay);
 }
 
 void FakeSlack::rate_limit_next(std::string method, int retry_after_s) {

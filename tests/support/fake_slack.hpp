@@ -4,6 +4,7 @@
 // Slack's envelopes ({"ok":true,...} / {"ok":false,"error":...} with HTTP 200,
 // 429 + Retry-After when scripted), and in-memory users, channels and
 // messages. Every call is recorded. Thread-safe.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -68,6 +69,8 @@ class FakeSlack {
 
   /// The next call of `method` answers {"ok":false,"error":error}; queued per method.
   void fail_next(std::string method, std::string error);
+  /// The next call of `method` is answered (as usual) only after `delay`.
+  void delay_next(std::string method, std::chrono::milliseconds delay);
   /// The next call of `method` answers HTTP 429 with Retry-After and error ratelimited.
   void rate_limit_next(std::string method, int retry_after_s);
   /// While down, every call answers HTTP 503 (still recorded).
