@@ -3,6 +3,8 @@
 // thread), the dispatcher workers, and the HTTP server's threads.
 #include "bot/app.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -402,7 +404,10 @@ namespace {
 /// disk and group commits are not held up by one fsync per chat message.
 class StoredChatRefs final : public integrations::ChatRefs {
  public:
-  explicit StoredChatRefs(App::Impl& d) : d_(d), worker_([this] { run(); }) {}
+  explicit StoredChatRefs(App::Impl& d) : d_(d), worker_([this] {
+    pthread_setname_np(pthread_self(), "baton-chatrefs");
+    run();
+  }) {}
   ~StoredChatRefs() override {
     {
       std::lock_guard lock(mutex_);
@@ -633,7 +638,10 @@ Result<std::uint16_t> App::start() {
   d.server = std::make_unique<HttpServer>(hopt, handler());
 
   d.work.emplace(d.loop.get_executor());
-  d.loop_thread = std::thread([&d] { d.loop.run(); });
+  d.loop_thread = std::thread([&d] {
+    pthread_setname_np(pthread_self(), "baton-engine");
+    d.loop.run();
+  });
   d.started = true;
   // Resume undelivered notifications, then fire overdue timers and arm the next.
   d.post([&d] {

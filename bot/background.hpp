@@ -5,13 +5,18 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 
 namespace baton::bot {
 
 class Background {
  public:
-  Background() : worker_([this] { run(); }) {}
+  /// `name` shows in top -H and /proc (at most 15 characters).
+  explicit Background(const char* name = "baton-tasks") : worker_([this, name] {
+    pthread_setname_np(pthread_self(), name);
+    run();
+  }) {}
   ~Background() {
     {
       std::lock_guard lock(mutex_);

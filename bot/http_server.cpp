@@ -3,6 +3,8 @@
 // errors as values, and the non-errors (end of stream, aborts) ignored.
 #include "bot/http_server.hpp"
 
+#include <pthread.h>
+
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -583,6 +585,7 @@ Result<std::uint16_t> HttpServer::start() {
   }
   for (int i = 0; i < n; ++i)
     s.threads.emplace_back([impl = impl_] {
+      pthread_setname_np(pthread_self(), "baton-http");
       impl->ioc.run();
       {
         std::lock_guard lock(impl->mu);

@@ -79,10 +79,11 @@ class SlackFrontend {
   std::map<std::string, std::chrono::steady_clock::time_point> last_line_;  ///< channel -> last post (background thread)
   std::atomic<int> pending_lines_{0};
   std::atomic<bool> stopping_{false};
-  Background background_;  ///< follow-ups and timeline lines
+  Background background_{"baton-slack"};  ///< follow-ups and timeline lines
   /// Identity lookups, spread by user so one slow answer delays few others.
   /// Declared last: they stop first, while background_ still takes follow-ups.
-  std::array<Background, 4> lookups_;
+  std::array<Background, 4> lookups_{Background{"baton-lookup"}, Background{"baton-lookup"},
+                                     Background{"baton-lookup"}, Background{"baton-lookup"}};
 };
 
 /// {"response_type":"ephemeral","text":...}

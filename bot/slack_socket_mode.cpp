@@ -5,6 +5,8 @@
 // instantiated here and nowhere else.
 #include "bot/slack_socket_mode.hpp"
 
+#include <pthread.h>
+
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -643,7 +645,10 @@ void SlackSocketMode::start() {
   }
   impl_->work.emplace(impl_->ioc->get_executor());
   net::post(*impl_->strand, [impl = impl_.get()] { impl->begin_connect(); });
-  impl_->thread = std::thread([impl = impl_.get()] { impl->ioc->run(); });
+  impl_->thread = std::thread([impl = impl_.get()] {
+    pthread_setname_np(pthread_self(), "baton-slack-ws");
+    impl->ioc->run();
+  });
 }
 
 void SlackSocketMode::stop() {

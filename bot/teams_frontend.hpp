@@ -66,7 +66,7 @@ class TeamsFrontend {
   std::shared_ptr<Life> life_;
   std::mutex mutex_;
   std::map<std::string, Lookup> by_email_;  ///< AAD object id -> person (roster lookups)
-  Background background_;  ///< last member: its thread stops first
+  Background background_{"baton-teams"};  ///< last member: its thread stops first
 };
 
 }  // namespace baton::bot

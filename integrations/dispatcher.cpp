@@ -1,5 +1,7 @@
 #include "integrations/dispatcher.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <random>
 #include <stdexcept>
@@ -46,7 +48,11 @@ Dispatcher::Dispatcher(std::vector<std::shared_ptr<Notifier>> notifiers, const e
     }
   }
   workers_.reserve(static_cast<std::size_t>(options_.workers));
-  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { run(); });
+  for (int i = 0; i < options_.workers; ++i)
+    workers_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "baton-send");
+      run();
+    });
 }
 
 Dispatcher::~Dispatcher() { stop(); }

@@ -1,5 +1,7 @@
 #include "storage/group_commit.hpp"
 
+#include <pthread.h>
+
 #include <stdexcept>
 
 namespace baton::storage {
@@ -7,7 +9,10 @@ namespace baton::storage {
 GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Store> store, std::size_t max_batch, OnFailure on_failure)
     : store_(std::move(store)), max_batch_(max_batch == 0 ? 1 : max_batch), on_failure_(std::move(on_failure)) {
   if (!store_) throw std::invalid_argument("GroupCommitWriter needs a Store");
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "baton-writer");  // the one thread that may block on fsync
+    run();
+  });
 }
 
 GroupCommitWriter::~GroupCommitWriter() {
