@@ -87,6 +87,7 @@ struct App::Impl {
   // A failed commit: the engine holds a change the disk does not. From then on
   // changes are refused (503) and internal events wait in `deferred`, until a
   // probe write succeeds and the engine is rebuilt from what is committed.
+  std::uint64_t clock_watch = 0;  // clock.watch(): re-arm the timer when a test moves the clock
   std::atomic<bool> degraded{false};
   std::atomic<std::uint64_t> recoveries{0};
   bool recovering = false;  // loop thread
@@ -247,8 +248,9 @@ struct App::Impl {
     armed_for = next;
     auto wait = *next - clock.now();
     if (wait < engine::Millis{0}) wait = engine::Millis{0};
-    // Capped so that a clock that jumps (a fake one in tests, NTP) is noticed.
-    if (wait > engine::Millis{1000}) wait = engine::Millis{1000};
+    // A clock that jumps by itself (a test's) is watched; the cap bounds how
+    // late a step of the wall clock (NTP) is noticed, at one wake-up a minute.
+    if (wait > engine::Millis{60'000}) wait = engine::Millis{60'000};
     timer.expires_after(wait);
     timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
@@ -638,6 +640,13 @@ Result<std::uint16_t> App::start() {
   d.server = std::make_unique<HttpServer>(hopt, handler());
 
   d.work.emplace(d.loop.get_executor());
+  d.clock_watch = d.clock.watch([&d] {
+    d.post([&d] {
+      d.timer.cancel();
+      d.armed_for.reset();
+      d.fire();
+    });
+  });
   d.loop_thread = std::thread([&d] {
     pthread_setname_np(pthread_self(), "baton-engine");
     d.loop.run();
@@ -681,6 +690,7 @@ Result<std::uint16_t> App::start() {
 void App::stop() {
   auto& d = *impl_;
   if (d.stopped.exchange(true)) return;
+  d.clock.unwatch(d.clock_watch);
   if (d.slack_socket) d.slack_socket->stop();
   if (d.server) d.server->stop(std::chrono::seconds(10));
   if (d.started) {

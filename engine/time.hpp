@@ -3,6 +3,7 @@
 // The engine never reads a clock itself; callers pass `now` or a Clock&.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace baton::engine {
@@ -20,6 +21,14 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual TimePoint now() const = 0;
+
+  /// Registers `fn`, called (on the thread that moved the clock) whenever the
+  /// clock jumps, e.g. a test's advance(). Waiters that sleep for a computed
+  /// duration re-read now() then, instead of polling on an interval. The real
+  /// clock never jumps this way: registering does nothing. Returns an id for
+  /// unwatch(). Thread-safe.
+  virtual std::uint64_t watch(std::function<void()> /*fn*/) const { return 0; }
+  virtual void unwatch(std::uint64_t /*id*/) const {}
 };
 
 /// The real wall clock.

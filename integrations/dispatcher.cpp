@@ -9,9 +9,10 @@
 namespace baton::integrations {
 namespace {
 
-// Long enough to stay idle cheaply, short enough that a FakeClock advance in
-// tests (which signals nothing) is noticed promptly.
-constexpr std::chrono::milliseconds kMaxWait{50};
+// Waits are computed from the clock; a clock that jumps (a test's FakeClock)
+// signals through Clock::watch. The cap only bounds how late a step of the
+// wall clock (NTP) is noticed: an idle dispatcher wakes once a minute.
+constexpr std::chrono::milliseconds kMaxWait{60'000};
 
 std::mt19937_64& rng() {
   thread_local std::mt19937_64 engine{std::random_device{}()};
@@ -47,6 +48,13 @@ Dispatcher::Dispatcher(std::vector<std::shared_ptr<Notifier>> notifiers, const e
       throw std::invalid_argument(std::string("two notifiers for ") + engine::to_string(method));
     }
   }
+  watch_id_ = clock_.watch([this] {
+    {
+      std::lock_guard lock(mutex_);
+      ++changes_;
+    }
+    wake_.notify_all();
+  });
   workers_.reserve(static_cast<std::size_t>(options_.workers));
   for (int i = 0; i < options_.workers; ++i)
     workers_.emplace_back([this] {
@@ -67,11 +75,13 @@ void Dispatcher::enqueue(Delivery delivery, engine::TimePoint due) {
     if (stopping_) return;
     const int priority = delivery.notification.kind == engine::NotificationKind::page ? 0 : 1;
     pending_.push(Entry{due, priority, next_seq_++, std::make_shared<Delivery>(std::move(delivery)), due});
+    ++changes_;
   }
   wake_.notify_one();
 }
 
 void Dispatcher::stop() {
+  clock_.unwatch(watch_id_);
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -116,11 +126,14 @@ void Dispatcher::run() {
       lock.lock();
       continue;
     }
+    // Sleep until the earliest due time, a submission, a clock jump or stop.
+    const auto seen = changes_;
+    auto changed = [&] { return stopping_ || changes_ != seen; };
     if (pending_.empty()) {
-      wake_.wait(lock);
+      wake_.wait_for(lock, kMaxWait, changed);
     } else {
-      auto wait = std::clamp(pending_.top().due - now, std::chrono::milliseconds(1), kMaxWait);
-      wake_.wait_for(lock, wait);
+      auto wait = std::clamp(pending_.top().due - now, std::chrono::milliseconds(0), kMaxWait);
+      wake_.wait_for(lock, wait, changed);
     }
   }
 }

@@ -99,6 +99,8 @@ class Dispatcher {
   std::priority_queue<Entry, std::vector<Entry>, LaterDue> pending_;     // not yet due
   std::priority_queue<Entry, std::vector<Entry>, LowerPriority> ready_;  // due
   std::uint64_t next_seq_ = 0;
+  std::uint64_t changes_ = 0;   // submissions and clock jumps: what a sleeping worker waits for
+  std::uint64_t watch_id_ = 0;  // clock_.watch()
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };
