@@ -12,6 +12,8 @@ namespace {
 using detail::Fields;
 namespace json = boost::json;
 
+constexpr std::int64_t kMaxTruncatedAlerts = 1'000'000'000;
+
 // Go's zero time.Time: Alertmanager sends it for "no end yet".
 constexpr std::string_view kZeroTime = "0001-01-01T00:00:00Z";
 
@@ -88,12 +90,13 @@ tl::expected<engine::Alert, ParseErrors> parse_alertmanager(std::string_view bod
   std::int64_t truncated = 0;
   const json::value* truncated_value = root.get("truncatedAlerts");
   if (truncated_value != nullptr) {
-    if (auto n = truncated_value->if_int64(); n && *n >= 0)
+    // Bounded so that the count in the summary cannot overflow.
+    if (auto n = truncated_value->if_int64(); n && *n >= 0 && *n <= kMaxTruncatedAlerts)
       truncated = *n;
-    else if (auto u = truncated_value->if_uint64(); u && *u <= static_cast<std::uint64_t>(INT64_MAX))
+    else if (auto u = truncated_value->if_uint64(); u && *u <= static_cast<std::uint64_t>(kMaxTruncatedAlerts))
       truncated = static_cast<std::int64_t>(*u);
     else
-      root.error("truncatedAlerts", "must be a non-negative integer");
+      root.error("truncatedAlerts", "must be an integer from 0 to " + std::to_string(kMaxTruncatedAlerts));
   }
 
   std::optional<std::string_view> common_summary, common_alertname;

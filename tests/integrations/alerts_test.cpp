@@ -326,7 +326,7 @@ TEST_CASE("alertmanager: truncated group without summaries", "[alerts][alertmana
 TEST_CASE("alertmanager: all errors of a bad notification are collected", "[alerts][alertmanager]") {
   CHECK(am_errors(fixture("alertmanager_bad.json")) ==
         Errors{"'version' must be \"4\"", "'status' must be firing or resolved", "'groupKey' is missing or blank",
-               "'commonLabels' must be an object", "'truncatedAlerts' must be a non-negative integer",
+               "'commonLabels' must be an object", "'truncatedAlerts' must be an integer from 0 to 1000000000",
                "'alerts[1]' must be an object", "'alerts[2].status' must be firing or resolved",
                "'alerts[2].labels' must be an object", "'alerts[2].annotations.summary' must be a string"});
 }

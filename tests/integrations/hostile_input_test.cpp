@@ -150,3 +150,20 @@ TEST_CASE("a Slack form with bytes that are not UTF-8 is repaired", "[slack][hos
   CHECK(integrations::valid_utf8(req->text));
   CHECK(req->text == "incident new db \xEF\xBF\xBD\xEF\xBF\xBD down");
 }
+
+TEST_CASE("a huge truncatedAlerts is refused instead of overflowing the summary's count", "[alerts][hostile]") {
+  // Found by the alertmanager fuzz target (UBSan): INT64_MAX + the group's
+  // alerts overflowed when the summary counted them.
+  auto am = alerts::parse_alertmanager(
+      R"({"version":"4","status":"firing","groupKey":"g","alerts":[{"status":"firing","labels":{"alertname":"A"}}],
+          "truncatedAlerts":9223372036854775807})",
+      "k");
+  REQUIRE_FALSE(am.has_value());
+  CHECK(mentions(am.error().errors, "'truncatedAlerts' must be an integer from 0 to 1000000000"));
+  am = alerts::parse_alertmanager(
+      R"({"version":"4","status":"firing","groupKey":"g","alerts":[{"status":"firing","labels":{"alertname":"A"}}],
+          "truncatedAlerts":1000000000})",
+      "k");
+  REQUIRE(am.has_value());
+  CHECK(am->summary == "A (1000000001 alerts)");
+}
