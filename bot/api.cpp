@@ -88,10 +88,9 @@ json::object incident_json(const Incident& inc, const engine::Directory& dir) {
   esc["next_escalation_at"] = esc["active"].as_bool() ? time_or_null(inc.escalation.step_deadline) : nullptr;
   o["escalation"] = std::move(esc);
   boost::system::error_code ec;
-  // As deep as the alert parsers accept (64) plus the levels they wrap around
-  // what the sender sent; Boost's default (32) would hide deeper details.
+  // As deep as the alert parsers store; Boost's default (32) would hide deeper details.
   json::parse_options deep;
-  deep.max_depth = 80;
+  deep.max_depth = alerts::kMaxDetailsDepth;
   auto details = json::parse(inc.details_json.empty() ? "{}" : inc.details_json, ec, {}, deep);
   o["details"] = ec ? json::value(json::object{}) : std::move(details);
   return o;

@@ -8,6 +8,7 @@ packages=(
   libssl-dev libcurl4-openssl-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
   catch2 libyaml-cpp-dev libhowardhinnant-date-dev libexpected-dev
   python3-aiosmtpd openssl
+  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer with ASan and UBSan
 )
 missing=()
 for p in "${packages[@]}"; do

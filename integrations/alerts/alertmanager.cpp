@@ -175,17 +175,22 @@ tl::expected<engine::Alert, ParseErrors> parse_alertmanager(std::string_view bod
   if (detail::utf8_length(dedup) > kMaxDedupKeyChars) dedup = "am:" + detail::fnv1a_hex(dedup);
   alert.dedup_key = std::move(dedup);
 
-  std::optional<std::string_view> summary = common_summary;
+  // A blank summary or name counts as absent: an incident always has a summary
+  // (found by the alertmanager fuzz target: "summary": "" gave an empty one).
+  auto present = [](std::optional<std::string_view> v) {
+    return v && v->find_first_not_of(" \t\r\n") != std::string_view::npos ? v : std::nullopt;
+  };
+  std::optional<std::string_view> summary = present(common_summary);
   if (!summary) {
     auto first = std::find_if(parsed.begin(), parsed.end(), [](const ParsedAlert& a) { return a.firing; });
     if (first == parsed.end()) first = parsed.begin();
-    if (first != parsed.end()) summary = first->summary;
+    if (first != parsed.end()) summary = present(first->summary);
   }
   if (summary) {
     alert.summary = detail::utf8_prefix(*summary, kMaxSummaryChars);
   } else {
-    std::string_view name = common_alertname.value_or(
-        !parsed.empty() && parsed.front().alertname ? *parsed.front().alertname : std::string_view("Alertmanager"));
+    std::optional<std::string_view> first_name = parsed.empty() ? std::nullopt : present(parsed.front().alertname);
+    std::string_view name = present(common_alertname).value_or(first_name.value_or(std::string_view("Alertmanager")));
     const std::int64_t count = static_cast<std::int64_t>(parsed.size()) + truncated;
     alert.summary = std::string(detail::utf8_prefix(name, kMaxSummaryChars - 16)) + " (" + std::to_string(count) +
                     (count == 1 ? " alert)" : " alerts)");

@@ -6,6 +6,10 @@
 
 namespace baton::alerts {
 
+/// Stored details are at most this deep: the parsers accept 64 levels from the
+/// sender and wrap them in a few of their own. Readers parse with this limit.
+inline constexpr unsigned kMaxDetailsDepth = 80;
+
 /// Every problem found in one body, worded for the sender (HTTP 400 "errors"
 /// array), e.g. "'payload.summary' is missing or blank". Never empty when
 /// returned. Bounded: at most kMaxListed problems are listed, then one line

@@ -167,3 +167,15 @@ TEST_CASE("a huge truncatedAlerts is refused instead of overflowing the summary'
   REQUIRE(am.has_value());
   CHECK(am->summary == "A (1000000001 alerts)");
 }
+
+TEST_CASE("a blank Alertmanager summary falls back to the alert name", "[alerts][hostile]") {
+  // Found by the alertmanager fuzz target: commonAnnotations.summary "" gave
+  // an incident with an empty summary.
+  auto am = alerts::parse_alertmanager(
+      R"({"version":"4","status":"firing","groupKey":"g","commonAnnotations":{"summary":" "},
+          "commonLabels":{"alertname":""},
+          "alerts":[{"status":"firing","labels":{"alertname":"HighErrorRate"},"annotations":{"summary":""}}]})",
+      "k");
+  REQUIRE(am.has_value());
+  CHECK(am->summary == "HighErrorRate (1 alert)");
+}
