@@ -221,7 +221,12 @@ class Session : public std::enable_shared_from_this<Session> {
   /// with a request in progress closes after writing its answer.
   void on_server_stop() {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->state_ == State::reading_header) self->do_close();
+      if (self->state_ != State::reading_header) return;
+      // Cancel rather than close: the read may already hold part of a request
+      // (or its completion may be queued); on_header decides.
+      self->stop_requested_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
     });
   }
 
@@ -232,6 +237,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class State { starting, reading_header, reading_body, handling, writing, lingering, closed };
+  static constexpr auto kStopReadTimeout = std::chrono::seconds(2);
+  bool stop_requested_ = false;  // on_server_stop cancelled the header read
 
   void do_read() {
     if (state_ == State::closed) return;
@@ -249,6 +256,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_header(beast::error_code ec, std::size_t) {
     if (state_ == State::closed) return;  // closed by shutdown while the read completed
+    if (ec == net::error::operation_aborted && stop_requested_) {
+      // Shutdown cancelled the wait for a request. Idle: close. A request on
+      // its way (bytes read or waiting in the socket): read it, briefly
+      // bounded, and answer it with Connection: close.
+      stop_requested_ = false;
+      beast::error_code ignored;
+      const bool started = buffer_.size() > 0 || parser_->got_some() || stream_.socket().available(ignored) > 0;
+      if (!started) return do_close();
+      stream_.expires_after(kStopReadTimeout);
+      return http::async_read_header(stream_, buffer_, *parser_,
+                                     beast::bind_front_handler(&Session::on_header, shared_from_this()));
+    }
     if (ec) return on_read_error(ec);
     // RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked
     // has no reliable length: answer 400 and close. (Beast itself rejects
