@@ -32,6 +32,7 @@
 #include "integrations/teams/jwt.hpp"
 #include "integrations/teams/teams_notifier.hpp"
 #include "integrations/chat_refs.hpp"
+#include "integrations/common/async_http.hpp"
 #include "integrations/common/utf8.hpp"
 #include "integrations/slack/commands.hpp"
 #include "integrations/slack/interactions.hpp"
@@ -66,6 +67,11 @@ struct App::Impl {
   std::unique_ptr<storage::GroupCommitWriter> writer;
   std::unique_ptr<storage::Store> reader;
   std::mutex reader_mutex;
+  // The non-blocking outbound client (libcurl multi) on its own loop and thread.
+  net::io_context net_loop{1};
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> net_work;
+  std::thread net_thread;
+  std::shared_ptr<integrations::AsyncHttpClient> async_http;
   std::unique_ptr<integrations::Dispatcher> dispatcher;
   std::shared_ptr<const integrations::ActionSigner> signer;
   std::unique_ptr<HttpServer> server;
@@ -135,6 +141,14 @@ struct App::Impl {
   std::unordered_map<std::int64_t, std::chrono::steady_clock::time_point> first_page;
 
   Impl(std::shared_ptr<const Config> c, const engine::Clock& clk) : config(std::move(c)), clock(clk) {}
+  ~Impl() { stop_net(); }
+
+  /// Stops the outbound client's loop (its sends were finished or cancelled).
+  void stop_net() {
+    net_work.reset();
+    net_loop.stop();
+    if (net_thread.joinable()) net_thread.join();
+  }
 
   template <typename F>
   void post(F&& f) {
@@ -513,6 +527,17 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
   if (!cfg->server.action_secret.empty())
     impl->signer = std::make_shared<const integrations::ActionSigner>(cfg->server.action_secret);
   std::vector<std::shared_ptr<integrations::Notifier>> notifiers;
+  {
+    integrations::AsyncHttpOptions ao;
+    ao.max_host_connections = cfg->dispatch.max_connections_per_host;
+    ao.default_key_limit = static_cast<std::size_t>(cfg->dispatch.max_in_flight_per_channel);
+    impl->async_http = std::make_shared<integrations::AsyncHttpClient>(impl->net_loop, ao);
+    impl->net_work.emplace(impl->net_loop.get_executor());
+    impl->net_thread = std::thread([raw = impl.get()] {
+      pthread_setname_np(pthread_self(), "baton-net");
+      raw->net_loop.run();
+    });
+  }
   if (cfg->webhook.enabled) {
     integrations::WebhookConfig wc;
     wc.url = cfg->webhook.url;
@@ -520,7 +545,7 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
     wc.timeout = cfg->webhook.timeout;
     wc.signing_secret = cfg->webhook.signing_secret;
     wc.public_url = cfg->server.public_url;
-    notifiers.push_back(std::make_shared<integrations::WebhookNotifier>(wc, impl->signer, clock));
+    notifiers.push_back(std::make_shared<integrations::WebhookNotifier>(wc, impl->signer, clock, impl->async_http));
   }
   if (cfg->smtp.enabled) {
     integrations::EmailConfig ec;
@@ -548,7 +573,7 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
     tc.messages_per_second = cfg->twilio.messages_per_second;
     tc.validity = cfg->twilio.validity;
     if (cfg->twilio.status_callbacks) tc.status_callback_url = cfg->server.public_url + "/sms/twilio/status";
-    notifiers.push_back(std::make_shared<integrations::TwilioNotifier>(tc));
+    notifiers.push_back(std::make_shared<integrations::TwilioNotifier>(tc, impl->async_http));
   } else if (cfg->sms_gateway.enabled) {
     integrations::SmsGatewayConfig gc;
     gc.url = cfg->sms_gateway.url;
@@ -557,7 +582,7 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
     gc.content_type = cfg->sms_gateway.content_type;
     gc.body_template = cfg->sms_gateway.body_template;
     gc.messages_per_second = cfg->sms_gateway.messages_per_second;
-    notifiers.push_back(std::make_shared<integrations::HttpGatewayNotifier>(gc));
+    notifiers.push_back(std::make_shared<integrations::HttpGatewayNotifier>(gc, impl->async_http));
   }
   if (cfg->slack.enabled) {
     slack::SlackNotifierConfig sc;
@@ -608,6 +633,7 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
   dopt.workers = cfg->dispatch.workers;
   dopt.max_attempts = cfg->dispatch.max_attempts;
   dopt.base_backoff = cfg->dispatch.base_backoff;
+  dopt.max_in_flight_per_channel = static_cast<std::size_t>(cfg->dispatch.max_in_flight_per_channel);
   dopt.still_wanted = [raw = impl.get()](const integrations::Delivery& d) { return raw->page_wanted(d); };
   auto* raw = impl.get();
   impl->dispatcher = std::make_unique<integrations::Dispatcher>(
@@ -705,6 +731,10 @@ void App::stop() {
     d.writer->flush();
   }
   if (d.dispatcher) d.dispatcher->stop();
+  // Sends still in flight after the dispatcher's grace are cancelled: they stay
+  // pending in the outbox and go out after the restart.
+  if (d.async_http) d.async_http->shutdown();
+  if (d.dispatcher) d.dispatcher->wait_idle();
   if (d.started) {
     // Sends that were in flight posted their outcomes to the loop: commit them,
     // or a page delivered just now would be sent again after the restart.
@@ -719,6 +749,7 @@ void App::stop() {
     if (d.loop_thread.joinable()) d.loop_thread.join();
   }
   if (d.writer) d.writer->flush();
+  d.stop_net();
 }
 
 void App::reload(Config config) {
@@ -1062,7 +1093,11 @@ void App::drain() {
   for (int i = 0; i < 3; ++i) {
     impl_->run_sync([] { return 0; });
     impl_->writer->flush();
+    // Sends already due go out (their outcomes are drained by the next round).
+    if (impl_->dispatcher) impl_->dispatcher->wait_quiet(std::chrono::seconds(10));
   }
+  impl_->run_sync([] { return 0; });
+  impl_->writer->flush();
 }
 
 }  // namespace baton::bot

@@ -118,7 +118,7 @@ class App {
 
   // For tests with a fake clock.
   void poke();   ///< fire due timers now
-  void drain();  ///< wait until the engine loop and the writer are idle
+  void drain();  ///< wait until the engine loop, the writer and the sends already due are idle
 
   struct Impl;  ///< defined in app.cpp
 

@@ -841,7 +841,12 @@ void Loader::check_channels(Config& c, engine::Directory& d) {
 }
 
 void Loader::load_dispatch(const YAML::Node& n, Config& c) {
-  Fields f(*this, n, {"workers", "max_attempts", "base_backoff"}, "dispatch");
+  Fields f(*this, n, {"workers", "max_attempts", "base_backoff", "max_in_flight_per_channel", "max_connections_per_host"},
+           "dispatch");
+  if (auto v = integer(f["max_in_flight_per_channel"], "'max_in_flight_per_channel' in dispatch", 1, 100000))
+    c.dispatch.max_in_flight_per_channel = static_cast<int>(*v);
+  if (auto v = integer(f["max_connections_per_host"], "'max_connections_per_host' in dispatch", 0, 10000))
+    c.dispatch.max_connections_per_host = static_cast<int>(*v);
   if (auto v = integer(f["workers"], "'workers' in dispatch", 1, 256)) c.dispatch.workers = static_cast<int>(*v);
   if (auto v = integer(f["max_attempts"], "'max_attempts' in dispatch", 1, 100))
     c.dispatch.max_attempts = static_cast<int>(*v);

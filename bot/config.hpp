@@ -123,9 +123,13 @@ struct TeamsChannelConfig {
 };
 
 struct DispatchConfig {
-  int workers = 4;
+  int workers = 4;  ///< threads for channels that still send blocking
   int max_attempts = 6;
   std::chrono::milliseconds base_backoff{1000};
+  /// Non-blocking channels (the webhook): deliveries in flight per channel.
+  int max_in_flight_per_channel = 256;
+  /// Connections per host for the non-blocking client (0 = no limit).
+  int max_connections_per_host = 256;
 };
 
 struct Config {

@@ -90,14 +90,33 @@ void Dispatcher::stop() {
   for (auto& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
+  idle_.wait_for(lock, options_.stop_grace, [this] { return in_flight_total_ == 0; });
   pending_ = {};
   ready_ = {};
+  parked_.clear();
+}
+
+void Dispatcher::wait_idle() {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return in_flight_total_ == 0; });
+}
+
+bool Dispatcher::wait_quiet(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return idle_.wait_for(lock, timeout, [this] {
+    if (!ready_.empty() || in_flight_total_ > 0 || busy_workers_ > 0) return false;
+    for (const auto& [method, q] : parked_)
+      if (!q.empty()) return false;
+    return pending_.empty() || pending_.top().due > clock_.now();
+  });
 }
 
 std::size_t Dispatcher::queued() const {
   std::lock_guard lock(mutex_);
-  return pending_.size() + ready_.size();
+  std::size_t parked = 0;
+  for (const auto& [method, q] : parked_) parked += q.size();
+  return pending_.size() + ready_.size() + parked;
 }
 
 void Dispatcher::run() {
@@ -111,6 +130,15 @@ void Dispatcher::run() {
     if (!ready_.empty()) {
       auto entry = ready_.top();
       ready_.pop();
+      const auto method = entry.delivery->notification.method;
+      auto it = notifiers_.find(method);
+      const bool async = it != notifiers_.end() && it->second->is_async();
+      // A non-blocking channel at its in-flight limit: park the delivery (no
+      // thread, no pacing slot taken) until one of its sends finishes.
+      if (async && in_flight_[method] >= options_.max_in_flight_per_channel) {
+        parked_[method].push_back(std::move(entry));
+        continue;
+      }
       // Asked under the lock so that reservations follow the queue's order:
       // a page is never paced out by an update popped at the same moment.
       if (auto later = reserve_slot(*entry.delivery, now)) {
@@ -118,12 +146,32 @@ void Dispatcher::run() {
         pending_.push(std::move(entry));
         continue;
       }
+      if (async) {
+        // Start the send and move on: the worker never waits on the network.
+        ++in_flight_[method];
+        ++in_flight_total_;
+        auto delivery = std::move(entry.delivery);
+        auto notifier = it->second;
+        lock.unlock();
+        if (cancelled(*delivery)) {
+          finish_async(method, nullptr, {});
+        } else {
+          notifier->send_async(*delivery, [this, method, delivery](Result<void> r) {
+            finish_async(method, delivery, std::move(r));
+          });
+        }
+        lock.lock();
+        continue;
+      }
       auto delivery = std::move(entry.delivery);
       // Another due entry may be waiting for a worker: pass the baton on.
       if (!ready_.empty()) wake_.notify_one();
+      ++busy_workers_;
       lock.unlock();
       process(*delivery);
       lock.lock();
+      --busy_workers_;
+      idle_.notify_all();
       continue;
     }
     // Sleep until the earliest due time, a submission, a clock jump or stop.
@@ -162,18 +210,19 @@ std::chrono::milliseconds Dispatcher::backoff(int attempts, std::chrono::millise
   return std::max(retry_after, std::chrono::milliseconds(pick(rng())));
 }
 
-void Dispatcher::process(Delivery& delivery) {
+bool Dispatcher::cancelled(const Delivery& delivery) {
+  if (!options_.still_wanted || options_.still_wanted(delivery)) return false;
   DispatchOutcome outcome;
   outcome.notification = delivery.notification;
-  if (options_.still_wanted && !options_.still_wanted(delivery)) {
-    outcome.kind = DispatchOutcome::Kind::cancelled;
-    outcome.attempts = delivery.attempts;
-    outcome.detail = "cancelled: no longer needed";
-    if (on_outcome_) on_outcome_(outcome);
-    return;
-  }
-  outcome.attempts = delivery.attempts + 1;
+  outcome.kind = DispatchOutcome::Kind::cancelled;
+  outcome.attempts = delivery.attempts;
+  outcome.detail = "cancelled: no longer needed";
+  if (on_outcome_) on_outcome_(outcome);
+  return true;
+}
 
+void Dispatcher::process(Delivery& delivery) {
+  if (cancelled(delivery)) return;
   Result<void> result;
   auto it = notifiers_.find(delivery.notification.method);
   if (it == notifiers_.end()) {
@@ -187,7 +236,29 @@ void Dispatcher::process(Delivery& delivery) {
       result = fail(ErrorKind::permanent, std::string("notifier threw: ") + e.what());
     }
   }
+  conclude(delivery, std::move(result));
+}
 
+void Dispatcher::finish_async(engine::MethodKind method, std::shared_ptr<Delivery> delivery, Result<void> result) {
+  if (delivery) conclude(*delivery, std::move(result));  // null: cancelled, already reported
+  std::lock_guard lock(mutex_);
+  auto& n = in_flight_[method];
+  if (n > 0) --n;
+  // A slot is free: the oldest parked delivery of this channel goes back to the queue.
+  if (auto p = parked_.find(method); p != parked_.end() && !p->second.empty() && !stopping_) {
+    ready_.push(std::move(p->second.front()));
+    p->second.pop_front();
+  }
+  if (in_flight_total_ > 0) --in_flight_total_;
+  ++changes_;
+  wake_.notify_one();
+  idle_.notify_all();
+}
+
+void Dispatcher::conclude(Delivery& delivery, Result<void> result) {
+  DispatchOutcome outcome;
+  outcome.notification = delivery.notification;
+  outcome.attempts = delivery.attempts + 1;
   bool requeue = false;
   if (result) {
     outcome.kind = DispatchOutcome::Kind::delivered;

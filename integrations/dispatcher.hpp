@@ -4,6 +4,7 @@
 // attempt's outcome. The outbox (storage) stays the durable record.
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -40,6 +41,11 @@ class Dispatcher {
     /// Asked on a worker thread right before each attempt (retries included);
     /// false drops the delivery with Kind::cancelled. Empty = always wanted.
     std::function<bool(const Delivery&)> still_wanted;
+    /// Deliveries of one asynchronous channel in flight at once; more wait
+    /// their turn in the queue, holding no thread.
+    std::size_t max_in_flight_per_channel = 256;
+    /// How long stop() waits for asynchronous sends in flight to finish.
+    std::chrono::milliseconds stop_grace{std::chrono::seconds(5)};
   };
 
   /// At most one notifier per method (std::invalid_argument otherwise, or for a
@@ -58,9 +64,16 @@ class Dispatcher {
   /// later time; that costs no attempt and reports no outcome.
   void submit(Delivery delivery, std::optional<engine::TimePoint> not_before = {});
 
-  /// Wakes and joins the workers (waiting for sends in flight). Queued
-  /// deliveries are dropped: they are durable in the outbox. Idempotent.
+  /// Wakes and joins the workers (waiting for sends in flight; asynchronous
+  /// ones up to stop_grace). Queued deliveries are dropped: they are durable in
+  /// the outbox. Idempotent. Asynchronous sends still in flight afterwards
+  /// (their channel is to cancel them) report outcomes until wait_idle().
   void stop();
+  /// Blocks until no asynchronous send is in flight.
+  void wait_idle();
+  /// For tests: waits (up to `timeout`) until nothing is due, parked or being
+  /// sent; deliveries due later may wait. True when that was reached.
+  bool wait_quiet(std::chrono::milliseconds timeout);
 
   /// Deliveries waiting (due or not), not counting those being sent.
   std::size_t queued() const;
@@ -84,6 +97,11 @@ class Dispatcher {
 
   void run();
   void process(Delivery& delivery);
+  /// True (and nothing else done) when `still_wanted` drops the delivery.
+  bool cancelled(const Delivery& delivery);
+  /// The outcome of an attempt: reported, and a retry queued when due.
+  void conclude(Delivery& delivery, Result<void> result);
+  void finish_async(engine::MethodKind method, std::shared_ptr<Delivery> delivery, Result<void> result);
   /// The notifier's reserve(), with mutex_ held: a time after `now`, or nullopt to send now.
   std::optional<engine::TimePoint> reserve_slot(const Delivery& delivery, engine::TimePoint now);
   void enqueue(Delivery delivery, engine::TimePoint due);
@@ -100,6 +118,12 @@ class Dispatcher {
   std::priority_queue<Entry, std::vector<Entry>, LowerPriority> ready_;  // due
   std::uint64_t next_seq_ = 0;
   std::uint64_t changes_ = 0;   // submissions and clock jumps: what a sleeping worker waits for
+  // Asynchronous channels: sends in flight, and due entries parked at the limit.
+  std::map<engine::MethodKind, std::size_t> in_flight_;
+  std::map<engine::MethodKind, std::deque<Entry>> parked_;
+  std::size_t in_flight_total_ = 0;
+  int busy_workers_ = 0;  // workers inside a blocking send
+  std::condition_variable idle_;
   std::uint64_t watch_id_ = 0;  // clock_.watch()
   bool stopping_ = false;
   std::vector<std::thread> workers_;

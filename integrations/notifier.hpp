@@ -1,6 +1,7 @@
 #pragma once
 // The interface every outbound channel implements (webhook, Slack, Teams,
 // email, SMS). The Dispatcher calls it; the bot wires one per configured method.
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -43,6 +44,17 @@ class Notifier {
   /// (transient, rate_limited with retry_after) are retried by the Dispatcher,
   /// others fail the delivery at once. Success means the peer accepted it.
   virtual Result<void> send(const Delivery& delivery) = 0;
+
+  /// True when the channel sends without blocking (send_async()): the
+  /// Dispatcher then starts its deliveries and moves on, up to its per-channel
+  /// in-flight limit, instead of holding a worker for each round trip.
+  virtual bool is_async() const { return false; }
+
+  /// Starts the send and returns at once; `done` is called exactly once, from
+  /// any thread, with what send() would return. Only called when is_async().
+  virtual void send_async(const Delivery& delivery, std::function<void(Result<void>)> done) {
+    done(send(delivery));
+  }
 };
 
 }  // namespace baton::integrations

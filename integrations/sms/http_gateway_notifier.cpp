@@ -101,8 +101,9 @@ std::string fill_template(std::string_view text, TemplateEscaping escaping, std:
   return out;
 }
 
-HttpGatewayNotifier::HttpGatewayNotifier(SmsGatewayConfig config)
-    : config_(std::move(config)), pacer_(config_.messages_per_second) {
+HttpGatewayNotifier::HttpGatewayNotifier(SmsGatewayConfig config, std::shared_ptr<AsyncHttpClient> async_http)
+    : async_http_(std::move(async_http)),
+      config_(std::move(config)), pacer_(config_.messages_per_second) {
   if (config_.url.empty()) throw std::invalid_argument("sms gateway: url is required");
 }
 
@@ -112,6 +113,23 @@ std::optional<engine::TimePoint> HttpGatewayNotifier::reserve(const Delivery&, e
 }
 
 Result<void> HttpGatewayNotifier::send(const Delivery& delivery) {
+  auto request = request_for(delivery);
+  if (!request) return tl::unexpected(request.error());
+  auto response = thread_client().request(*request);
+  if (!response) return tl::unexpected(response.error());
+  return classify(*response);
+}
+
+void HttpGatewayNotifier::send_async(const Delivery& delivery, std::function<void(Result<void>)> done) {
+  auto request = request_for(delivery);
+  if (!request) return done(tl::unexpected(request.error()));
+  async_http_->request("sms", std::move(*request), [done = std::move(done)](Result<HttpResponse> response) {
+    if (!response) return done(tl::unexpected(response.error()));
+    done(classify(*response));
+  });
+}
+
+Result<HttpRequest> HttpGatewayNotifier::request_for(const Delivery& delivery) const {
   if (!delivery.person) return fail(ErrorKind::permanent, "sms: the notification has no addressee");
   if (delivery.person->phone.empty()) {
     return fail(ErrorKind::permanent, "sms: person '" + delivery.person->id + "' has no phone number");
@@ -129,9 +147,7 @@ Result<void> HttpGatewayNotifier::send(const Delivery& delivery) {
     request.headers.emplace_back("Content-Type", config_.content_type);
   }
   for (const auto& header : config_.headers) request.headers.push_back(header);
-  auto response = thread_client().request(request);
-  if (!response) return tl::unexpected(response.error());
-  return classify(*response);
+  return request;
 }
 
 }  // namespace baton::integrations

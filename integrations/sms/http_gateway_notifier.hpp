@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "engine/time.hpp"
+#include "integrations/common/async_http.hpp"
+#include "integrations/http_client.hpp"
 #include "integrations/notifier.hpp"
 #include "integrations/sms/send_pacer.hpp"
 
@@ -37,13 +39,20 @@ struct SmsGatewayConfig {
 class HttpGatewayNotifier final : public Notifier {
  public:
   /// std::invalid_argument for an empty url or a rate that is not positive.
-  explicit HttpGatewayNotifier(SmsGatewayConfig config);
+  /// `async_http` may be null (blocking sends only).
+  explicit HttpGatewayNotifier(SmsGatewayConfig config, std::shared_ptr<AsyncHttpClient> async_http = nullptr);
 
   engine::MethodKind method() const override { return engine::MethodKind::sms; }
   std::optional<engine::TimePoint> reserve(const Delivery& delivery, engine::TimePoint now) override;
   Result<void> send(const Delivery& delivery) override;
+  bool is_async() const override { return async_http_ != nullptr; }
+  void send_async(const Delivery& delivery, std::function<void(Result<void>)> done) override;
 
  private:
+  /// The request for `delivery`, or the permanent error that stops it.
+  Result<HttpRequest> request_for(const Delivery& delivery) const;
+
+  std::shared_ptr<AsyncHttpClient> async_http_;
   SmsGatewayConfig config_;
   SendPacer pacer_;
 };

@@ -96,8 +96,9 @@ Result<void> classify_twilio(const HttpResponse& response) {
   return fail(ErrorKind::permanent, std::move(message));
 }
 
-TwilioNotifier::TwilioNotifier(TwilioConfig config)
-    : config_(std::move(config)),
+TwilioNotifier::TwilioNotifier(TwilioConfig config, std::shared_ptr<AsyncHttpClient> async_http)
+    : async_http_(std::move(async_http)),
+      config_(std::move(config)),
       sender_(config_.messaging_service_sid.empty() ? config_.from : config_.messaging_service_sid),
       pacer_(config_.messages_per_second) {
   if (config_.account_sid.empty()) throw std::invalid_argument("twilio: account_sid is required");
@@ -115,6 +116,23 @@ std::optional<engine::TimePoint> TwilioNotifier::reserve(const Delivery&, engine
 }
 
 Result<void> TwilioNotifier::send(const Delivery& delivery) {
+  auto request = request_for(delivery);
+  if (!request) return tl::unexpected(request.error());
+  auto response = thread_client().request(*request);
+  if (!response) return tl::unexpected(response.error());
+  return classify_twilio(*response);
+}
+
+void TwilioNotifier::send_async(const Delivery& delivery, std::function<void(Result<void>)> done) {
+  auto request = request_for(delivery);
+  if (!request) return done(tl::unexpected(request.error()));
+  async_http_->request("sms", std::move(*request), [done = std::move(done)](Result<HttpResponse> response) {
+    if (!response) return done(tl::unexpected(response.error()));
+    done(classify_twilio(*response));
+  });
+}
+
+Result<HttpRequest> TwilioNotifier::request_for(const Delivery& delivery) const {
   if (!delivery.person) return fail(ErrorKind::permanent, "sms: the notification has no addressee");
   if (delivery.person->phone.empty()) {
     return fail(ErrorKind::permanent, "sms: person '" + delivery.person->id + "' has no phone number");
@@ -133,9 +151,7 @@ Result<void> TwilioNotifier::send(const Delivery& delivery) {
                      {"Content-Type", "application/x-www-form-urlencoded"},
                      {"Accept", "application/json"},
                      {"User-Agent", "baton/0.1"}};
-  auto response = thread_client().request(request);
-  if (!response) return tl::unexpected(response.error());
-  return classify_twilio(*response);
+  return request;
 }
 
 }  // namespace baton::integrations

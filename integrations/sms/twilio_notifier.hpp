@@ -9,6 +9,8 @@
 
 #include "engine/time.hpp"
 #include "integrations/http_client.hpp"
+#include "integrations/common/async_http.hpp"
+#include "integrations/http_client.hpp"
 #include "integrations/notifier.hpp"
 #include "integrations/sms/send_pacer.hpp"
 
@@ -41,13 +43,20 @@ class TwilioNotifier final : public Notifier {
  public:
   /// std::invalid_argument for a config without an account SID, credentials,
   /// a sender, or a positive rate.
-  explicit TwilioNotifier(TwilioConfig config);
+  /// `async_http` may be null (blocking sends only).
+  explicit TwilioNotifier(TwilioConfig config, std::shared_ptr<AsyncHttpClient> async_http = nullptr);
 
   engine::MethodKind method() const override { return engine::MethodKind::sms; }
   std::optional<engine::TimePoint> reserve(const Delivery& delivery, engine::TimePoint now) override;
   Result<void> send(const Delivery& delivery) override;
+  bool is_async() const override { return async_http_ != nullptr; }
+  void send_async(const Delivery& delivery, std::function<void(Result<void>)> done) override;
 
  private:
+  /// The request for `delivery`, or the permanent error that stops it.
+  Result<HttpRequest> request_for(const Delivery& delivery) const;
+
+  std::shared_ptr<AsyncHttpClient> async_http_;
   TwilioConfig config_;
   std::string sender_;  // the pacing key
   SendPacer pacer_;

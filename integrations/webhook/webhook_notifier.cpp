@@ -89,10 +89,23 @@ std::string webhook_signature(std::string_view secret, std::string_view body, en
 }
 
 WebhookNotifier::WebhookNotifier(WebhookConfig config, std::shared_ptr<const ActionSigner> signer,
-                                 const engine::Clock& clock)
-    : config_(std::move(config)), signer_(std::move(signer)), clock_(clock) {}
+                                 const engine::Clock& clock, std::shared_ptr<AsyncHttpClient> async_http)
+    : async_http_(std::move(async_http)), config_(std::move(config)), signer_(std::move(signer)), clock_(clock) {}
 
 Result<void> WebhookNotifier::send(const Delivery& delivery) {
+  auto response = thread_client().request(request_for(delivery));
+  if (!response) return tl::unexpected(response.error());
+  return classify(*response);
+}
+
+void WebhookNotifier::send_async(const Delivery& delivery, std::function<void(Result<void>)> done) {
+  async_http_->request("webhook", request_for(delivery), [done = std::move(done)](Result<HttpResponse> response) {
+    if (!response) return done(tl::unexpected(response.error()));
+    done(classify(*response));
+  });
+}
+
+HttpRequest WebhookNotifier::request_for(const Delivery& delivery) const {
   const auto now = clock_.now();
   HttpRequest request;
   request.method = "POST";
@@ -106,9 +119,7 @@ Result<void> WebhookNotifier::send(const Delivery& delivery) {
   if (!config_.signing_secret.empty()) {
     request.headers.emplace_back("X-Baton-Signature", webhook_signature(config_.signing_secret, request.body, now));
   }
-  auto response = thread_client().request(request);
-  if (!response) return tl::unexpected(response.error());
-  return classify(*response);
+  return request;
 }
 
 }  // namespace baton::integrations

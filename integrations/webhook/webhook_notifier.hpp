@@ -9,6 +9,8 @@
 
 #include "engine/time.hpp"
 #include "integrations/action_links.hpp"
+#include "integrations/common/async_http.hpp"
+#include "integrations/http_client.hpp"
 #include "integrations/notifier.hpp"
 
 namespace baton::integrations {
@@ -25,17 +27,24 @@ struct WebhookConfig {
 /// User-Agent baton/0.1, the configured ones, and with a signing secret
 /// `X-Baton-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 /// Errors: transport and HTTP statuses mapped by classify(). Thread-safe: one
-/// HttpClient per calling thread.
+/// HttpClient per calling thread for send(); with an AsyncHttpClient, the
+/// Dispatcher uses send_async() and no thread waits on the round trip.
 class WebhookNotifier final : public Notifier {
  public:
   /// `signer` may be null (no action links); `clock` must outlive the notifier.
-  WebhookNotifier(WebhookConfig config, std::shared_ptr<const ActionSigner> signer,
-                  const engine::Clock& clock);
+  /// `async_http` may be null (blocking sends only).
+  WebhookNotifier(WebhookConfig config, std::shared_ptr<const ActionSigner> signer, const engine::Clock& clock,
+                  std::shared_ptr<AsyncHttpClient> async_http = nullptr);
 
   engine::MethodKind method() const override { return engine::MethodKind::webhook; }
   Result<void> send(const Delivery& delivery) override;
+  bool is_async() const override { return async_http_ != nullptr; }
+  void send_async(const Delivery& delivery, std::function<void(Result<void>)> done) override;
 
  private:
+  HttpRequest request_for(const Delivery& delivery) const;
+
+  std::shared_ptr<AsyncHttpClient> async_http_;
   WebhookConfig config_;
   std::shared_ptr<const ActionSigner> signer_;
   const engine::Clock& clock_;

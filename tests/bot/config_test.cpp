@@ -73,8 +73,8 @@ TEST_CASE("config: the example manifest loads", "[config]") {
   const Config& c = *r;
   // With no environment the email and SMS channels are off, and the chains that use them say so.
   const std::string file = std::string(BATON_SOURCE_DIR) + "/manifests/baton.example.yaml";
-  CHECK(c.warnings == Strings{file + ":129:18: a contact chain uses the email method but smtp.url is not set",
-                              file + ":130:18: a contact chain uses the sms method but neither twilio.account_sid "
+  CHECK(c.warnings == Strings{file + ":131:18: a contact chain uses the email method but smtp.url is not set",
+                              file + ":132:18: a contact chain uses the sms method but neither twilio.account_sid "
                                      "nor sms_gateway.url is set"});
   CHECK(c.server.listen == "127.0.0.1:8080");
   CHECK(c.server.public_url == "http://localhost:8080");
@@ -93,6 +93,8 @@ TEST_CASE("config: the example manifest loads", "[config]") {
   CHECK(c.dispatch.workers == 4);
   CHECK(c.dispatch.max_attempts == 6);
   CHECK(c.dispatch.base_backoff == 1s);
+  CHECK(c.dispatch.max_in_flight_per_channel == 256);
+  CHECK(c.dispatch.max_connections_per_host == 256);
   CHECK_FALSE(c.smtp.enabled);
   CHECK(c.smtp.from.empty());
   CHECK(c.smtp.require_starttls);
@@ -268,6 +270,8 @@ storage:
   path: "$${NOT_A_VAR}/$HOME/${EMPTY}"
 dispatch:
   workers: ${WORKERS:-8}
+  max_in_flight_per_channel: 32
+  max_connections_per_host: 0
 webhook:
   url: "${HOOK:-}"
 )";
@@ -277,6 +281,8 @@ webhook:
   CHECK(c.server.public_url == "http://fallback:1");  // empty value -> default
   CHECK(c.storage.path == "${NOT_A_VAR}/$HOME/");     // escape kept literally; a lone $ is plain text
   CHECK(c.dispatch.workers == 8);
+  CHECK(c.dispatch.max_in_flight_per_channel == 32);
+  CHECK(c.dispatch.max_connections_per_host == 0);
   CHECK_FALSE(c.webhook.enabled);  // "${HOOK:-}" = empty
 }
 
