@@ -1,5 +1,6 @@
 #include "integrations/http_client.hpp"
 
+#include "integrations/common/curl_callbacks.hpp"
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -16,38 +17,10 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-size_t on_body(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
-  return size * count;
-}
-
-size_t on_header(char* data, size_t size, size_t count, void* user) {
-  auto* response = static_cast<HttpResponse*>(user);
-  std::string_view line(data, size * count);
-  // A new status line (after 100 Continue, say) starts a new header block.
-  if (line.starts_with("HTTP/")) {
-    response->headers.clear();
-    return size * count;
-  }
-  auto colon = line.find(':');
-  if (colon != std::string_view::npos) {
-    response->headers.emplace_back(std::string(trim(line.substr(0, colon))),
-                                   std::string(trim(line.substr(colon + 1))));
-  }
-  return size * count;
-}
+using curl_callbacks::global_init;
+using curl_callbacks::on_body;
+using curl_callbacks::on_header;
+using curl_callbacks::trim;
 
 std::string snippet(std::string_view body) {
   constexpr std::size_t kMax = 200;
