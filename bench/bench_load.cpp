@@ -5,6 +5,8 @@
 // queueing is charged to the server, not hidden). Each Events v2 body carries a
 // new dedup key "ttfp-<seq>", so every request opens an incident and pages.
 // Writes "<seq> <intended ns> <actual send ns> <status>" per request (CLOCK_REALTIME).
+// BENCH_LOAD_TARGET=alertmanager: POST one alert per request to Alertmanager's
+// /api/v2/alerts instead, alertname "ttfp-<seq>" (for the side-by-side outage runs).
 // Usage: bench_load <port> <rate> <seconds> <conns> <out file>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -48,8 +51,20 @@ long long routing_keys() {
   return n;
 }
 
+bool alertmanager_target() {
+  static const bool am = std::getenv("BENCH_LOAD_TARGET") && std::string(std::getenv("BENCH_LOAD_TARGET")) == "alertmanager";
+  return am;
+}
+
 std::string request_for(long long seq) {
   const std::string key = "ttfp-" + std::to_string(seq);
+  if (alertmanager_target()) {
+    const std::string body = R"([{"labels":{"alertname":")" + key +
+                             R"(","severity":"critical","instance":"bench-load"},"annotations":{"summary":")" + key +
+                             R"( latency probe"}}])";
+    return "POST /api/v2/alerts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
   const std::string routing = routing_keys() > 0 ? "bench-key-" + std::to_string(seq % routing_keys()) : "bench-key";
   const std::string body = R"({"routing_key":")" + routing + R"(","event_action":"trigger","dedup_key":")" + key +
                            R"(","payload":{"summary":")" + key + R"( latency probe","source":"bench-load","severity":"critical"}})";
@@ -68,7 +83,7 @@ int main(int argc, char** argv) {
   const double rate = std::atof(argv[2]);
   const double seconds = std::atof(argv[3]);
   const int nconns = std::atoi(argv[4]);
-  const long long total = static_cast<long long>(rate * seconds);
+  const long long total = std::llround(rate * seconds);
   const long long interval = static_cast<long long>(1e9 / rate);
 
   int ep = epoll_create1(0);

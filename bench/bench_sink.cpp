@@ -1,8 +1,11 @@
 // bench_sink: a loopback HTTP/1.1 receiver for baton's outgoing webhooks.
-// Answers every request 200 with an empty body at once (keep-alive), and records
-// "<arrival CLOCK_REALTIME ns> <seq>" per request, where seq is the number after the
-// first "ttfp-" in the body (-1 when none). Single-threaded epoll, backlog 4096.
-// Usage: bench_sink <port> <log file>. SIGTERM/SIGINT: write the log, print the count, exit.
+// Answers every request 200 with an empty body (keep-alive), at once or `delay_ms`
+// after its arrival (a slow paging provider; responses go out in arrival order, no
+// thread waits), and records "<arrival CLOCK_REALTIME ns> <seq>" per request, where seq
+// is the number after the first "ttfp-" in the body (-1 when none). Single-threaded
+// epoll, backlog 4096. Usage: bench_sink <port> <log file> [delay_ms].
+// SIGTERM/SIGINT: write the log, print the count (and, with a delay, the most requests
+// held at once and the most connections open at once), exit.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -16,7 +19,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -29,6 +34,13 @@ void on_signal(int) { g_stop = 1; }
 
 struct Conn {
   std::string in;
+  unsigned long long gen = 0;  // tells a reused fd from the connection a held response was for
+};
+
+struct Held {
+  long long due_ns;
+  int fd;
+  unsigned long long gen;
 };
 
 long long now_ns() {
@@ -69,9 +81,10 @@ long long seq_of(std::string_view body) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: bench_sink <port> <log>\n");
+    std::fprintf(stderr, "usage: bench_sink <port> <log> [delay_ms]\n");
     return 2;
   }
+  const long long delay_ns = argc > 3 ? std::atoll(argv[3]) * 1'000'000LL : 0;
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   signal(SIGPIPE, SIG_IGN);
@@ -96,11 +109,26 @@ int main(int argc, char** argv) {
   log.reserve(1 << 20);
   static const char kOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
   static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-  std::fprintf(stderr, "bench_sink listening on 127.0.0.1:%s\n", argv[1]);
+  std::fprintf(stderr, "bench_sink listening on 127.0.0.1:%s (delay %lld ms)\n", argv[1], delay_ns / 1'000'000);
+  std::deque<Held> held;  // responses not yet due, in due order (one delay for all)
+  std::size_t max_held = 0, max_conns = 0;
+  unsigned long long next_gen = 0;
   epoll_event events[256];
   char buf[65536];
   while (!g_stop) {
-    int n = epoll_wait(ep, events, 256, 200);
+    // Answer what is due, then sleep until the next response is due (at most 200 ms).
+    int timeout_ms = 200;
+    for (long long now = now_ns(); !held.empty(); now = now_ns()) {
+      const Held& h = held.front();
+      if (h.due_ns > now) {
+        timeout_ms = static_cast<int>(std::min<long long>(200, (h.due_ns - now + 999'999) / 1'000'000));
+        break;
+      }
+      auto it = conns.find(h.fd);
+      if (it != conns.end() && it->second.gen == h.gen) (void)!write(h.fd, kOk, sizeof kOk - 1);
+      held.pop_front();
+    }
+    int n = epoll_wait(ep, events, 256, timeout_ms);
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
       if (fd == ls) {
@@ -112,7 +140,8 @@ int main(int argc, char** argv) {
           cev.events = EPOLLIN;
           cev.data.fd = c;
           epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
-          conns[c];
+          conns[c].gen = ++next_gen;
+          max_conns = std::max(max_conns, conns.size());
         }
         continue;
       }
@@ -153,8 +182,14 @@ int main(int argc, char** argv) {
           total = head_end + 4 + static_cast<size_t>(len);
           body = std::string_view(conn.in).substr(head_end + 4, static_cast<size_t>(len));
         }
-        log.emplace_back(now_ns(), seq_of(body));
-        (void)!write(fd, kOk, sizeof kOk - 1);
+        const long long arrival = now_ns();
+        log.emplace_back(arrival, seq_of(body));
+        if (delay_ns > 0) {
+          held.push_back({arrival + delay_ns, fd, conn.gen});
+          max_held = std::max(max_held, held.size());
+        } else {
+          (void)!write(fd, kOk, sizeof kOk - 1);
+        }
         conn.in.erase(0, total);
       }
       if (closed) {
@@ -170,5 +205,6 @@ int main(int argc, char** argv) {
     std::fclose(f);
   }
   std::printf("sink_requests %zu\n", log.size());
+  if (delay_ns > 0) std::printf("sink_max_held %zu\nsink_max_connections %zu\n", max_held, max_conns);
   return 0;
 }

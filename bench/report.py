@@ -2,7 +2,7 @@
 """Renders bench/run.sh results (key value lines) into the generated parts of
 docs/benchmarks.md (between the BEGIN/END GENERATED markers; prose outside stays).
 A fourth argument `fallback` rewrites only the fallback-chain part (BENCH_ONLY=fallback);
-`slack` only the Slack part (BENCH_ONLY=slack)."""
+`slack` only the Slack part (BENCH_ONLY=slack); `outage` only the outage-scale part (BENCH_ONLY=outage)."""
 import datetime
 import os
 import platform
@@ -270,6 +270,106 @@ Run of {run_at}: {machine}; baton binary `{r.get('slack_baton_binary', r.get('ba
 <!-- END GENERATED slack -->"""
 
 
+# ---------------------------------------------------------------- outage scale (bench/outage.sh)
+def lat(key, digits=0):
+    return (f"p50 {fmt(num(key + '_p50_ms'), ' ms', digits)}, p99 {fmt(num(key + '_p99_ms'), ' ms', digits)}, "
+            f"max {fmt(num(key + '_max_ms'), ' ms', digits)}")
+
+
+def runs(key):
+    each = r.get(key + "_p99_ms_each_run")
+    return f" (p99 of each of the {r.get(key + '_runs', '?')} runs: {each} ms; the median run shown)" if each else ""
+
+
+def all_paged(key):
+    return num(key + "_paged") is not None and num(key + "_paged") == num(key + "_alerts")
+
+
+ou = []
+am_p99, slow_p99, slowt_p99 = num("outage_am_p99_ms"), num("outage_slow_p99_ms"), num("outage_slowt_p99_ms")
+burst = fmt(num("outage_slow_alerts"))
+ou.append((f"O1. Slow webhook: {burst} alerts at once (Events v2, 16 senders), the sink answers each page after "
+           f"300 ms; alert sent -> its page at the sink. Dispatch limits at their defaults "
+           f"(`max_in_flight_per_channel` {r.get('outage_default_max_in_flight', '?')}, `max_connections_per_host` "
+           f"{r.get('outage_default_max_connections', '?')})",
+           f"p99 <= 2 s and <= Alertmanager's p99 ({fmt(am_p99, ' ms')})",
+           f"{lat('outage_slow')}{runs('outage_slow')}; {fmt(num('outage_slow_paged'))} of {fmt(num('outage_slow_alerts'))} paged, "
+           f"at most {fmt(num('outage_slow_sink_max_held'))} held by the sink at once; last page "
+           f"{fmt(num('outage_slow_last_page_after_first_send_ms'), ' ms')} after the first alert",
+           verdict(None if slow_p99 is None else slow_p99 <= 2000 and (am_p99 is None or slow_p99 <= am_p99)
+                   and all_paged("outage_slow"))))
+ou.append((f"O1b. The same with `max_connections_per_host: 0` (no limit) and `max_in_flight_per_channel: "
+           f"{burst.replace(',', '')}`",
+           f"p99 <= 2 s and <= Alertmanager's p99 ({fmt(am_p99, ' ms')})",
+           f"{lat('outage_slowt')}{runs('outage_slowt')}; {fmt(num('outage_slowt_paged'))} of {fmt(num('outage_slowt_alerts'))} paged, "
+           f"{fmt(num('outage_slowt_sink_max_connections'))} connections at once; last page "
+           f"{fmt(num('outage_slowt_last_page_after_first_send_ms'), ' ms')} after the first alert",
+           verdict(None if slowt_p99 is None else slowt_p99 <= 2000 and (am_p99 is None or slowt_p99 <= am_p99)
+                   and all_paged("outage_slowt"))))
+ou.append((f"O1c. Alertmanager {r.get('outage_am_version', '0.25')}, the same burst to `/api/v2/alerts` (one alert "
+           f"per request), webhook receiver at the same sink, `group_by: ['...']`, `group_wait: 0s`",
+           "(reference)",
+           f"{lat('outage_am')}{runs('outage_am')}; {fmt(num('outage_am_paged'))} of {fmt(num('outage_am_alerts'))} paged, "
+           f"{fmt(num('outage_am_sink_max_connections'))} connections at once; peak RSS "
+           f"{fmt(None if num('outage_am_peak_rss_kib') is None else num('outage_am_peak_rss_kib') / 1024, ' MB', 1)} "
+           f"(baton: {fmt(None if num('outage_slow_peak_rss_kib') is None else num('outage_slow_peak_rss_kib') / 1024, ' MB', 1)})",
+           "n/a"))
+s300 = num("outage_slow300_p99_ms")
+ou.append(("O1d. The issue's shape: 300 alerts at once, dispatch defaults (the issue measured the blocking "
+           "dispatcher at p50 11.1 s, p99 22.1 s, and Alertmanager at p99 0.27 s)",
+           "p99 <= 2 s",
+           f"{lat('outage_slow300')}{runs('outage_slow300')}; {fmt(num('outage_slow300_paged'))} of {fmt(num('outage_slow300_alerts'))} paged",
+           verdict(None if s300 is None else s300 <= 2000 and all_paged("outage_slow300"))))
+d99 = num("outage_down_p99_ms")
+ou.append((f"O2. Channel down: SMTP refuses connections; chain email at 0 s, webhook at 10 min; "
+           f"{fmt(num('outage_down_alerts'))} alerts at 50/s; alert sent -> the webhook page at the sink",
+           "<= 1 s",
+           f"{lat('outage_down', 1)}; {fmt(num('outage_down_paged'))} of {fmt(num('outage_down_alerts'))} paged by "
+           f"webhook; {fmt(num('outage_down_email_not_delivered'))} email attempts failed (first attempts and retries), none delivered",
+           verdict(None if d99 is None else num("outage_down_max_ms") <= 1000 and all_paged("outage_down"))))
+peak = num("outage_mem_peak_rss_kib")
+ou.append((f"O3. Memory: {fmt(num('outage_mem_alerts'))} deliveries in flight at once (sink answers after "
+           f"{fmt(num('outage_mem_delay_ms'))} ms; `max_in_flight_per_channel` {fmt(num('outage_mem_alerts'))}, "
+           f"no connection limit): peak VmRSS of baton (sampled every 10 ms)",
+           "< 200 MB",
+           f"{fmt(None if peak is None else peak / 1024, ' MB', 1)} (idle "
+           f"{fmt(None if num('outage_mem_idle_rss_kib') is None else num('outage_mem_idle_rss_kib') / 1024, ' MB', 1)}; "
+           f"sink held {fmt(num('outage_mem_sink_max_held'))} at once over "
+           f"{fmt(num('outage_mem_sink_max_connections'))} connections; {fmt(num('outage_mem_delivered'))} delivered)",
+           verdict(None if peak is None else peak / 1024 < 200 and num("outage_mem_sink_max_held") == num("outage_mem_alerts"))))
+wps = num("outage_idle_wakeups_per_s")
+ou.append((f"O4. Idle: a fresh baton with nothing to do, after 3 s: context switches of all "
+           f"{fmt(num('outage_idle_threads'))} threads over {fmt(num('outage_idle_window_s'), ' s', 1)}",
+           "about 0 wake-ups/s",
+           f"{fmt(wps, '/s', 2)} ({fmt(num('outage_idle_wakeups'))} in the window: "
+           f"`{r.get('outage_idle_wakeups_by_thread', '?')}`; CPU {fmt(num('outage_idle_cpu_ms'), ' ms')})",
+           verdict(None if wps is None else wps < 1)))
+t99 = num("outage_ttfp_p99_ms")
+ou.append((f"O5. Time to first page at 1,000 new incidents/s for {fmt(num('outage_ttfp_alerts'))} alerts (open loop, "
+           f"fast sink; intended send -> sink arrival), on the baton of O4",
+           "p99 < 5 ms (target 4 above)",
+           f"{lat('outage_ttfp', 2)} ({fmt(num('outage_ttfp_paged'))} of {fmt(num('outage_ttfp_alerts'))} paged; "
+           f"server histogram p99 <= {r.get('outage_ttfp_server_p99_bucket_ms', '?')} ms)",
+           verdict(None if t99 is None else t99 < 5 and all_paged("outage_ttfp"))))
+ou_table = ["| Target | Goal | Reached | |", "|---|---|---|---|"] + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in ou]
+ou_keys = [k for k in r if k.startswith("outage_")]
+
+outage_generated = f"""<!-- BEGIN GENERATED outage by bench/report.py from `bash bench/run.sh`; edits here are overwritten -->
+Run of {run_at}: {machine}; baton binary `{r.get('outage_baton_binary', '?')}`. Load average
+(1/5/15 min) at the start / end of the stage: {r.get('outage_loadavg_start', '?')} / {r.get('outage_loadavg_end', '?')}.
+
+{chr(10).join(ou_table)}
+
+<details><summary>Every figure of the outage-scale run</summary>
+
+| key | value |
+|---|---|
+{kv(ou_keys)}
+
+</details>
+<!-- END GENERATED outage -->"""
+
+
 def replace_block(doc, begin, end, text):
     if begin in doc and end in doc:
         return doc[: doc.index(begin)] + text + doc[doc.index(end) + len(end):]
@@ -277,10 +377,12 @@ def replace_block(doc, begin, end, text):
 
 
 doc = open(doc_path).read() if os.path.exists(doc_path) else "# Benchmarks\n"
-if only not in ("fallback", "slack"):
+if only not in ("fallback", "slack", "outage"):
     doc = replace_block(doc, "<!-- BEGIN GENERATED by", "<!-- END GENERATED -->", generated)
 if fb_keys:
     doc = replace_block(doc, "<!-- BEGIN GENERATED fallback", "<!-- END GENERATED fallback -->", fallback_generated)
 if sl_keys:
     doc = replace_block(doc, "<!-- BEGIN GENERATED slack", "<!-- END GENERATED slack -->", slack_generated)
+if ou_keys:
+    doc = replace_block(doc, "<!-- BEGIN GENERATED outage", "<!-- END GENERATED outage -->", outage_generated)
 open(doc_path, "w").write(doc)

@@ -10,6 +10,9 @@
 # bench_fallback, about 2 minutes, and rewrite only the doc's fallback-chain figures).
 # BENCH_ONLY=slack: build baton and the Slack peer, run only the Slack stage (bench/slack.sh, about
 # 4 minutes; knobs there) and rewrite only the doc's Slack figures.
+# BENCH_ONLY=outage: build baton, bench_sink and bench_load, run only the outage stage (bench/outage.sh:
+# slow webhook vs Alertmanager, channel down, memory with 10,000 in flight, idle wake-ups, time to
+# first page; about 90 s; knobs there) and rewrite only the doc's outage-scale figures.
 # Loopback only; every load loop is bounded in count and time; nothing asserts on time.
 set -euo pipefail
 
@@ -67,6 +70,8 @@ run_fallback() {
 
 # run_slack: the Slack stage (baton serve -> bench_slack_peer, a local Slack Web API).
 . "$BENCH_DIR/slack.sh"
+# run_outage: the outage stage (baton serve -> bench_sink answering slowly; Alertmanager side by side).
+. "$BENCH_DIR/outage.sh"
 
 # ---------------------------------------------------------------- build
 log "building (Release, -j1) in $BUILD"
@@ -90,6 +95,17 @@ if [ "${BENCH_ONLY:-}" = slack ]; then
   if [ "${BENCH_NO_DOC:-0}" != 1 ]; then
     python3 "$BENCH_DIR/report.py" "$RESULTS" "$ROOT/docs/benchmarks.md" "$OUT" slack
     log "docs/benchmarks.md updated (Slack only)"
+  fi
+  exit 0
+fi
+if [ "${BENCH_ONLY:-}" = outage ]; then
+  cmake --build "$BUILD" -j1 --target baton bench_sink bench_load > "$OUT/build.log"
+  BATON=$BUILD/bot/baton
+  run_outage
+  log "results in $RESULTS"
+  if [ "${BENCH_NO_DOC:-0}" != 1 ]; then
+    python3 "$BENCH_DIR/report.py" "$RESULTS" "$ROOT/docs/benchmarks.md" "$OUT" outage
+    log "docs/benchmarks.md updated (outage scale only)"
   fi
   exit 0
 fi
@@ -125,7 +141,7 @@ if [ -z "$BATON" ]; then
   log "no baton executable: HTTP benchmarks skipped"
   put http_skipped yes
 else
-  put baton_binary "$BATON"
+  put baton_binary "${BATON#"$ROOT"/}"
   # ---------------------------------------------------------------- Alertmanager 0.25
   if [ -x /usr/bin/prometheus-alertmanager ]; then
     log "Alertmanager on 127.0.0.1:$AM_PORT"
@@ -274,6 +290,9 @@ PY
   # Slack: time to first page over the Slack channel, and a storm on one service.
   cmake --build "$BUILD" -j1 --target bench_slack_peer >> "$OUT/build.log"
   run_slack
+
+  # Outage scale: slow webhook (vs Alertmanager), channel down, memory in flight, idle, TTFP.
+  run_outage || log "outage stage failed (see above)"
 fi
 
 log "results in $RESULTS"

@@ -100,7 +100,7 @@ slack_drain() {
 
 run_slack() {
   local storm=${BENCH_SLACK_STORM:-10000} n=${BENCH_SLACK_SERVICES:-50}
-  put slack_baton_binary "$BATON"
+  put slack_baton_binary "${BATON#"$ROOT"/}"
   put slack_ttfp_services "$n"
   put slack_loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)"
 
