@@ -126,10 +126,13 @@ struct DispatchConfig {
   int workers = 4;  ///< threads for channels that still send blocking
   int max_attempts = 6;
   std::chrono::milliseconds base_backoff{1000};
-  /// Non-blocking channels (the webhook): deliveries in flight per channel.
-  int max_in_flight_per_channel = 256;
-  /// Connections per host for the non-blocking client (0 = no limit).
-  int max_connections_per_host = 256;
+  /// Non-blocking channels (webhook, SMS): deliveries in flight per channel.
+  /// Sized for a burst: a 1,000-incident outage to a provider answering in
+  /// 300 ms goes out in one wave (docs/benchmarks.md, "Outage scale").
+  int max_in_flight_per_channel = 1024;
+  /// Connections per host for the non-blocking client (0 = no limit: the
+  /// in-flight cap bounds them).
+  int max_connections_per_host = 0;
 };
 
 struct Config {

@@ -93,8 +93,8 @@ TEST_CASE("config: the example manifest loads", "[config]") {
   CHECK(c.dispatch.workers == 4);
   CHECK(c.dispatch.max_attempts == 6);
   CHECK(c.dispatch.base_backoff == 1s);
-  CHECK(c.dispatch.max_in_flight_per_channel == 256);
-  CHECK(c.dispatch.max_connections_per_host == 256);
+  CHECK(c.dispatch.max_in_flight_per_channel == 1024);
+  CHECK(c.dispatch.max_connections_per_host == 0);
   CHECK_FALSE(c.smtp.enabled);
   CHECK(c.smtp.from.empty());
   CHECK(c.smtp.require_starttls);
@@ -271,7 +271,7 @@ storage:
 dispatch:
   workers: ${WORKERS:-8}
   max_in_flight_per_channel: 32
-  max_connections_per_host: 0
+  max_connections_per_host: 16
 webhook:
   url: "${HOOK:-}"
 )";
@@ -282,7 +282,7 @@ webhook:
   CHECK(c.storage.path == "${NOT_A_VAR}/$HOME/");     // escape kept literally; a lone $ is plain text
   CHECK(c.dispatch.workers == 8);
   CHECK(c.dispatch.max_in_flight_per_channel == 32);
-  CHECK(c.dispatch.max_connections_per_host == 0);
+  CHECK(c.dispatch.max_connections_per_host == 16);
   CHECK_FALSE(c.webhook.enabled);  // "${HOOK:-}" = empty
 }
 
