@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <future>
 #include <map>
+#include <cmath>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -56,13 +57,22 @@ std::string str(const json::object& obj, std::string_view key) {
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
+// A NumericDate (RFC 7519 §2) within years 1970..9999, so that converting it
+// to milliseconds cannot overflow; anything else counts as absent (malformed).
+constexpr std::int64_t kMaxNumericDate = 253'402'300'799;  // 9999-12-31T23:59:59Z
+
 std::optional<std::int64_t> seconds(const json::object& obj, std::string_view key) {
   const auto* v = obj.if_contains(key);
   if (!v) return std::nullopt;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(v->as_uint64());
-  if (v->is_double()) return static_cast<std::int64_t>(v->as_double());
-  return std::nullopt;
+  std::optional<std::int64_t> out;
+  if (v->is_int64()) out = v->as_int64();
+  if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(kMaxNumericDate))
+    out = static_cast<std::int64_t>(v->as_uint64());
+  if (v->is_double() && std::isfinite(v->as_double()) && v->as_double() >= 0 &&
+      v->as_double() <= static_cast<double>(kMaxNumericDate))
+    out = static_cast<std::int64_t>(v->as_double());
+  if (out && (*out < 0 || *out > kMaxNumericDate)) return std::nullopt;
+  return out;
 }
 
 std::optional<json::object> parse_object(std::string_view text) {

@@ -281,6 +281,18 @@ TEST_CASE("teams jwt: missing, non-Bearer and malformed tokens", "[teams][jwt]")
   text_exp.payload = R"({"iss":"https://api.botframework.com","aud":")" + std::string(test::FakeTeams::kAppId) +
                      R"(","exp":"tomorrow"})";
   CHECK_THAT(reason(f.check(f.fake.mint_token(text_exp))), Catch::Contains("without exp"));
+  // exp and nbf far out of range (1e300 s) are malformed, not an overflow (UBSan) on conversion to ms.
+  for (const char* huge : {"1e300", "-1e300", "9223372036854775807", "18446744073709551615"}) {
+    test::JwtOverrides huge_exp;
+    huge_exp.payload = R"({"iss":"https://api.botframework.com","aud":")" + std::string(test::FakeTeams::kAppId) +
+                       R"(","exp":)" + huge + "}";
+    INFO(huge);
+    CHECK_THAT(reason(f.check(f.fake.mint_token(huge_exp))), Catch::Contains("without exp"));
+    test::JwtOverrides huge_nbf;
+    huge_nbf.payload = R"({"iss":"https://api.botframework.com","aud":")" + std::string(test::FakeTeams::kAppId) +
+                       R"(","exp":)" + std::to_string(f.now_s() + 600) + R"(,"nbf":)" + huge + "}";
+    CHECK_THAT(reason(f.check(f.fake.mint_token(huge_nbf))), Catch::Contains("nbf"));
+  }
   const auto unsigned_token = f.fake.mint_token();
   CHECK_THAT(reason(f.check(unsigned_token.substr(0, unsigned_token.rfind('.') + 1))), Catch::Contains("bad signature"));
 }
