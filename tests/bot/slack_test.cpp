@@ -79,6 +79,16 @@ std::string form(std::vector<std::pair<std::string, std::string>> fields) {
   return integrations::form_encode(fields);
 }
 
+/// A signed HTTP-mode `/baton <text>` from `user`; the ephemeral answer's text.
+std::string slash_command(test::ServiceHarness& svc, const std::string& channel, const std::string& user,
+                          const std::string& text) {
+  auto res = slack_post(svc, "/slack/commands",
+                        form({{"command", "/baton"}, {"text", text}, {"user_id", user}, {"channel_id", channel},
+                              {"team_id", test::FakeSlack::kTeam}, {"response_url", ""}}));
+  REQUIRE(res.status == 200);
+  return std::string(json::parse(res.body).at("text").as_string());
+}
+
 bool has_action(const std::string& blocks, std::string_view action_id) {
   return blocks.find("\"action_id\":\"" + std::string(action_id) + "\"") != std::string::npos;
 }
@@ -164,13 +174,7 @@ TEST_CASE("slack slash commands: oncall, incident ack/list/status, help and usag
   test::ServiceHarness svc(clock, config(fake, db.path(), "http", channel));
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("k3"), "application/json", false).status == 202);
   svc.app->drain();
-  auto command = [&](std::string user, std::string text) {
-    auto res = slack_post(svc, "/slack/commands",
-                          form({{"command", "/baton"}, {"text", text}, {"user_id", user}, {"channel_id", channel},
-                                {"team_id", test::FakeSlack::kTeam}, {"response_url", ""}}));
-    REQUIRE(res.status == 200);
-    return json::parse(res.body).at("text").as_string();
-  };
+  auto command = [&](std::string user, std::string text) { return slash_command(svc, channel, user, text); };
   CHECK(command("U0ALICE", "help").find("incident") != std::string::npos);
   CHECK(command("U0ALICE", "frobnicate").find("incident") != std::string::npos);
   CHECK(command("U0ALICE", "incident list").find("#1") != std::string::npos);
@@ -353,13 +357,7 @@ TEST_CASE("slack: a failed users.info is asked again once its cache entry expire
   test::ServiceHarness svc(clock, config(fake, db.path(), "http", channel));
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("k-expire"), "application/json", false).status == 202);
   svc.app->drain();
-  auto command = [&](std::string user, std::string text) {
-    auto res = slack_post(svc, "/slack/commands",
-                          form({{"command", "/baton"}, {"text", text}, {"user_id", user}, {"channel_id", channel},
-                                {"team_id", test::FakeSlack::kTeam}, {"response_url", ""}}));
-    REQUIRE(res.status == 200);
-    return std::string(json::parse(res.body).at("text").as_string());
-  };
+  auto command = [&](std::string user, std::string text) { return slash_command(svc, channel, user, text); };
   fake.fail_next("users.info", "internal_error");
   CHECK(command("U0BOB", "incident ack 1").find("not linked") != std::string::npos);
   CHECK(fake.calls("users.info").size() == 1);

@@ -60,6 +60,14 @@ Delivery page(std::int64_t id, engine::TimePoint now) {
   return d;
 }
 
+/// The webhook channel on a non-blocking client, pointed at `peer`.
+std::shared_ptr<WebhookNotifier> async_webhook(NetLoop& net, test::HttpPeer& peer, const engine::Clock& clock) {
+  WebhookConfig wc;
+  wc.url = peer.url() + "/hook";
+  wc.timeout = 10s;
+  return std::make_shared<WebhookNotifier>(wc, nullptr, clock, std::make_shared<AsyncHttpClient>(net.io));
+}
+
 template <typename Pred>
 bool eventually(Pred pred) {  // bounded: 30 s, only reached when failing
   for (int i = 0; i < 3000; ++i) {
@@ -80,11 +88,7 @@ TEST_CASE("500 pages to a peer that answers after 300 ms are all delivered, each
   test::HttpPeer peer;
   peer.set_default_response({200, {}, "{}", 300ms});
   NetLoop net;
-  auto http = std::make_shared<AsyncHttpClient>(net.io);
-  WebhookConfig wc;
-  wc.url = peer.url() + "/hook";
-  wc.timeout = 10s;
-  auto webhook = std::make_shared<WebhookNotifier>(wc, nullptr, clock, http);
+  auto webhook = async_webhook(net, peer, clock);
   REQUIRE(webhook->is_async());
   Outcomes outcomes;
   Dispatcher::Options opt;
@@ -120,10 +124,7 @@ TEST_CASE("an asynchronous channel keeps to its in-flight limit", "[dispatcher][
     return test::ScriptedResponse{200, {}, "{}", 200ms};
   });
   NetLoop net;
-  auto http = std::make_shared<AsyncHttpClient>(net.io);
-  WebhookConfig wc;
-  wc.url = peer.url() + "/hook";
-  auto webhook = std::make_shared<WebhookNotifier>(wc, nullptr, clock, http);
+  auto webhook = async_webhook(net, peer, clock);
   Outcomes outcomes;
   Dispatcher::Options opt;
   opt.workers = 1;
@@ -150,10 +151,7 @@ TEST_CASE("an asynchronous send that fails is retried and reported as a retry fi
   test::HttpPeer peer;
   peer.push_response({503, {}, "{}", 0ms});
   NetLoop net;
-  auto http = std::make_shared<AsyncHttpClient>(net.io);
-  WebhookConfig wc;
-  wc.url = peer.url() + "/hook";
-  auto webhook = std::make_shared<WebhookNotifier>(wc, nullptr, clock, http);
+  auto webhook = async_webhook(net, peer, clock);
   Outcomes outcomes;
   Dispatcher::Options opt;
   opt.workers = 1;
