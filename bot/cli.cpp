@@ -28,10 +28,18 @@ constexpr const char* kUsage = R"(usage:
   baton incident list [--state STATE] [--limit N] [--url URL]
   baton incident show N [--url URL]
   baton incident ack N | resolve N | escalate N [--url URL]
+  baton migrate --from SQLITE_FILE --to postgres://USER@HOST/DB
 
   FILE defaults to $BATON_CONFIG, else ./baton.yaml. The incident commands use
   the API of a running baton (default: the config's server.listen) with the
   token in $BATON_API_TOKEN.
+
+  migrate copies an SQLite database (incidents open or resolved, with their
+  timers and pending notifications, timeline, alerts, overrides, chat messages,
+  used tokens) into an empty PostgreSQL database, in one transaction. It only
+  reads the SQLite file, so a running baton is not disturbed, but what that
+  baton accepts after the copy started (alerts, acks) is not copied: stop it
+  first for a clean cut-over, then start baton with storage.path set to the URI.
 )";
 
 struct Args {
@@ -101,7 +109,7 @@ int cmd_serve(const Args& a, std::ostream& out, std::ostream& err) {
   static engine::SystemClock clock;
   auto app = App::create(*cfg, clock);
   if (!app) {
-    err << "baton: cannot open " << cfg->storage.path << ": " << app.error().message << "\n";
+    err << "baton: cannot open " << storage::redact_uri(cfg->storage.path) << ": " << app.error().message << "\n";
     return 1;
   }
   auto port = (*app)->start();
@@ -109,7 +117,7 @@ int cmd_serve(const Args& a, std::ostream& out, std::ostream& err) {
     err << "baton: " << port.error().message << "\n";
     return 1;
   }
-  out << "baton serving on " << cfg->server.listen << " (database " << cfg->storage.path << ")" << std::endl;
+  out << "baton serving on " << cfg->server.listen << " (database " << storage::redact_uri(cfg->storage.path) << ")" << std::endl;
 
   sigset_t set;
   sigemptyset(&set);
@@ -153,7 +161,7 @@ int cmd_oncall(const Args& a, std::ostream& out, std::ostream& err) {
     at = *t;
   }
   std::vector<engine::Override> overrides;
-  if (std::filesystem::exists(cfg->storage.path)) {
+  if (storage::is_postgres_uri(cfg->storage.path) || std::filesystem::exists(cfg->storage.path)) {
     if (auto store = storage::Store::open_reader(cfg->storage.path))
       if (auto state = (*store)->load()) overrides = std::move(state->overrides);
   }
@@ -268,6 +276,67 @@ int cmd_incident(const Args& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// baton migrate --from SQLITE_FILE --to postgres://...: Store::copy_to from a
+// read-only SQLite reader into a migrated, empty PostgreSQL database
+// (docs/storage.md, "Moving from SQLite to PostgreSQL"). The URI is only ever
+// printed through storage::redact_uri.
+int cmd_migrate(const Args& a, std::ostream& out, std::ostream& err) {
+  constexpr const char* usage = "usage: baton migrate --from SQLITE_FILE --to postgres://USER@HOST/DB\n";
+  bool known_flags = true;
+  for (const auto& [flag, value] : a.flags)
+    if (flag != "from" && flag != "to") {
+      err << "baton: migrate: unknown option --" << flag << "\n";
+      known_flags = false;
+    }
+  if (!known_flags || a.positional.size() != 1 || !a.flags.contains("from") || !a.flags.contains("to")) {
+    err << usage;
+    return 2;
+  }
+  const auto& from = a.flags.at("from");
+  const auto& to = a.flags.at("to");
+  const auto shown_to = storage::redact_uri(to);
+  if (from.empty() || storage::is_postgres_uri(from)) {
+    err << "baton: migrate: --from must be the SQLite file of the running installation\n" << usage;
+    return 2;
+  }
+  if (!storage::is_postgres_uri(to)) {
+    err << "baton: migrate: --to must be a postgres:// or postgresql:// URI\n" << usage;
+    return 2;
+  }
+  if (!std::filesystem::is_regular_file(from)) {
+    err << "baton: migrate: no SQLite database at " << from << "\n";
+    return 1;
+  }
+  auto source = storage::Store::open_reader(from);
+  if (!source) {
+    err << "baton: migrate: cannot open " << from << ": " << source.error().message << "\n";
+    return 1;
+  }
+  auto target = storage::Store::open(to);  // creates the schema on a fresh database
+  if (!target) {
+    err << "baton: migrate: cannot open " << shown_to << ": " << target.error().message << "\n";
+    return 1;
+  }
+  out << "copying " << from << " to " << shown_to << "\n" << std::flush;
+  auto copied = (*source)->copy_to(**target);
+  if (!copied) {
+    err << "baton: migrate: " << copied.error().message << "\n"
+        << "baton: migrate: nothing was copied into " << shown_to << "\n";
+    return 1;
+  }
+  std::int64_t total = 0;
+  for (const auto& t : *copied) {
+    out << "  " << std::left << std::setw(16) << t.table << std::right << std::setw(10) << t.rows << " rows\n";
+    total += t.rows;
+  }
+  auto count = [&](engine::IncidentState s) { return (*target)->count_incidents(s).value_or(0); };
+  const auto open = count(engine::IncidentState::triggered) + count(engine::IncidentState::acknowledged);
+  out << "migrated " << total << " rows in " << copied->size() << " tables (" << open << " open incidents, "
+      << count(engine::IncidentState::resolved) << " resolved) from " << from << " to " << shown_to << "\n"
+      << "next: stop the old baton if it still runs, then start baton with storage.path set to the URI\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(const std::vector<std::string>& in, std::ostream& out, std::ostream& err) {
@@ -282,6 +351,7 @@ int run_cli(const std::vector<std::string>& in, std::ostream& out, std::ostream&
   if (cmd == "check-config") return cmd_check_config(*args, out, err);
   if (cmd == "oncall") return cmd_oncall(*args, out, err);
   if (cmd == "incident") return cmd_incident(*args, out, err);
+  if (cmd == "migrate") return cmd_migrate(*args, out, err);
   err << "baton: unknown command '" << cmd << "'\n" << kUsage;
   return 2;
 }

@@ -6,7 +6,7 @@
 
 namespace baton::bot {
 
-/// Runs one command (`serve`, `check-config`, `oncall`, `incident ...`, `help`)
+/// Runs one command (`serve`, `check-config`, `oncall`, `incident ...`, `migrate`, `help`)
 /// and returns the process exit code: 0 ok, 1 failure, 2 usage error.
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 

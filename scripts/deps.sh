@@ -6,6 +6,8 @@ packages=(
   build-essential cmake ccache pkg-config git ca-certificates tzdata
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libcurl4-openssl-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
+  libpq-dev      # storage/pg_store.cpp: the PostgreSQL back end (libpq)
+  postgresql-15  # tests/support/pg_cluster.cpp: initdb/pg_ctl/postgres for a throwaway test cluster
   catch2 libyaml-cpp-dev libhowardhinnant-date-dev libexpected-dev
   python3-aiosmtpd openssl
   clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer with ASan and UBSan

@@ -1,6 +1,7 @@
 #pragma once
 // The schema migrations embedded at build time from storage/migrations/*.sql
-// (see storage/CMakeLists.txt). Store::open applies the pending ones in order.
+// (SQLite) and storage/migrations/postgres/*.sql (PostgreSQL); see
+// storage/CMakeLists.txt. Store::open applies the pending ones in order.
 #include <span>
 
 namespace baton::storage {
@@ -11,7 +12,10 @@ struct Migration {
   const char* sql;   ///< the whole script, run in one transaction
 };
 
-/// Every migration, ordered by version.
+/// Every SQLite migration, ordered by version.
 std::span<const Migration> embedded_migrations();
+
+/// Every PostgreSQL migration, ordered by version (a separate numbering).
+std::span<const Migration> embedded_postgres_migrations();
 
 }  // namespace baton::storage

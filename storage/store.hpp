@@ -1,13 +1,15 @@
 #pragma once
 // Durable storage of incidents, timeline, outbox, overrides and used tokens in
-// SQLite. SQLiteCpp stays behind a pimpl. Timestamps are epoch milliseconds
-// taken from the values passed in (never SQL's clock).
+// SQLite or PostgreSQL (docs/storage.md). The database libraries (SQLiteCpp,
+// libpq) stay behind a private back end (storage/backend.hpp). Timestamps are
+// epoch milliseconds taken from the values passed in (never SQL's clock).
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/engine.hpp"
@@ -17,8 +19,9 @@
 
 namespace baton::storage {
 
-/// PRAGMA synchronous=FULL (fsync per commit) or NORMAL (WAL: may lose the
-/// last commits on power loss, never corrupts).
+/// SQLite: PRAGMA synchronous=FULL (fsync per commit) or NORMAL (WAL: may lose
+/// the last commits on power loss, never corrupts). PostgreSQL ignores it: the
+/// server's synchronous_commit decides.
 enum class Durability { full, normal };
 
 /// A notification waiting in the outbox with its delivery bookkeeping.
@@ -57,10 +60,6 @@ struct IncidentQuery {
   std::optional<std::int64_t> before;  ///< number < before: cursor, newest first
 };
 
-/// One SQLite connection. Not thread-safe: one thread (or strand) uses a Store
-/// at a time. Several Stores may open the same file (WAL: one writer, many
-/// readers). Errors: busy/locked/I/O/full -> transient; constraint -> conflict;
-/// corrupt rows or unknown enum names -> permanent.
 /// A chat message about an incident (the chat_messages table).
 struct ChatMessage {
   std::int64_t incident = 0;
@@ -70,16 +69,43 @@ struct ChatMessage {
   std::string person;        ///< whom it was for; empty for channel posts
 };
 
+/// Rows of one table copied by Store::copy_to.
+struct TableCount {
+  std::string table;
+  std::int64_t rows = 0;
+};
+
+class Backend;  // storage/backend.hpp, private to storage/
+
+/// True for "postgres://..." and "postgresql://..." (case-insensitive scheme):
+/// Store::open/open_reader use PostgreSQL for such a path, SQLite otherwise.
+bool is_postgres_uri(std::string_view path);
+
+/// The path for messages and logs: a PostgreSQL URI with any password
+/// (user:password@ or ?password=) replaced by "***"; a file path as is.
+std::string redact_uri(std::string_view path);
+
+/// One database connection. Not thread-safe: one thread (or strand) uses a Store
+/// at a time. Several Stores may open the same database (SQLite WAL: one writer,
+/// many readers). Errors: busy/locked/I/O/full, lost connection, serialization
+/// failure -> transient; constraint -> conflict; corrupt rows or unknown enum
+/// names -> permanent.
 class Store {
  public:
-  /// Opens (creating if needed) the database at `path` (":memory:" allowed for
-  /// tests), sets WAL, busy_timeout, foreign keys, and runs pending migrations,
-  /// each in its own transaction. invalid_request if the file cannot be opened;
-  /// permanent if a migration fails or the file is from a newer schema.
+  /// `path` starting with postgres:// or postgresql:// is a libpq connection URI
+  /// (any URI parameter works, e.g. ?sslmode=verify-full): connects and runs the
+  /// pending PostgreSQL migrations under an advisory lock; a lost connection is
+  /// re-established by the next call. Anything else is an SQLite file: opens
+  /// (creating if needed) the database at `path` (":memory:" allowed for tests),
+  /// sets WAL, busy_timeout, foreign keys, and runs pending migrations, each in
+  /// its own transaction. invalid_request if the file cannot be opened or the URI
+  /// does not parse; transient if the server cannot be reached; permanent if a
+  /// migration fails or the database is from a newer schema.
   static Result<std::unique_ptr<Store>> open(const std::string& path,
                                              Durability durability = Durability::full);
   /// Opens an existing, migrated database read-only (no migrations). For reads
-  /// beside a GroupCommitWriter; writes through it fail with permanent.
+  /// beside a GroupCommitWriter; writes through it fail with permanent. Same
+  /// path/URI rules as open().
   static Result<std::unique_ptr<Store>> open_reader(const std::string& path);
   ~Store();
   Store(const Store&) = delete;
@@ -116,7 +142,6 @@ class Store {
   Result<void> probe_write(engine::TimePoint now);
   /// The earliest due time in the timers table, if any (for tools and checks).
   Result<std::optional<engine::TimePoint>> next_timer();
-  /// The highest migration applied.
   /// Remembers a chat message posted about an incident (Slack, Teams), so
   /// later state changes update it in place. Saving the same ref twice is fine.
   Result<void> add_chat_message(const ChatMessage& m, engine::TimePoint now);
@@ -138,12 +163,26 @@ class Store {
   /// Every remembered (team id, channel id, service url), oldest first.
   Result<std::vector<std::array<std::string, 3>>> teams_channels();
 
+  /// Copies this whole database into `target`, which must be empty, keeping
+  /// every value exactly: incidents with their escalation and contact state and
+  /// policy snapshots, alerts, timeline, outbox (states, attempts, next
+  /// attempt), timers, overrides, chat messages, used tokens, Teams users and
+  /// channels; ids and incident numbers stay, and new ones continue after them
+  /// (`baton migrate`, docs/storage.md). This database is read in one read
+  /// transaction, so a reader (open_reader) beside a running writer copies a
+  /// consistent snapshot; what the writer commits later is not copied. `target`
+  /// is written in one transaction: all or nothing. Returns the rows per table,
+  /// in copy order. conflict if `target` already holds data (nothing is
+  /// written); permanent if this database's schema is older than this baton's;
+  /// invalid_request if `target` is this Store.
+  Result<std::vector<TableCount>> copy_to(Store& target);
+
+  /// The highest migration applied (of this back end's migration set).
   int schema_version() const;
 
  private:
-  struct Impl;
-  explicit Store(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Store(std::unique_ptr<Backend> backend);
+  std::unique_ptr<Backend> backend_;
 };
 
 }  // namespace baton::storage

@@ -74,3 +74,86 @@ TEST_CASE("incident commands report an unreachable server", "[cli]") {
   CHECK(r.code == 1);
   CHECK(r.err.find("cannot reach") != std::string::npos);
 }
+
+// ---- baton migrate ----
+
+#include "storage/store.hpp"
+#include "tests/storage/storage_fixtures.hpp"
+#include "tests/support/pg_cluster.hpp"
+
+namespace {
+// A PostgreSQL URI with a password in it (the test cluster trusts every local
+// connection, so the password is never checked, only carried).
+std::string with_password(const std::string& uri, const std::string& password) {
+  const auto at = uri.find("postgres@");
+  REQUIRE(at != std::string::npos);
+  return uri.substr(0, at) + "postgres:" + password + uri.substr(at + 8);
+}
+}  // namespace
+
+TEST_CASE("migrate: usage errors exit 2", "[cli][migrate]") {
+  baton::test::TempDir dir;
+  const auto db = dir.file();
+  const std::string pg = "postgresql://baton:s3cret@127.0.0.1:1/baton";
+  CHECK(cli({"migrate"}).code == 2);
+  CHECK(cli({"migrate", "--from", db}).code == 2);
+  CHECK(cli({"migrate", "--to", pg}).code == 2);
+  CHECK(cli({"migrate", "--from", db, "--to", dir.file("other.db")}).code == 2);  // not PostgreSQL
+  CHECK(cli({"migrate", "--from", pg, "--to", pg}).code == 2);                     // not SQLite
+  CHECK(cli({"migrate", "--from", db, "--to", pg, "--force", "yes"}).code == 2);
+  CHECK(cli({"migrate", "extra", "--from", db, "--to", pg}).code == 2);
+  auto r = cli({"migrate", "--from", db, "--to", dir.file("other.db")});
+  CHECK(r.err.find("usage: baton migrate --from") != std::string::npos);
+  CHECK(cli({"help"}).out.find("baton migrate --from SQLITE_FILE --to postgres://") != std::string::npos);
+}
+
+TEST_CASE("migrate: failures exit 1 and never show the password", "[cli][migrate]") {
+  baton::test::TempDir dir;
+  const auto db = dir.file();
+  const std::string pg = "postgresql://baton:s3cret@127.0.0.1:1/baton?connect_timeout=2";
+  auto missing = cli({"migrate", "--from", db, "--to", pg});
+  CHECK(missing.code == 1);
+  CHECK(missing.err.find("no SQLite database at " + db) != std::string::npos);
+  { REQUIRE(baton::storage::Store::open(db)); }
+  auto down = cli({"migrate", "--from", db, "--to", pg});
+  CHECK(down.code == 1);
+  CHECK(down.err.find("cannot open postgresql://baton:***@127.0.0.1:1/baton") != std::string::npos);
+  CHECK((down.out + down.err).find("s3cret") == std::string::npos);
+}
+
+TEST_CASE("migrate: copies into PostgreSQL, one line per table, password hidden", "[cli][migrate][postgres]") {
+  using baton::test::PgCluster;
+  if (auto why = PgCluster::skip_reason()) {
+    WARN("BATON-SKIPPED: " << *why);
+    return;
+  }
+  baton::test::TempDir dir;
+  const auto db = dir.file();
+  {
+    auto store = baton::storage::Store::open(db);
+    REQUIRE(store);
+    REQUIRE(baton::test::apply_one(**store, baton::test::make_trigger_effects(1, 1)));
+    REQUIRE(baton::test::apply_one(**store, baton::test::make_trigger_effects(2, 2)));
+    REQUIRE((*store)->consume_token("tok-1", baton::test::t0()));
+  }
+  const auto uri = with_password(PgCluster::shared().create_database(), "pw-s3cret");
+  auto r = cli({"migrate", "--from", db, "--to", uri});
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK(r.out.find("postgres:***@127.0.0.1") != std::string::npos);
+  CHECK(r.out.find("  incidents                2 rows\n") != std::string::npos);
+  CHECK(r.out.find("  outbox                   2 rows\n") != std::string::npos);
+  CHECK(r.out.find("  used_tokens              1 rows\n") != std::string::npos);
+  CHECK(r.out.find("migrated ") != std::string::npos);
+  CHECK(r.out.find("(2 open incidents, 0 resolved)") != std::string::npos);
+  CHECK((r.out + r.err).find("pw-s3cret") == std::string::npos);
+  CHECK(PgCluster::query(uri, "SELECT COUNT(*) FROM incidents").at(0).at(0) == "2");
+
+  // Again: the target is no longer empty; refused, nothing changes.
+  auto again = cli({"migrate", "--from", db, "--to", uri});
+  CHECK(again.code == 1);
+  CHECK(again.err.find("not empty (incidents: 2 rows)") != std::string::npos);
+  CHECK(again.err.find("nothing was copied") != std::string::npos);
+  CHECK((again.out + again.err).find("pw-s3cret") == std::string::npos);
+  CHECK(PgCluster::query(uri, "SELECT COUNT(*) FROM incidents").at(0).at(0) == "2");
+}

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "tests/storage/storage_fixtures.hpp"
+#include "tests/storage/test_db.hpp"
 
 using namespace baton;
 using namespace baton::test;
@@ -28,9 +29,9 @@ std::unique_ptr<Store> open_store(const std::string& path, storage::Durability d
 // Many threads submit at once; every done is called exactly once with success,
 // every row exists afterwards, and commits never exceed items (shared commits
 // are possible; we do not assert on timing).
-TEST_CASE("concurrent submitters all complete", "[storage][group_commit]") {
-  TempDir dir;
-  const auto path = dir.file();
+TEMPLATE_TEST_CASE("concurrent submitters all complete", "[storage][group_commit]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  const auto path = db.path();
   constexpr int kThreads = 8;
   constexpr int kPerThread = 50;
   std::atomic<int> ok{0};
@@ -68,8 +69,9 @@ TEST_CASE("concurrent submitters all complete", "[storage][group_commit]") {
 // With the writer blocked (a reader holds the Store via with_store), queued
 // items pile up and must go out together: strictly fewer commits than items.
 // The batch cap splits them: cap 3 with 7 queued items -> 3 commits.
-TEST_CASE("queued items share commits, capped per transaction", "[storage][group_commit]") {
-  auto writer = std::make_unique<GroupCommitWriter>(open_store(":memory:"), 3);
+TEMPLATE_TEST_CASE("queued items share commits, capped per transaction", "[storage][group_commit]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto writer = std::make_unique<GroupCommitWriter>(open_store(db.scratch()), 3);
   std::mutex order_mutex;
   std::vector<int> order;
   std::promise<void> release;
@@ -106,9 +108,9 @@ TEST_CASE("queued items share commits, capped per transaction", "[storage][group
 
 // flush() returns only after every earlier done ran; flush on an idle writer
 // returns at once; the destructor commits what is still queued.
-TEST_CASE("flush and destructor drain the queue", "[storage][group_commit]") {
-  TempDir dir;
-  const auto path = dir.file();
+TEMPLATE_TEST_CASE("flush and destructor drain the queue", "[storage][group_commit]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  const auto path = db.path();
   std::atomic<int> done{0};
   {
     GroupCommitWriter writer(open_store(path));
@@ -130,9 +132,10 @@ TEST_CASE("flush and destructor drain the queue", "[storage][group_commit]") {
 // It is a barrier: the items after it were computed from state that includes
 // it, so they fail too without being written ("an earlier change..."), and so
 // does everything submitted until reset_failure(). on_failure runs once.
-TEST_CASE("a failed item is a barrier until reset_failure", "[storage][group_commit]") {
+TEMPLATE_TEST_CASE("a failed item is a barrier until reset_failure", "[storage][group_commit]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
   std::atomic<int> failures{0};
-  auto writer = std::make_unique<GroupCommitWriter>(open_store(":memory:"), 4096,
+  auto writer = std::make_unique<GroupCommitWriter>(open_store(db.scratch()), 4096,
                                                     [&](const Error&) { ++failures; });
   std::promise<void> release;
   auto released = release.get_future().share();
@@ -191,8 +194,9 @@ TEST_CASE("a failed item is a barrier until reset_failure", "[storage][group_com
 }
 
 // An update for an unknown outbox id reports not_found to its own done.
-TEST_CASE("an update for an unknown id reports not_found", "[storage][group_commit]") {
-  GroupCommitWriter writer(open_store(":memory:"));
+TEMPLATE_TEST_CASE("an update for an unknown id reports not_found", "[storage][group_commit]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  GroupCommitWriter writer(open_store(db.scratch()));
   Result<void> result;
   writer.submit_updates({{99, OutboxState::delivered, 1, t0(), "", t0()}}, [&](Result<void> r) { result = r; });
   writer.flush();
@@ -202,9 +206,9 @@ TEST_CASE("an update for an unknown id reports not_found", "[storage][group_comm
 
 // The probe writes one row when the disk takes writes, and fails as a value
 // on a Store that cannot write.
-TEST_CASE("probe reports whether the store takes writes", "[storage][group_commit]") {
-  TempDir dir;
-  const auto path = dir.file();
+TEMPLATE_TEST_CASE("probe reports whether the store takes writes", "[storage][group_commit]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  const auto path = db.path();
   {
     GroupCommitWriter writer(open_store(path));
     CHECK(writer.probe(t0()).has_value());
@@ -217,9 +221,9 @@ TEST_CASE("probe reports whether the store takes writes", "[storage][group_commi
 
 // A transaction failure that is not any one item's fault (here: a read-only
 // Store) reaches every done of the batch.
-TEST_CASE("a failed commit fails every done", "[storage][group_commit]") {
-  TempDir dir;
-  const auto path = dir.file();
+TEMPLATE_TEST_CASE("a failed commit fails every done", "[storage][group_commit]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  const auto path = db.path();
   { open_store(path); }
   auto reader = Store::open_reader(path);
   REQUIRE(reader.has_value());

@@ -1,3 +1,6 @@
+// Store semantics, run on both back ends (TEMPLATE_TEST_CASE over SQLite and
+// PostgreSQL; see tests/storage/test_db.hpp). PostgreSQL-only behaviour is in
+// pg_store_test.cpp.
 #include "storage/store.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -5,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/storage/storage_fixtures.hpp"
+#include "tests/storage/test_db.hpp"
 
 using namespace baton;
 using namespace baton::test;
@@ -71,22 +75,22 @@ void check_same(const engine::Incident& a, const engine::Incident& b) {
 }
 
 // Reads the timers table directly: (kind, due_ms) rows of one incident.
-std::vector<std::pair<std::string, std::int64_t>> timers_of(const std::string& path, std::int64_t number) {
-  SQLite::Database db(path, SQLite::OPEN_READONLY);
-  SQLite::Statement s(db, "SELECT kind, due_ms FROM timers WHERE incident = ? ORDER BY kind");
-  s.bind(1, number);
+std::vector<std::pair<std::string, std::int64_t>> timers_of(const TestDb& db, std::int64_t number) {
   std::vector<std::pair<std::string, std::int64_t>> out;
-  while (s.executeStep()) out.emplace_back(s.getColumn(0).getString(), s.getColumn(1).getInt64());
+  for (const auto& row :
+       db.query("SELECT kind, due_ms FROM timers WHERE incident = " + std::to_string(number) + " ORDER BY kind"))
+    out.emplace_back(*row.at(0), std::stoll(*row.at(1)));
   return out;
 }
 
 }  // namespace
 
-// A fresh file gets every migration, recorded in schema_migrations; reopening
-// applies nothing twice and keeps the data.
-TEST_CASE("migrations run once on a fresh file and reopen idempotently", "[storage]") {
-  TempDir dir;
-  const auto path = dir.file();
+// A fresh database gets every migration, recorded in schema_migrations;
+// reopening applies nothing twice and keeps the data.
+TEMPLATE_TEST_CASE("migrations run once on a fresh file and reopen idempotently", "[storage]",
+                   BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  const auto path = db.path();
   {
     auto store = open_store(path);
     CHECK(store->schema_version() >= 1);
@@ -95,30 +99,36 @@ TEST_CASE("migrations run once on a fresh file and reopen idempotently", "[stora
   auto store = open_store(path);
   CHECK(store->schema_version() >= 1);
   CHECK(store->count_incidents(std::nullopt).value() == 1);
-  SQLite::Database db(path, SQLite::OPEN_READONLY);
-  CHECK(db.execAndGet("SELECT COUNT(*) FROM schema_migrations WHERE version = 1").getInt() == 1);
-  CHECK(db.execAndGet("SELECT name FROM schema_migrations WHERE version = 1").getString() == "0001_init");
-  CHECK(db.execAndGet("SELECT name FROM schema_migrations WHERE version = 2").getString() == "0002_teams_users");
-  CHECK(db.execAndGet("SELECT COUNT(*) FROM schema_migrations").getInt() == store->schema_version());
-  CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
+  CHECK(db.scalar("SELECT COUNT(*) FROM schema_migrations WHERE version = 1") == "1");
+  CHECK(db.scalar("SELECT name FROM schema_migrations WHERE version = 1") == "0001_init");
+  CHECK(db.scalar("SELECT COUNT(*) FROM schema_migrations") == std::to_string(store->schema_version()));
+  if (db.postgres()) {
+    // The HA lease table exists, empty.
+    CHECK(db.scalar("SELECT COUNT(*) FROM cluster_lease") == "0");
+  } else {
+    CHECK(db.scalar("SELECT name FROM schema_migrations WHERE version = 2") == "0002_teams_users");
+    CHECK(db.scalar("PRAGMA journal_mode") == "wal");
+  }
 }
 
-// A database written by a newer baton (unknown schema version) is refused.
-TEST_CASE("open refuses a database from a newer schema", "[storage]") {
-  TempDir dir;
-  const auto path = dir.file();
+// A database written by a newer baton (unknown schema version) is refused, by
+// open and by open_reader, with a message saying so.
+TEMPLATE_TEST_CASE("open refuses a database from a newer schema", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  const auto path = db.path();
   { open_store(path); }
-  {
-    SQLite::Database db(path, SQLite::OPEN_READWRITE);
-    db.exec("INSERT INTO schema_migrations (version, name) VALUES (9999, '9999_future')");
-  }
+  db.exec("INSERT INTO schema_migrations (version, name) VALUES (9999, '9999_future')");
   auto again = Store::open(path);
   REQUIRE_FALSE(again.has_value());
   CHECK(again.error().kind == ErrorKind::permanent);
+  CHECK(again.error().message.find("newer than this baton") != std::string::npos);
+  auto reader = Store::open_reader(path);
+  REQUIRE_FALSE(reader.has_value());
+  CHECK(reader.error().kind == ErrorKind::permanent);
 }
 
 // A path that cannot be opened (its directory does not exist) is an error value.
-TEST_CASE("open of an impossible path fails as a value", "[storage]") {
+TEST_CASE("open of an impossible path fails as a value", "[storage][sqlite]") {
   TempDir dir;
   auto s = Store::open(dir.file("no/such/dir/baton.db"));
   REQUIRE_FALSE(s.has_value());
@@ -127,8 +137,9 @@ TEST_CASE("open of an impossible path fails as a value", "[storage]") {
 
 // Every Incident field survives a write and a read, including optionals set and
 // unset, the policy snapshot, the contact chain and notified list.
-TEST_CASE("incident round trip keeps every field", "[storage]") {
-  auto store = open_store(":memory:");
+TEMPLATE_TEST_CASE("incident round trip keeps every field", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto store = open_store(db.scratch());
   auto inc = make_incident(7);
   inc.state = engine::IncidentState::acknowledged;
   inc.acknowledged_at = inc.created_at + 42s;
@@ -161,8 +172,9 @@ TEST_CASE("incident round trip keeps every field", "[storage]") {
 }
 
 // A later snapshot of the same incident replaces the earlier one (upsert).
-TEST_CASE("a newer snapshot replaces the stored incident", "[storage]") {
-  auto store = open_store(":memory:");
+TEMPLATE_TEST_CASE("a newer snapshot replaces the stored incident", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto store = open_store(db.scratch());
   REQUIRE(apply_one(*store, make_trigger_effects(1, 1)));
   auto inc = make_incident(1);
   inc.state = engine::IncidentState::resolved;
@@ -177,8 +189,9 @@ TEST_CASE("a newer snapshot replaces the stored incident", "[storage]") {
 }
 
 // Incidents sharing one snapshot come back sharing one object.
-TEST_CASE("identical policy snapshots are shared after load", "[storage]") {
-  auto store = open_store(":memory:");
+TEMPLATE_TEST_CASE("identical policy snapshots are shared after load", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto store = open_store(db.scratch());
   auto policy = make_policy();
   engine::Effects fx;
   fx.incidents.push_back(make_incident(1, policy));
@@ -192,8 +205,9 @@ TEST_CASE("identical policy snapshots are shared after load", "[storage]") {
 
 // A failing item (duplicate idempotency key in the second Effects) rolls back
 // the whole batch: neither the first Effects nor the updates are visible.
-TEST_CASE("apply is all or nothing", "[storage]") {
-  auto store = open_store(":memory:");
+TEMPLATE_TEST_CASE("apply is all or nothing", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto store = open_store(db.scratch());
   REQUIRE(apply_one(*store, make_trigger_effects(1, 1)));
 
   auto a = make_trigger_effects(2, 2);
@@ -220,8 +234,9 @@ TEST_CASE("apply is all or nothing", "[storage]") {
 
 // Outbox rows and timeline events must point at stored incidents: a dangling
 // reference fails the commit (deferred foreign keys) and rolls everything back.
-TEST_CASE("apply rejects references to unknown incidents", "[storage]") {
-  auto store = open_store(":memory:");
+TEMPLATE_TEST_CASE("apply rejects references to unknown incidents", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto store = open_store(db.scratch());
   engine::Effects fx;
   fx.notifications.push_back(make_notification(1, 404));
   auto r = apply_one(*store, fx);
@@ -232,8 +247,9 @@ TEST_CASE("apply rejects references to unknown incidents", "[storage]") {
 
 // Newest first, state filter, limit and the `before` cursor walk the pages;
 // a bad limit is rejected.
-TEST_CASE("list_incidents orders, filters and paginates", "[storage]") {
-  auto store = open_store(":memory:");
+TEMPLATE_TEST_CASE("list_incidents orders, filters and paginates", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto store = open_store(db.scratch());
   engine::Effects fx;
   for (std::int64_t n = 1; n <= 10; ++n) {
     auto inc = make_incident(n);
@@ -268,8 +284,9 @@ TEST_CASE("list_incidents orders, filters and paginates", "[storage]") {
 
 // Timeline comes back by time, and in insertion order among equal times,
 // across several batches and not mixing incidents.
-TEST_CASE("timeline is ordered by time then insertion", "[storage]") {
-  auto store = open_store(":memory:");
+TEMPLATE_TEST_CASE("timeline is ordered by time then insertion", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto store = open_store(db.scratch());
   REQUIRE(apply_one(*store, make_trigger_effects(1, 1)));
   REQUIRE(apply_one(*store, make_trigger_effects(2, 2)));
   engine::Effects fx;
@@ -295,8 +312,9 @@ TEST_CASE("timeline is ordered by time then insertion", "[storage]") {
 // Delivered and failed leave the pending outbox; a retry stays pending with its
 // attempts, next_attempt and error; outbox_for shows every state; an update for
 // an unknown id is not_found.
-TEST_CASE("outbox updates move entries out of pending", "[storage]") {
-  auto store = open_store(":memory:");
+TEMPLATE_TEST_CASE("outbox updates move entries out of pending", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto store = open_store(db.scratch());
   engine::Effects fx = make_trigger_effects(1, 1);
   fx.notifications.push_back(make_notification(2, 1));
   fx.notifications.push_back(make_notification(3, 1));
@@ -341,9 +359,9 @@ TEST_CASE("outbox updates move entries out of pending", "[storage]") {
 // active escalation and a pending contact rule, #1 is acknowledged, #3 is
 // resolved; close the file, reopen, load: exactly the open ones with their
 // timers, the pending outbox in id order and the next numbers.
-TEST_CASE("load after reopening resumes an escalation", "[storage]") {
-  TempDir dir;
-  const auto path = dir.file();
+TEMPLATE_TEST_CASE("load after reopening resumes an escalation", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  const auto path = db.path();
   engine::Incident mid = make_incident(2);
   {
     auto store = open_store(path);
@@ -379,8 +397,9 @@ TEST_CASE("load after reopening resumes an escalation", "[storage]") {
 }
 
 // An empty database starts numbering at 1.
-TEST_CASE("load of an empty database", "[storage]") {
-  auto store = open_store(":memory:");
+TEMPLATE_TEST_CASE("load of an empty database", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto store = open_store(db.scratch());
   auto loaded = store->load();
   REQUIRE(loaded.has_value());
   CHECK(loaded->open_incidents.empty());
@@ -392,9 +411,9 @@ TEST_CASE("load of an empty database", "[storage]") {
 
 // The timers table mirrors each snapshot: escalation deadline while active,
 // contact next_at while rules remain, nothing once resolved.
-TEST_CASE("timers follow the incident snapshot", "[storage]") {
-  TempDir dir;
-  const auto path = dir.file();
+TEMPLATE_TEST_CASE("timers follow the incident snapshot", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  const auto path = db.path();
   auto store = open_store(path);
   auto inc = make_incident(1);
   auto write = [&] {
@@ -404,32 +423,33 @@ TEST_CASE("timers follow the incident snapshot", "[storage]") {
   };
   write();
   using Rows = std::vector<std::pair<std::string, std::int64_t>>;
-  CHECK(timers_of(path, 1) == Rows{{"contact", engine::to_ms(inc.contact.next_at)},
+  CHECK(timers_of(db, 1) == Rows{{"contact", engine::to_ms(inc.contact.next_at)},
                                    {"escalation", engine::to_ms(inc.escalation.step_deadline)}});
   CHECK(store->next_timer().value() == inc.contact.next_at);
 
   inc.contact.next_rule = 3;  // chain exhausted
   inc.escalation.step_deadline += 5min;
   write();
-  CHECK(timers_of(path, 1) == Rows{{"escalation", engine::to_ms(inc.escalation.step_deadline)}});
+  CHECK(timers_of(db, 1) == Rows{{"escalation", engine::to_ms(inc.escalation.step_deadline)}});
 
   inc.state = engine::IncidentState::acknowledged;
   inc.escalation.active = false;
   inc.contact.next_rule = 0;  // e.g. a new page started
   write();
-  CHECK(timers_of(path, 1) == Rows{{"contact", engine::to_ms(inc.contact.next_at)}});
+  CHECK(timers_of(db, 1) == Rows{{"contact", engine::to_ms(inc.contact.next_at)}});
 
   inc.state = engine::IncidentState::resolved;
   inc.escalation.active = true;  // even with stale flags, resolved means no timers
   write();
-  CHECK(timers_of(path, 1).empty());
+  CHECK(timers_of(db, 1).empty());
   CHECK_FALSE(store->next_timer().value().has_value());
 }
 
 // Overrides: add returns increasing ids, load returns them, remove deletes,
 // removing twice is not_found, bad ones are refused, prune drops ended ones.
-TEST_CASE("overrides add, remove, load and prune", "[storage]") {
-  auto store = open_store(":memory:");
+TEMPLATE_TEST_CASE("overrides add, remove, load and prune", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto store = open_store(db.scratch());
   engine::Override o{0, "ops", "carol", t0(), t0() + 8h};
   auto id1 = store->add_override(o, t0());
   auto id2 = store->add_override({0, "ops", "dave", t0() + 8h, t0() + 16h});
@@ -460,8 +480,9 @@ TEST_CASE("overrides add, remove, load and prune", "[storage]") {
 }
 
 // A token works once; the second use is a conflict; an empty id is invalid.
-TEST_CASE("consume_token is single use", "[storage]") {
-  auto store = open_store(":memory:");
+TEMPLATE_TEST_CASE("consume_token is single use", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto store = open_store(db.scratch());
   REQUIRE(store->consume_token("tok-1", t0()));
   auto second = store->consume_token("tok-1", t0() + 1s);
   REQUIRE_FALSE(second.has_value());
@@ -472,9 +493,9 @@ TEST_CASE("consume_token is single use", "[storage]") {
 
 // Alerts are stored against the first touched incident with the snapshot's
 // updated_at as received time; without a touched incident, NULL.
-TEST_CASE("alerts are stored with the touched incident", "[storage]") {
-  TempDir dir;
-  const auto path = dir.file();
+TEMPLATE_TEST_CASE("alerts are stored with the touched incident", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  const auto path = db.path();
   auto store = open_store(path);
   auto fx = make_trigger_effects(5, 1);
   REQUIRE(apply_one(*store, fx));
@@ -482,33 +503,28 @@ TEST_CASE("alerts are stored with the touched incident", "[storage]") {
   orphan.alerts.push_back(fx.alerts[0]);
   REQUIRE(apply_one(*store, orphan));
 
-  SQLite::Database db(path, SQLite::OPEN_READONLY);
-  SQLite::Statement s(db, "SELECT incident, received_ms, source, action, dedup_key, payload FROM alerts ORDER BY id");
-  REQUIRE(s.executeStep());
-  CHECK(s.getColumn(0).getInt64() == 5);
-  CHECK(s.getColumn(1).getInt64() == engine::to_ms(fx.incidents[0].updated_at));
-  CHECK(s.getColumn(2).getString() == "alertmanager");
-  CHECK(s.getColumn(3).getString() == "trigger");
-  CHECK(s.getColumn(4).getString() == "dedup-5");
-  CHECK(s.getColumn(5).getString().find("\"fingerprint\":\"fp1\"") != std::string::npos);
-  REQUIRE(s.executeStep());
-  CHECK(s.getColumn(0).isNull());
-  CHECK(s.getColumn(1).isNull());
+  auto rows = db.query("SELECT incident, received_ms, source, action, dedup_key, payload FROM alerts ORDER BY id");
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0][0] == "5");
+  CHECK(rows[0][1] == std::to_string(engine::to_ms(fx.incidents[0].updated_at)));
+  CHECK(rows[0][2] == "alertmanager");
+  CHECK(rows[0][3] == "trigger");
+  CHECK(rows[0][4] == "dedup-5");
+  CHECK(rows[0][5].value().find("\"fingerprint\":\"fp1\"") != std::string::npos);
+  CHECK_FALSE(rows[1][0].has_value());
+  CHECK_FALSE(rows[1][1].has_value());
 }
 
 // A row edited into nonsense (unknown state name, broken JSON) is reported as
 // a permanent error, not a crash.
-TEST_CASE("corrupt rows are errors, not crashes", "[storage]") {
-  TempDir dir;
-  const auto path = dir.file();
+TEMPLATE_TEST_CASE("corrupt rows are errors, not crashes", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  const auto path = db.path();
   auto store = open_store(path);
   REQUIRE(apply_one(*store, make_trigger_effects(1, 1)));
   REQUIRE(apply_one(*store, make_trigger_effects(2, 2)));
-  {
-    SQLite::Database db(path, SQLite::OPEN_READWRITE);
-    db.exec("UPDATE incidents SET severity = 'apocalyptic' WHERE number = 1");
-    db.exec("UPDATE incidents SET contact_chain = '[{\"method\":' WHERE number = 2");
-  }
+  db.exec("UPDATE incidents SET severity = 'apocalyptic' WHERE number = 1");
+  db.exec("UPDATE incidents SET contact_chain = '[{\"method\":' WHERE number = 2");
   auto one = store->get_incident(1);
   REQUIRE_FALSE(one.has_value());
   CHECK(one.error().kind == ErrorKind::permanent);
@@ -520,9 +536,9 @@ TEST_CASE("corrupt rows are errors, not crashes", "[storage]") {
 
 // A reader opened beside the writer sees committed rows and cannot write; a
 // reader on a file that was never migrated is refused.
-TEST_CASE("open_reader reads committed state and refuses writes", "[storage]") {
-  TempDir dir;
-  const auto path = dir.file();
+TEMPLATE_TEST_CASE("open_reader reads committed state and refuses writes", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  const auto path = db.path();
   auto writer = open_store(path);
   auto reader = Store::open_reader(path);
   REQUIRE(reader.has_value());
@@ -535,21 +551,22 @@ TEST_CASE("open_reader reads committed state and refuses writes", "[storage]") {
   REQUIRE_FALSE(w.has_value());
   CHECK(w.error().kind == ErrorKind::permanent);
 
-  {
-    SQLite::Database blank(dir.file("blank.db"), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    blank.exec("CREATE TABLE t (x)");
-  }
-  auto not_init = Store::open_reader(dir.file("blank.db"));
+  const auto blank = db.another("blank.db");
+  db.query_at(blank, "CREATE TABLE t (x INTEGER)");
+  auto not_init = Store::open_reader(blank);
   REQUIRE_FALSE(not_init.has_value());
   CHECK(not_init.error().kind == ErrorKind::invalid_request);
-  CHECK_FALSE(Store::open_reader(dir.file("missing.db")).has_value());
+  const auto missing = db.postgres() ? blank.substr(0, blank.rfind('/')) + "/no_such_database"
+                                     : blank.substr(0, blank.rfind('/')) + "/missing.db";
+  CHECK_FALSE(Store::open_reader(missing).has_value());
 }
 
-TEST_CASE("chat messages are remembered per incident, once each", "[storage]") {
+TEMPLATE_TEST_CASE("chat messages are remembered per incident, once each", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
   // Scenario: a Slack DM and a channel post are saved for incident 1 (the DM
   // twice, as a retried delivery would); they come back in order, once each;
   // incident 2 has none; a ref without a conversation is refused.
-  auto store = open_store(":memory:");
+  auto store = open_store(db.scratch());
   auto fx = make_trigger_effects(1, 1);
   const engine::Effects* batch[] = {&fx};
   REQUIRE(store->apply(batch, {}));
@@ -572,10 +589,11 @@ TEST_CASE("chat messages are remembered per incident, once each", "[storage]") {
   CHECK(*store->incident_for_conversation("CINC1") == std::optional<std::int64_t>{1});
 }
 
-TEST_CASE("teams user ids are remembered and replaced", "[storage]") {
+TEMPLATE_TEST_CASE("teams user ids are remembered and replaced", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
   // Scenario: alice's Teams id is learned, then changes (a new install); the
   // latest one is kept; empty values are refused.
-  auto store = open_store(":memory:");
+  auto store = open_store(db.scratch());
   REQUIRE(store->save_teams_user("aad-alice", "29:old", t0()));
   REQUIRE(store->save_teams_user("aad-alice", "29:new", t0() + 1s));
   auto all = store->teams_users();
@@ -585,8 +603,9 @@ TEST_CASE("teams user ids are remembered and replaced", "[storage]") {
   CHECK(store->save_teams_user("", "29:x", t0()).error().kind == ErrorKind::invalid_request);
 }
 
-TEST_CASE("teams channels baton was added to are remembered", "[storage]") {
-  auto store = open_store(":memory:");
+TEMPLATE_TEST_CASE("teams channels baton was added to are remembered", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto store = open_store(db.scratch());
   REQUIRE(store->save_teams_channel("19:team@thread.tacv2", "19:team@thread.tacv2", "https://smba/", t0()));
   REQUIRE(store->save_teams_channel("19:team@thread.tacv2", "19:ops@thread.tacv2", "https://smba/", t0() + 1s));
   REQUIRE(store->save_teams_channel("19:team@thread.tacv2", "19:ops@thread.tacv2", "https://smba/", t0() + 2s));
@@ -597,8 +616,9 @@ TEST_CASE("teams channels baton was added to are remembered", "[storage]") {
   CHECK(store->save_teams_channel("", "x", "", t0()).error().kind == ErrorKind::invalid_request);
 }
 
-TEST_CASE("chat messages saved in a batch are all or nothing", "[storage]") {
-  auto store = open_store(":memory:");
+TEMPLATE_TEST_CASE("chat messages saved in a batch are all or nothing", "[storage]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  auto store = open_store(db.scratch());
   auto fx = make_trigger_effects(1, 1);
   const engine::Effects* batch[] = {&fx};
   REQUIRE(store->apply(batch, {}));

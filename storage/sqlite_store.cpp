@@ -1,0 +1,695 @@
+// The SQLite back end (SQLiteCpp): one connection to a file (or ":memory:").
+#include <sqlite3.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <map>
+#include <unordered_map>
+
+#include "storage/backend.hpp"
+#include "storage/codec.hpp"
+#include "storage/migrations.hpp"
+
+namespace baton::storage {
+namespace {
+
+using codec::CorruptData;
+using codec::ms;
+using codec::NotFound;
+using engine::from_ms;
+
+Error map_sqlite_error(const SQLite::Exception& e, const char* what) {
+  ErrorKind kind = ErrorKind::permanent;
+  switch (e.getErrorCode()) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_PROTOCOL: kind = ErrorKind::transient; break;
+    case SQLITE_CONSTRAINT: kind = ErrorKind::conflict; break;
+    default: break;
+  }
+  return Error{kind, std::string(what) + ": " + e.what(), {}};
+}
+
+// Runs a storage operation, turning SQLite and decoding exceptions into values
+// at the one boundary, so the code inside reads straight.
+template <typename F>
+auto guarded(const char* what, F&& f) -> decltype(f()) {
+  try {
+    return codec::guarded_common(what, std::forward<F>(f));
+  } catch (const SQLite::Exception& e) {
+    return tl::unexpected(map_sqlite_error(e, what));
+  }
+}
+
+// Resets a cached statement when the use ends, even on an exception.
+struct Use {
+  SQLite::Statement& s;
+  ~Use() { s.tryReset(); }
+};
+
+// codec's Binder over a statement: binds parameters left to right.
+struct Binder {
+  SQLite::Statement& s;
+  int index = 1;
+  void i64(std::int64_t v) { s.bind(index++, v); }
+  void text(const std::string& v) { s.bind(index++, v); }
+  // For strings that outlive exec() (the cached policy JSON): no copy.
+  void stable_text(const std::string& v) { s.bindNoCopy(index++, v); }
+  void null() { s.bind(index++); }
+};
+
+// codec's Row over the current row of a statement.
+struct Row {
+  SQLite::Statement& s;
+  bool is_null(int c) const { return s.getColumn(c).isNull(); }
+  std::int64_t i64(int c) const { return s.getColumn(c).getInt64(); }
+  std::string text(int c) const { return s.getColumn(c).getString(); }
+};
+
+std::string question_mark(int) { return "?"; }
+
+const std::string kIncidentSelect = codec::incident_select();
+const std::string kIncidentUpsert = codec::incident_upsert(&question_mark);
+const std::string kOutboxSelect = std::string("SELECT ") + codec::kOutboxColumns + " FROM outbox";
+
+int latest_known_version() { return codec::latest_version(embedded_migrations()); }
+
+class SqliteBackend final : public Backend {
+ public:
+  SqliteBackend(const std::string& path, int flags) : db(path, flags) {}
+
+  SQLite::Statement& stmt(const std::string& sql) {
+    auto it = cache.find(sql);
+    if (it == cache.end()) it = cache.emplace(sql, std::make_unique<SQLite::Statement>(db, sql)).first;
+    return *it->second;
+  }
+
+  int read_version() {
+    SQLite::Statement s(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    s.executeStep();
+    return s.getColumn(0).getInt();
+  }
+
+  void write_incident(const engine::Incident& inc);
+  void write_timers(const engine::Incident& inc);
+  void write_effects(const engine::Effects& fx);
+  void write_update(const OutboxUpdate& u);
+
+  Result<void> apply(std::span<const engine::Effects* const> effects,
+                     std::span<const OutboxUpdate> updates) override;
+  Result<LoadedState> load() override;
+  Result<std::vector<engine::Incident>> list_incidents(const IncidentQuery& q) override;
+  Result<std::optional<engine::Incident>> get_incident(std::int64_t number) override;
+  Result<std::vector<engine::TimelineEvent>> timeline(std::int64_t number) override;
+  Result<std::vector<OutboxEntry>> outbox_for(std::int64_t number) override;
+  Result<std::int64_t> add_override(const engine::Override& o,
+                                    std::optional<engine::TimePoint> created_at) override;
+  Result<void> remove_override(std::int64_t id) override;
+  Result<std::int64_t> prune_overrides(engine::TimePoint now) override;
+  Result<std::int64_t> count_incidents(std::optional<engine::IncidentState> state) override;
+  Result<void> consume_token(const std::string& token_id, engine::TimePoint now) override;
+  Result<void> probe_write(engine::TimePoint now) override;
+  Result<std::optional<engine::TimePoint>> next_timer() override;
+  Result<void> add_chat_messages(std::span<const ChatMessage> messages, engine::TimePoint now) override;
+  Result<std::optional<std::int64_t>> incident_for_conversation(const std::string& conversation) override;
+  Result<std::vector<ChatMessage>> chat_messages(std::int64_t incident) override;
+  Result<void> save_teams_user(const std::string& aad_object_id, const std::string& teams_id,
+                               engine::TimePoint now) override;
+  Result<std::vector<std::pair<std::string, std::string>>> teams_users() override;
+  Result<void> save_teams_channel(const std::string& team_id, const std::string& channel_id,
+                                  const std::string& service_url, engine::TimePoint now) override;
+  Result<std::vector<std::array<std::string, 3>>> teams_channels() override;
+  int schema_version() const override { return version; }
+  Result<void> export_tables(const RowSink& sink) override;
+  Result<void> import_tables(const std::function<Result<void>(const RowSink& write)>& fill) override;
+
+  SQLite::Database db;  // declared before the statements: destroyed after them
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache;
+  codec::PolicyJsonCache policy_json;
+  int version = 0;
+};
+
+void SqliteBackend::write_incident(const engine::Incident& inc) {
+  auto& s = stmt(kIncidentUpsert);
+  Use use{s};
+  Binder b{s};
+  codec::bind_incident(b, inc, policy_json);
+  s.exec();
+  write_timers(inc);
+}
+
+void SqliteBackend::write_timers(const engine::Incident& inc) {
+  if (inc.state == engine::IncidentState::resolved) {
+    auto& del = stmt("DELETE FROM timers WHERE incident = ?");
+    Use use{del};
+    del.bind(1, inc.number);
+    del.exec();
+    return;
+  }
+  for (const auto& t : codec::timer_rows(inc)) {
+    if (t.pending) {
+      auto& up = stmt(
+          "INSERT INTO timers (incident, kind, due_ms) VALUES (?, ?, ?) "
+          "ON CONFLICT(incident, kind) DO UPDATE SET due_ms = excluded.due_ms");
+      Use use{up};
+      up.bind(1, inc.number);
+      up.bind(2, t.kind);
+      up.bind(3, ms(t.due));
+      up.exec();
+    } else {
+      auto& del = stmt("DELETE FROM timers WHERE incident = ? AND kind = ?");
+      Use use{del};
+      del.bind(1, inc.number);
+      del.bind(2, t.kind);
+      del.exec();
+    }
+  }
+}
+
+void SqliteBackend::write_effects(const engine::Effects& fx) {
+  for (const auto& inc : fx.incidents) write_incident(inc);
+
+  if (!fx.alerts.empty()) {
+    const auto ref = codec::alert_ref(fx);
+    auto& s = stmt(
+        "INSERT INTO alerts (incident, received_ms, source, action, dedup_key, summary, payload) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    for (const auto& a : fx.alerts) {
+      Use use{s};
+      Binder b{s};
+      codec::bind_incident_ref(b, ref.incident);
+      codec::bind_optional_ms(b, ref.received);
+      s.bind(3, engine::to_string(a.source));
+      s.bind(4, engine::to_string(a.action));
+      s.bind(5, a.dedup_key);
+      s.bind(6, a.summary);
+      s.bind(7, codec::encode_alert_payload(a));
+      s.exec();
+    }
+  }
+
+  if (!fx.timeline.empty()) {
+    auto& s = stmt(
+        "INSERT INTO timeline (incident, at_ms, kind, actor, channel, message) VALUES (?, ?, ?, ?, ?, ?)");
+    for (const auto& ev : fx.timeline) {
+      Use use{s};
+      Binder b{s};
+      codec::bind_incident_ref(b, ev.incident);
+      s.bind(2, ms(ev.at));
+      s.bind(3, engine::to_string(ev.kind));
+      s.bind(4, ev.actor);
+      s.bind(5, engine::to_string(ev.channel));
+      s.bind(6, ev.message);
+      s.exec();
+    }
+  }
+
+  if (!fx.notifications.empty()) {
+    auto& s = stmt(
+        "INSERT INTO outbox (id, incident, person, method, kind, step, created_ms, idempotency_key, "
+        "state, attempts, next_attempt_ms, last_error, updated_ms) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', ?)");
+    for (const auto& n : fx.notifications) {
+      Use use{s};
+      const auto created = ms(n.created_at);
+      s.bind(1, n.id);
+      Binder b{s, 2};
+      codec::bind_incident_ref(b, n.incident);
+      s.bind(3, n.person);
+      s.bind(4, engine::to_string(n.method));
+      s.bind(5, engine::to_string(n.kind));
+      s.bind(6, n.step);
+      s.bind(7, created);
+      s.bind(8, n.idempotency_key);
+      s.bind(9, created);
+      s.bind(10, created);
+      s.exec();
+    }
+  }
+}
+
+void SqliteBackend::write_update(const OutboxUpdate& u) {
+  auto& s = stmt(
+      "UPDATE outbox SET state = ?, attempts = ?, next_attempt_ms = ?, last_error = ?, "
+      "updated_ms = CASE WHEN ? = 0 THEN updated_ms ELSE ? END WHERE id = ?");
+  Use use{s};
+  const auto at = ms(u.at);
+  s.bind(1, codec::to_string(u.state));
+  s.bind(2, u.attempts);
+  s.bind(3, ms(u.next_attempt));
+  s.bind(4, u.error);
+  s.bind(5, at);
+  s.bind(6, at);
+  s.bind(7, u.id);
+  if (s.exec() == 0) throw NotFound("outbox update for unknown notification " + std::to_string(u.id));
+}
+
+Result<void> SqliteBackend::apply(std::span<const engine::Effects* const> effects,
+                                  std::span<const OutboxUpdate> updates) {
+  return guarded("apply", [&]() -> Result<void> {
+    // IMMEDIATE takes the write lock up front: no deadlock-prone upgrade from a read.
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    for (const engine::Effects* fx : effects)
+      if (fx) write_effects(*fx);
+    for (const auto& u : updates) write_update(u);
+    tx.commit();  // deferred foreign keys are checked here; a failure rolls back in ~Transaction
+    return {};
+  });
+}
+
+Result<LoadedState> SqliteBackend::load() {
+  return guarded("load", [&]() -> Result<LoadedState> {
+    LoadedState out;
+    SQLite::Transaction tx(db);  // one consistent snapshot of all tables
+    std::map<std::string, engine::PolicySnapshotPtr> policies;
+    {
+      auto& s = stmt(kIncidentSelect + " WHERE state <> 'resolved' ORDER BY number");
+      Use use{s};
+      while (s.executeStep()) out.open_incidents.push_back(codec::decode_incident(Row{s}, policies));
+    }
+    {
+      auto& s = stmt(kOutboxSelect + " WHERE state = 'pending' ORDER BY id");
+      Use use{s};
+      while (s.executeStep()) out.pending_outbox.push_back(codec::decode_outbox(Row{s}));
+    }
+    {
+      auto& s = stmt("SELECT id, schedule_id, person, start_ms, end_ms FROM overrides ORDER BY id");
+      Use use{s};
+      while (s.executeStep()) {
+        engine::Override o;
+        o.id = s.getColumn(0).getInt64();
+        o.schedule_id = s.getColumn(1).getString();
+        o.person = s.getColumn(2).getString();
+        o.start = from_ms(s.getColumn(3).getInt64());
+        o.end = from_ms(s.getColumn(4).getInt64());
+        out.overrides.push_back(std::move(o));
+      }
+    }
+    {
+      auto& s = stmt(
+          "SELECT (SELECT COALESCE(MAX(number), 0) FROM incidents), (SELECT COALESCE(MAX(id), 0) FROM outbox)");
+      Use use{s};
+      s.executeStep();
+      out.next_incident = s.getColumn(0).getInt64() + 1;
+      out.next_notification = s.getColumn(1).getInt64() + 1;
+    }
+    tx.commit();
+    return out;
+  });
+}
+
+Result<std::vector<engine::Incident>> SqliteBackend::list_incidents(const IncidentQuery& q) {
+  return guarded("list_incidents", [&]() -> Result<std::vector<engine::Incident>> {
+    std::string sql = kIncidentSelect + " WHERE 1 = 1";
+    if (q.state) sql += " AND state = ?";
+    if (q.before) sql += " AND number < ?";
+    sql += " ORDER BY number DESC LIMIT ?";
+    auto& s = stmt(sql);
+    Use use{s};
+    int i = 1;
+    if (q.state) s.bind(i++, engine::to_string(*q.state));
+    if (q.before) s.bind(i++, *q.before);
+    s.bind(i, q.limit);
+    std::vector<engine::Incident> out;
+    std::map<std::string, engine::PolicySnapshotPtr> policies;
+    while (s.executeStep()) out.push_back(codec::decode_incident(Row{s}, policies));
+    return out;
+  });
+}
+
+Result<std::optional<engine::Incident>> SqliteBackend::get_incident(std::int64_t number) {
+  return guarded("get_incident", [&]() -> Result<std::optional<engine::Incident>> {
+    auto& s = stmt(kIncidentSelect + " WHERE number = ?");
+    Use use{s};
+    s.bind(1, number);
+    if (!s.executeStep()) return std::optional<engine::Incident>{};
+    std::map<std::string, engine::PolicySnapshotPtr> policies;
+    return std::optional<engine::Incident>{codec::decode_incident(Row{s}, policies)};
+  });
+}
+
+Result<std::vector<engine::TimelineEvent>> SqliteBackend::timeline(std::int64_t number) {
+  return guarded("timeline", [&]() -> Result<std::vector<engine::TimelineEvent>> {
+    auto& s = stmt(
+        "SELECT incident, at_ms, kind, actor, channel, message FROM timeline WHERE incident = ? "
+        "ORDER BY at_ms, id");
+    Use use{s};
+    s.bind(1, number);
+    std::vector<engine::TimelineEvent> out;
+    while (s.executeStep()) {
+      engine::TimelineEvent ev;
+      ev.incident = s.getColumn(0).getInt64();
+      ev.at = from_ms(s.getColumn(1).getInt64());
+      ev.kind = codec::parse_timeline_kind(s.getColumn(2).getString());
+      ev.actor = s.getColumn(3).getString();
+      ev.channel = codec::parse_source(s.getColumn(4).getString());
+      ev.message = s.getColumn(5).getString();
+      out.push_back(std::move(ev));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<OutboxEntry>> SqliteBackend::outbox_for(std::int64_t number) {
+  return guarded("outbox_for", [&]() -> Result<std::vector<OutboxEntry>> {
+    auto& s = stmt(kOutboxSelect + " WHERE incident = ? ORDER BY id");
+    Use use{s};
+    s.bind(1, number);
+    std::vector<OutboxEntry> out;
+    while (s.executeStep()) out.push_back(codec::decode_outbox(Row{s}));
+    return out;
+  });
+}
+
+Result<std::int64_t> SqliteBackend::add_override(const engine::Override& o,
+                                                 std::optional<engine::TimePoint> created_at) {
+  return guarded("add_override", [&]() -> Result<std::int64_t> {
+    auto& s = stmt(
+        "INSERT INTO overrides (schedule_id, person, start_ms, end_ms, created_ms) VALUES (?, ?, ?, ?, ?)");
+    Use use{s};
+    s.bind(1, o.schedule_id);
+    s.bind(2, o.person);
+    s.bind(3, ms(o.start));
+    s.bind(4, ms(o.end));
+    Binder b{s, 5};
+    codec::bind_optional_ms(b, created_at);
+    s.exec();
+    return static_cast<std::int64_t>(db.getLastInsertRowid());
+  });
+}
+
+Result<void> SqliteBackend::remove_override(std::int64_t id) {
+  return guarded("remove_override", [&]() -> Result<void> {
+    auto& s = stmt("DELETE FROM overrides WHERE id = ?");
+    Use use{s};
+    s.bind(1, id);
+    if (s.exec() == 0) return fail(ErrorKind::not_found, "no override " + std::to_string(id));
+    return {};
+  });
+}
+
+Result<std::int64_t> SqliteBackend::prune_overrides(engine::TimePoint now) {
+  return guarded("prune_overrides", [&]() -> Result<std::int64_t> {
+    auto& s = stmt("DELETE FROM overrides WHERE end_ms <= ?");
+    Use use{s};
+    s.bind(1, ms(now));
+    return static_cast<std::int64_t>(s.exec());
+  });
+}
+
+Result<std::int64_t> SqliteBackend::count_incidents(std::optional<engine::IncidentState> state) {
+  return guarded("count_incidents", [&]() -> Result<std::int64_t> {
+    auto& s = stmt(state ? "SELECT COUNT(*) FROM incidents WHERE state = ?" : "SELECT COUNT(*) FROM incidents");
+    Use use{s};
+    if (state) s.bind(1, engine::to_string(*state));
+    s.executeStep();
+    return s.getColumn(0).getInt64();
+  });
+}
+
+Result<void> SqliteBackend::consume_token(const std::string& token_id, engine::TimePoint now) {
+  return guarded("consume_token", [&]() -> Result<void> {
+    auto& s = stmt("INSERT INTO used_tokens (token_id, used_ms) VALUES (?, ?)");
+    Use use{s};
+    s.bind(1, token_id);
+    s.bind(2, ms(now));
+    s.exec();
+    return {};
+  });
+}
+
+Result<void> SqliteBackend::probe_write(engine::TimePoint now) {
+  return guarded("probe_write", [&]() -> Result<void> {
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    auto& s = stmt("INSERT OR REPLACE INTO write_probe (id, at_ms) VALUES (1, ?)");
+    Use use{s};
+    s.bind(1, ms(now));
+    s.exec();
+    tx.commit();
+    return {};
+  });
+}
+
+Result<void> SqliteBackend::add_chat_messages(std::span<const ChatMessage> messages, engine::TimePoint now) {
+  return guarded("add_chat_messages", [&]() -> Result<void> {
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    for (const auto& m : messages) {
+      auto& s = stmt(
+          "INSERT OR IGNORE INTO chat_messages (incident, channel_kind, conversation_id, message_id, person, "
+          "created_ms) VALUES (?, ?, ?, ?, ?, ?)");
+      Use use{s};
+      s.bind(1, static_cast<std::int64_t>(m.incident));
+      s.bind(2, m.kind);
+      s.bind(3, m.conversation);
+      s.bind(4, m.message_id);
+      s.bind(5, m.person);
+      s.bind(6, ms(now));
+      s.exec();
+    }
+    tx.commit();
+    return {};
+  });
+}
+
+Result<std::optional<std::int64_t>> SqliteBackend::incident_for_conversation(const std::string& conversation) {
+  return guarded("incident_for_conversation", [&]() -> Result<std::optional<std::int64_t>> {
+    auto& s = stmt(
+        "SELECT incident FROM chat_messages WHERE conversation_id = ? AND channel_kind LIKE '%-incident-channel' "
+        "ORDER BY created_ms DESC LIMIT 1");
+    Use use{s};
+    s.bind(1, conversation);
+    if (!s.executeStep()) return std::optional<std::int64_t>{};
+    return std::optional<std::int64_t>{s.getColumn(0).getInt64()};
+  });
+}
+
+Result<std::vector<ChatMessage>> SqliteBackend::chat_messages(std::int64_t incident) {
+  return guarded("chat_messages", [&]() -> Result<std::vector<ChatMessage>> {
+    auto& s = stmt(
+        "SELECT channel_kind, conversation_id, message_id, person FROM chat_messages WHERE incident = ? "
+        "ORDER BY created_ms, rowid");
+    Use use{s};
+    s.bind(1, static_cast<std::int64_t>(incident));
+    std::vector<ChatMessage> out;
+    while (s.executeStep())
+      out.push_back(ChatMessage{incident, s.getColumn(0).getString(), s.getColumn(1).getString(),
+                                s.getColumn(2).getString(), s.getColumn(3).getString()});
+    return out;
+  });
+}
+
+Result<void> SqliteBackend::save_teams_user(const std::string& aad_object_id, const std::string& teams_id,
+                                            engine::TimePoint now) {
+  return guarded("save_teams_user", [&]() -> Result<void> {
+    auto& s = stmt("INSERT OR REPLACE INTO teams_users (aad_object_id, teams_id, updated_ms) VALUES (?, ?, ?)");
+    Use use{s};
+    s.bind(1, aad_object_id);
+    s.bind(2, teams_id);
+    s.bind(3, ms(now));
+    s.exec();
+    return {};
+  });
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> SqliteBackend::teams_users() {
+  return guarded("teams_users", [&]() -> Result<std::vector<std::pair<std::string, std::string>>> {
+    auto& s = stmt("SELECT aad_object_id, teams_id FROM teams_users");
+    Use use{s};
+    std::vector<std::pair<std::string, std::string>> out;
+    while (s.executeStep()) out.emplace_back(s.getColumn(0).getString(), s.getColumn(1).getString());
+    return out;
+  });
+}
+
+Result<void> SqliteBackend::save_teams_channel(const std::string& team_id, const std::string& channel_id,
+                                               const std::string& service_url, engine::TimePoint now) {
+  return guarded("save_teams_channel", [&]() -> Result<void> {
+    auto& s = stmt(
+        "INSERT OR REPLACE INTO teams_channels (team_id, channel_id, service_url, added_ms) VALUES (?, ?, ?, ?)");
+    Use use{s};
+    s.bind(1, team_id);
+    s.bind(2, channel_id);
+    s.bind(3, service_url);
+    s.bind(4, ms(now));
+    s.exec();
+    return {};
+  });
+}
+
+Result<std::vector<std::array<std::string, 3>>> SqliteBackend::teams_channels() {
+  return guarded("teams_channels", [&]() -> Result<std::vector<std::array<std::string, 3>>> {
+    auto& s =
+        stmt("SELECT team_id, channel_id, service_url FROM teams_channels ORDER BY added_ms, team_id, channel_id");
+    Use use{s};
+    std::vector<std::array<std::string, 3>> out;
+    while (s.executeStep())
+      out.push_back({s.getColumn(0).getString(), s.getColumn(1).getString(), s.getColumn(2).getString()});
+    return out;
+  });
+}
+
+Result<std::optional<engine::TimePoint>> SqliteBackend::next_timer() {
+  return guarded("next_timer", [&]() -> Result<std::optional<engine::TimePoint>> {
+    auto& s = stmt("SELECT MIN(due_ms) FROM timers");
+    Use use{s};
+    s.executeStep();
+    if (s.getColumn(0).isNull()) return std::optional<engine::TimePoint>{};
+    return std::optional<engine::TimePoint>{from_ms(s.getColumn(0).getInt64())};
+  });
+}
+
+// ---- whole-database copy ----
+
+constexpr std::size_t kExportBatch = 500;
+
+Result<void> SqliteBackend::export_tables(const RowSink& sink) {
+  return guarded("export", [&]() -> Result<void> {
+    if (version < latest_known_version())
+      return fail(ErrorKind::permanent, "database '" + db.getFilename() + "' has schema version " +
+                                            std::to_string(version) + ", older than this baton (" +
+                                            std::to_string(latest_known_version()) +
+                                            "): start this baton on it once to upgrade it, then copy");
+    // One read transaction: in WAL mode a reader sees the database as of its
+    // first read until it ends, whatever a writer commits meanwhile, and does
+    // not block that writer (https://www.sqlite.org/isolation.html,
+    // https://www.sqlite.org/wal.html#concurrency).
+    SQLite::Transaction tx(db);  // DEFERRED: no lock until the first read
+    const auto& tables = codec::copy_tables();
+    for (std::size_t t = 0; t < tables.size(); ++t) {
+      const auto& table = tables[t];
+      std::string sql = "SELECT ";
+      for (std::size_t c = 0; c < table.columns.size(); ++c) sql += (c ? ", " : "") + table.columns[c];
+      sql += " FROM " + table.name + " ORDER BY " + table.sqlite_order;
+      SQLite::Statement s(db, sql);
+      const int n = static_cast<int>(table.columns.size());
+      std::vector<TableRow> batch;
+      batch.reserve(kExportBatch);
+      while (s.executeStep()) {
+        TableRow row;
+        row.reserve(static_cast<std::size_t>(n));
+        for (int c = 0; c < n; ++c) {
+          auto col = s.getColumn(c);
+          row.push_back(col.isNull() ? std::nullopt : std::optional<std::string>(col.getString()));
+        }
+        batch.push_back(std::move(row));
+        if (batch.size() == kExportBatch) {
+          if (auto w = sink(t, batch); !w) return w;
+          batch.clear();
+        }
+      }
+      if (!batch.empty())
+        if (auto w = sink(t, batch); !w) return w;
+    }
+    tx.commit();  // ends the read transaction
+    return {};
+  });
+}
+
+Result<void> SqliteBackend::import_tables(const std::function<Result<void>(const RowSink& write)>& fill) {
+  return guarded("import", [&]() -> Result<void> {
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    const auto& tables = codec::copy_tables();
+    for (const auto& table : tables) {
+      SQLite::Statement count(db, "SELECT COUNT(*) FROM " + table.name);
+      count.executeStep();
+      if (const auto rows = count.getColumn(0).getInt64(); rows > 0)
+        return fail(ErrorKind::conflict, "database '" + db.getFilename() + "' is not empty (" + table.name + ": " +
+                                             std::to_string(rows) + " rows); only an empty database can be copied into");
+    }
+    const RowSink write = [&](std::size_t t, std::span<const TableRow> rows) -> Result<void> {
+      const auto& table = tables.at(t);
+      return guarded("import", [&]() -> Result<void> {
+        std::string cols, params;
+        for (std::size_t c = 0; c < table.columns.size(); ++c) {
+          cols += (c ? ", " : "") + table.columns[c];
+          params += c ? ", ?" : "?";
+        }
+        // Text into an INTEGER column is stored as the integer it spells
+        // (type affinity, https://www.sqlite.org/datatype3.html).
+        auto& s = stmt("INSERT INTO " + table.name + " (" + cols + ") VALUES (" + params + ")");
+        for (const auto& row : rows) {
+          Use use{s};
+          Binder b{s};
+          for (const auto& v : row) {
+            if (v)
+              b.text(*v);
+            else
+              b.null();
+          }
+          s.exec();
+        }
+        return {};
+      });
+    };
+    if (auto r = fill(write); !r) return r;  // ~Transaction rolls back
+    tx.commit();
+    return {};
+  });
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> open_sqlite(const std::string& path, Durability durability) {
+  std::unique_ptr<SqliteBackend> b;
+  try {
+    b = std::make_unique<SqliteBackend>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    b->db.setBusyTimeout(5000);
+    b->db.exec("PRAGMA journal_mode = WAL");
+  } catch (const SQLite::Exception& e) {
+    return fail(ErrorKind::invalid_request, "cannot open database '" + path + "': " + e.what());
+  }
+  auto migrated = guarded("migrate", [&]() -> Result<void> {
+    auto& db = b->db;
+    db.exec(durability == Durability::full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    db.exec("PRAGMA foreign_keys = ON");
+    db.exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+    if (b->read_version() > latest_known_version())
+      return fail(ErrorKind::permanent, "database '" + path + "' has schema version " +
+                                            std::to_string(b->read_version()) + ", newer than this baton (" +
+                                            std::to_string(latest_known_version()) + ")");
+    for (const auto& m : embedded_migrations()) {
+      SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+      // Re-read inside the write lock: another process may have migrated meanwhile.
+      if (b->read_version() >= m.version) continue;
+      db.exec(m.sql);
+      SQLite::Statement ins(db, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)");
+      ins.bind(1, m.version);
+      ins.bind(2, m.name);
+      ins.exec();
+      tx.commit();
+    }
+    b->version = b->read_version();
+    return {};
+  });
+  if (!migrated) {
+    auto e = migrated.error();
+    if (e.kind != ErrorKind::transient) e.kind = ErrorKind::permanent;
+    return tl::unexpected(std::move(e));
+  }
+  return std::unique_ptr<Backend>(std::move(b));
+}
+
+Result<std::unique_ptr<Backend>> open_sqlite_reader(const std::string& path) {
+  std::unique_ptr<SqliteBackend> b;
+  try {
+    b = std::make_unique<SqliteBackend>(path, SQLite::OPEN_READONLY);
+    b->db.setBusyTimeout(5000);
+  } catch (const SQLite::Exception& e) {
+    return fail(ErrorKind::invalid_request, "cannot open database '" + path + "' for reading: " + e.what());
+  }
+  auto checked = guarded("open_reader", [&]() -> Result<void> {
+    if (!b->db.tableExists("schema_migrations"))
+      return fail(ErrorKind::invalid_request, "database '" + path + "' is not initialised");
+    b->version = b->read_version();
+    if (b->version > latest_known_version())
+      return fail(ErrorKind::permanent, "database '" + path + "' is newer than this baton");
+    return {};
+  });
+  if (!checked) return tl::unexpected(checked.error());
+  return std::unique_ptr<Backend>(std::move(b));
+}
+
+}  // namespace baton::storage
