@@ -5,7 +5,7 @@
 //     - contact-chain links due (page started 120 s earlier) whose method is email,
 //     - the same for SMS;
 //     a real loop sleeping until Engine::next_wakeup() on SystemClock, each tick's
-//     notifications submitted to a real integrations::Dispatcher (4 workers) with
+//     notifications submitted to a real integrations::Dispatcher (the bot's defaults) with
 //     SmtpNotifier (plain smtp://, require_starttls off) and TwilioNotifier, pointed at
 //     loopback sinks in this process. Lateness = arrival at the sink - deadline, where
 //     arrival is the SMTP `MAIL FROM` command and the Twilio Messages POST.
@@ -430,9 +430,7 @@ struct Outcomes {
 };
 
 integrations::Dispatcher::Options dispatch_options() {
-  integrations::Dispatcher::Options o;  // the bot's defaults: 4 workers, 6 attempts
-  o.workers = 4;
-  return o;
+  return integrations::Dispatcher::Options{};  // the bot's defaults: 6 attempts
 }
 
 /// Waits (bounded) until `count()` reaches `n`.

@@ -3,7 +3,9 @@
 // after its arrival (a slow paging provider; responses go out in arrival order, no
 // thread waits), and records "<arrival CLOCK_REALTIME ns> <seq>" per request, where seq
 // is the number after the first "ttfp-" in the body (-1 when none). Single-threaded
-// epoll, backlog 4096. Usage: bench_sink <port> <log file> [delay_ms].
+// epoll, backlog 4096. Usage: bench_sink <port> <log file> [delay_ms] [twilio].
+// `twilio`: answer like Twilio's Messages API (201 Created with a queued message's
+// JSON) instead of an empty 200, to stand in for it (bench/outage.sh, O6).
 // SIGTERM/SIGINT: write the log, print the count (and, with a delay, the most requests
 // held at once and the most connections open at once), exit.
 #include <arpa/inet.h>
@@ -81,7 +83,7 @@ long long seq_of(std::string_view body) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: bench_sink <port> <log> [delay_ms]\n");
+    std::fprintf(stderr, "usage: bench_sink <port> <log> [delay_ms] [twilio]\n");
     return 2;
   }
   const long long delay_ns = argc > 3 ? std::atoll(argv[3]) * 1'000'000LL : 0;
@@ -107,7 +109,13 @@ int main(int argc, char** argv) {
   std::unordered_map<int, Conn> conns;
   std::vector<std::pair<long long, long long>> log;
   log.reserve(1 << 20);
-  static const char kOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  static const char kEmpty[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  static const char kTwilioJson[] =
+      R"({"sid":"SM00000000000000000000000000bench","status":"queued","error_code":null,"error_message":null})";
+  const bool twilio = argc > 4 && std::string_view(argv[4]) == "twilio";
+  const std::string ok = twilio ? "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: " +
+                                      std::to_string(sizeof kTwilioJson - 1) + "\r\n\r\n" + kTwilioJson
+                                : std::string(kEmpty);
   static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
   std::fprintf(stderr, "bench_sink listening on 127.0.0.1:%s (delay %lld ms)\n", argv[1], delay_ns / 1'000'000);
   std::deque<Held> held;  // responses not yet due, in due order (one delay for all)
@@ -125,7 +133,7 @@ int main(int argc, char** argv) {
         break;
       }
       auto it = conns.find(h.fd);
-      if (it != conns.end() && it->second.gen == h.gen) (void)!write(h.fd, kOk, sizeof kOk - 1);
+      if (it != conns.end() && it->second.gen == h.gen) (void)!write(h.fd, ok.data(), ok.size());
       held.pop_front();
     }
     int n = epoll_wait(ep, events, 256, timeout_ms);
@@ -188,7 +196,7 @@ int main(int argc, char** argv) {
           held.push_back({arrival + delay_ns, fd, conn.gen});
           max_held = std::max(max_held, held.size());
         } else {
-          (void)!write(fd, kOk, sizeof kOk - 1);
+          (void)!write(fd, ok.data(), ok.size());
         }
         conn.in.erase(0, total);
       }

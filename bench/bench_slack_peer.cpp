@@ -9,7 +9,10 @@
 // is the number after the first "ttfp-" in the body (-1 when none): bench_load puts
 // "ttfp-<seq>" into the summary, which the page's text and blocks carry.
 // Single-threaded epoll, backlog 4096, keep-alive (as bench_sink).
-// Usage: bench_slack_peer <port> <log file>. SIGTERM/SIGINT: write the log, print counts, exit.
+// With delay_ms, every answer goes out delay_ms after its request arrived (a slow Slack;
+// answers in arrival order, no thread waits), as bench_sink's delay (bench/outage.sh, O6).
+// Usage: bench_slack_peer <port> <log file> [delay_ms]. SIGTERM/SIGINT: write the log,
+// print counts (with a delay also the most answers held at once and connections open), exit.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,10 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <string>
 #include <string_view>
@@ -36,6 +41,14 @@ void on_signal(int) { g_stop = 1; }
 
 struct Conn {
   std::string in;
+  unsigned long long gen = 0;  // tells a reused fd from the connection a held answer was for
+};
+
+struct Held {
+  long long due_ns;
+  int fd;
+  unsigned long long gen;
+  std::string out;
 };
 
 struct Hit {
@@ -107,9 +120,10 @@ std::string reply(const std::string& json) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: bench_slack_peer <port> <log>\n");
+    std::fprintf(stderr, "usage: bench_slack_peer <port> <log> [delay_ms]\n");
     return 2;
   }
+  const long long delay_ns = argc > 3 ? std::atoll(argv[3]) * 1'000'000LL : 0;
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   signal(SIGPIPE, SIG_IGN);
@@ -134,11 +148,26 @@ int main(int argc, char** argv) {
   log.reserve(1 << 18);
   long long ts_counter = 0;
   static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-  std::fprintf(stderr, "bench_slack_peer listening on 127.0.0.1:%s\n", argv[1]);
+  std::fprintf(stderr, "bench_slack_peer listening on 127.0.0.1:%s (delay %lld ms)\n", argv[1], delay_ns / 1'000'000);
+  std::deque<Held> held;  // answers not yet due, in due order (one delay for all)
+  std::size_t max_held = 0, max_conns = 0;
+  unsigned long long next_gen = 0;
   epoll_event events[256];
   char buf[65536];
   while (!g_stop) {
-    int n = epoll_wait(ep, events, 256, 200);
+    // Answer what is due, then sleep until the next answer is due (at most 200 ms).
+    int timeout_ms = 200;
+    for (long long now = now_ns(); !held.empty(); now = now_ns()) {
+      const Held& h = held.front();
+      if (h.due_ns > now) {
+        timeout_ms = static_cast<int>(std::min<long long>(200, (h.due_ns - now + 999'999) / 1'000'000));
+        break;
+      }
+      auto it = conns.find(h.fd);
+      if (it != conns.end() && it->second.gen == h.gen) (void)!write(h.fd, h.out.data(), h.out.size());
+      held.pop_front();
+    }
+    int n = epoll_wait(ep, events, 256, timeout_ms);
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
       if (fd == ls) {
@@ -150,7 +179,8 @@ int main(int argc, char** argv) {
           cev.events = EPOLLIN;
           cev.data.fd = c;
           epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
-          conns[c];
+          conns[c].gen = ++next_gen;
+          max_conns = std::max(max_conns, conns.size());
         }
         continue;
       }
@@ -197,8 +227,13 @@ int main(int argc, char** argv) {
           json = R"({"ok":true})";
         }
         log.push_back(Hit{t, method, channel.empty() ? "-" : channel, seq_of(body)});
-        const std::string out = reply(json);
-        (void)!write(fd, out.data(), out.size());
+        std::string out = reply(json);
+        if (delay_ns > 0) {
+          held.push_back({t + delay_ns, fd, conn.gen, std::move(out)});
+          max_held = std::max(max_held, held.size());
+        } else {
+          (void)!write(fd, out.data(), out.size());
+        }
         conn.in.erase(0, total);
       }
       if (closed) {
@@ -217,5 +252,6 @@ int main(int argc, char** argv) {
   if (f) std::fclose(f);
   std::printf("slack_peer_requests %zu\n", log.size());
   for (auto& [m, c] : counts) std::printf("slack_peer_%s %ld\n", m.c_str(), c);
+  if (delay_ns > 0) std::printf("sink_max_held %zu\nsink_max_connections %zu\n", max_held, max_conns);
   return 0;
 }

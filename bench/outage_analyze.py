@@ -13,7 +13,8 @@ are named slow-r1, slow-r2... and reported by their median p99),
 outage-R-sent.txt (bench_load: "<seq> <intended ns> <actual send ns> <status>"), outage-sink-R.log
 (bench_sink: "<arrival ns> <seq>"), outage-sink-R.out (its counters), outage-metrics-R.txt (baton's or
 Alertmanager's /metrics before the stop), outage-threads-R-{0,1}.txt (`threads` before and after),
-outage-rss-R.txt (`rss`)."""
+outage-rss-R.txt (`rss`). O6 (runs p6*) also reads results.txt (owners and each run's pacing rate),
+bench_slack_peer's log ("<ns> <method> <channel> <seq>") and outage-R-t1.txt (end of the observation)."""
 import math
 import os
 import signal
@@ -208,6 +209,111 @@ def report(out):
         emit(f"{key}_p99_ms_each_run", "/".join(f"{r[0]:.0f}" for r in runs))
         emit(f"{key}_p50_ms_each_run", "/".join(f"{r[2].get(key + '_p50_ms', float('nan')):.0f}" for r in runs))
 
+    def provider(run, key, kind):
+        """O6: one slow-provider run. kind: slack (bench_slack_peer's log: a page is the DM's
+        chat.postMessage carrying ttfp-<seq>), sms or email (bench_sink / bench_smtp_sink log).
+        Latency from the actual send. The pacing part: per pacing key (Slack: the owner's DM channel,
+        owner = seq % owners; Twilio: the one sending number; email: none), the earliest time an ideal
+        pacer at the configured rate could have the k-th page out, f_k = max(s_k, f_(k-1) + 1/rate)
+        over the key's sends in send order; "pacing" = f_k - s_k, "beyond" = a_k - f_k (a_k: the
+        key's k-th arrival), per rank."""
+        sent = load_sent(run)
+        if not sent:
+            return
+        first, hits, opens, opens_burst = {}, 0, 0, 0
+        t_send0 = min(v[1] for v in sent.values())
+        logp = path(f"outage-sink-{run}.log")
+        if os.path.exists(logp):
+            for line in open(logp):
+                parts = line.split()
+                if kind == "slack":
+                    t, method, _, seq = int(parts[0]), parts[1], parts[2], int(parts[3])
+                    if method == "conversations.open":
+                        opens += 1
+                        opens_burst += t >= t_send0
+                    if method != "chat.postMessage":
+                        continue
+                else:
+                    t, seq = int(parts[0]), int(parts[1])
+                if seq < 0:
+                    continue
+                hits += 1
+                if seq not in first or t < first[seq]:
+                    first[seq] = t
+        res = kv_file("results.txt")  # run.sh's results so far: the owners and each run's rate
+        owners = int(res.get("outage_p6_owners", 50))
+        rate = float(res.get(f"outage_{run}_rate", 0))  # 0: no pacing (email)
+        lat = [(first[s] - sent[s][1]) / 1e6 for s in sent if s in first]
+        emit(f"{key}_alerts", len(sent))
+        emit(f"{key}_accepted", sum(1 for v in sent.values() if 200 <= v[2] < 300))
+        emit(f"{key}_paged", len(lat))
+        emit(f"{key}_pages_at_provider", hits)
+        for p in (50, 90, 99):
+            emit(f"{key}_p{p}_ms", pct(lat, p))
+        emit(f"{key}_max_ms", max(lat) if lat else float("nan"))
+        sends = sorted(v[1] for v in sent.values())
+        emit(f"{key}_intake_ms", (sends[-1] - sends[0]) / 1e6)
+        if kind == "slack":
+            emit(f"{key}_conversations_open", opens)
+            emit(f"{key}_conversations_open_in_burst", opens_burst)
+        # Pacing floor and what is beyond it, per pacing key.
+        groups = {}
+        for s, v in sent.items():
+            g = s % owners if kind == "slack" else 0
+            groups.setdefault(g, ([], []))[0].append(v[1])
+            if s in first:
+                groups[g][1].append(first[s])
+        pacing, beyond, per_sec, min_gap = [], [], 0, float("nan")
+        for g, (ss, aa) in groups.items():
+            ss.sort()
+            aa.sort()
+            f_prev = None
+            floors = []
+            for s in ss:
+                f = s if f_prev is None or not rate else max(s, f_prev + 1e9 / rate)
+                floors.append(f)
+                f_prev = f
+            for k, a in enumerate(aa):
+                pacing.append((floors[k] - ss[k]) / 1e6)
+                beyond.append((a - floors[k]) / 1e6)
+            seconds = {}
+            for a in aa:
+                seconds[a // 1_000_000_000] = seconds.get(a // 1_000_000_000, 0) + 1
+            per_sec = max([per_sec] + list(seconds.values()))
+            gaps = [(y - x) / 1e6 for x, y in zip(aa, aa[1:])]
+            if gaps and not (min(gaps) >= min_gap):
+                min_gap = min(gaps)
+        for name, values in (("pacing", pacing), ("beyond_pacing", beyond)):
+            for p in (50, 99):
+                emit(f"{key}_{name}_p{p}_ms", pct(values, p))
+            emit(f"{key}_{name}_max_ms", max(values) if values else float("nan"))
+        emit(f"{key}_pacing_keys", len(groups))
+        emit(f"{key}_max_pages_per_second_per_key", per_sec)
+        emit(f"{key}_min_gap_per_key_ms", min_gap)
+        arrivals = sorted(first[s] for s in sent if s in first)
+        if arrivals:
+            emit(f"{key}_last_page_after_first_send_ms", (arrivals[-1] - sends[0]) / 1e6)
+            if len(arrivals) > 1 and arrivals[-1] > arrivals[0]:
+                emit(f"{key}_pages_per_s", (len(arrivals) - 1) / ((arrivals[-1] - arrivals[0]) / 1e9))
+        if os.path.exists(path(f"outage-{run}-t1.txt")):
+            emit(f"{key}_observed_s", (int(open(path(f"outage-{run}-t1.txt")).read().split()[0]) - sends[0]) / 1e9)
+        sink = kv_file(f"outage-sink-{run}.out")
+        for k in ("sink_max_held", "sink_max_connections", "sink_connections"):
+            if k in sink:
+                emit(f"{key}_{k}", sink[k])
+        rss_file = path(f"outage-rss-{run}.txt")
+        if os.path.exists(rss_file):
+            emit(f"{key}_peak_rss_kib", open(rss_file).read().split()[0])
+        by = thread_table(run)
+        if by:
+            top = sorted(by.items(), key=lambda kv: -kv[1][0])[:6]
+            emit(f"{key}_cpu_ms_by_thread", ",".join(f"{comm}x{n}:{t * 1000 // hz}" for comm, (t, _, n) in top))
+        if os.path.exists(path(f"outage-metrics-{run}.txt")):
+            label = f'channel="{kind}"'
+            ok = metric_sum(run, "baton_notifications_total", (label, 'result="delivered"'))
+            emit(f"{key}_delivered", int(ok))
+            emit(f"{key}_not_delivered", int(metric_sum(run, "baton_notifications_total", (label,)) - ok))
+
     # 1. Slow webhook: baton (defaults, then no connection limit; then the issue's 300 alerts) and
     # Alertmanager, the same burst to the same sink, each BENCH_OUTAGE_REPEAT times (interleaved).
     repeated("slow", "outage_slow")
@@ -248,6 +354,13 @@ def report(out):
                 count = float(line.split()[-1])
         bound = next((le for le, c in buckets if count and c >= 0.99 * count), float("nan"))
         emit("outage_ttfp_server_p99_bucket_ms", bound * 1000)
+    # O6. Slow providers: Slack, Twilio, SMTP; pacing lifted, then at the defaults.
+    provider("p6slack", "outage_p6slack", "slack")
+    provider("p6slackc", "outage_p6slackc", "slack")
+    provider("p6slackd", "outage_p6slackd", "slack")
+    provider("p6twilio", "outage_p6twilio", "sms")
+    provider("p6twiliod", "outage_p6twiliod", "sms")
+    provider("p6smtp", "outage_p6smtp", "email")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@
 # bench_fallback, about 2 minutes, and rewrite only the doc's fallback-chain figures).
 # BENCH_ONLY=slack: build baton and the Slack peer, run only the Slack stage (bench/slack.sh, about
 # 4 minutes; knobs there) and rewrite only the doc's Slack figures.
-# BENCH_ONLY=outage: build baton, bench_sink and bench_load, run only the outage stage (bench/outage.sh:
-# slow webhook vs Alertmanager, channel down, memory with 10,000 in flight, idle wake-ups, time to
-# first page; about 90 s; knobs there) and rewrite only the doc's outage-scale figures.
+# BENCH_ONLY=outage: build baton, bench_sink, bench_load, bench_slack_peer and bench_smtp_sink, run only
+# the outage stage (bench/outage.sh: slow webhook vs Alertmanager, channel down, memory with 10,000 in
+# flight, idle wake-ups, time to first page, slow Slack / Twilio / SMTP providers; about 5 minutes;
+# knobs there) and rewrite only the doc's outage-scale figures.
 # Loopback only; every load loop is bounded in count and time; nothing asserts on time.
 set -euo pipefail
 
@@ -99,7 +100,7 @@ if [ "${BENCH_ONLY:-}" = slack ]; then
   exit 0
 fi
 if [ "${BENCH_ONLY:-}" = outage ]; then
-  cmake --build "$BUILD" -j1 --target baton bench_sink bench_load > "$OUT/build.log"
+  cmake --build "$BUILD" -j1 --target baton bench_sink bench_load bench_slack_peer bench_smtp_sink > "$OUT/build.log"
   BATON=$BUILD/bot/baton
   run_outage
   log "results in $RESULTS"
@@ -109,7 +110,8 @@ if [ "${BENCH_ONLY:-}" = outage ]; then
   fi
   exit 0
 fi
-cmake --build "$BUILD" -j1 --target bench_engine bench_restart bench_storage bench_sink bench_load bench_fallback > "$OUT/build.log"
+cmake --build "$BUILD" -j1 --target bench_engine bench_restart bench_storage bench_sink bench_load bench_fallback \
+  bench_smtp_sink > "$OUT/build.log"
 BATON=""
 if cmake --build "$BUILD" -j1 --target baton >> "$OUT/build.log" 2>&1 && [ -x "$BUILD/bot/baton" ]; then
   BATON=$BUILD/bot/baton

@@ -1,5 +1,6 @@
-// The HTTP routes: thin handlers that authenticate, parse into one App
-// command, and render the answer. No Beast here; tests call handler() directly.
+// The HTTP routes: thin handlers that authenticate, parse into one command
+// (Incidents) or read (Queries), and render the answer. No Beast here; tests
+// call handler() directly.
 #include <boost/json.hpp>
 #include <charconv>
 #include <set>
@@ -7,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bot/app.hpp"
+#include "bot/queries.hpp"
 #include "engine/oncall.hpp"
 #include "integrations/action_links.hpp"
 #include "integrations/alerts/alertmanager.hpp"
@@ -185,8 +187,8 @@ class Router {
     if (path == "/healthz") return respond(method_is(req, "GET") ? ok_json("ok") : not_allowed());
     if (path == "/readyz") {
       if (!method_is(req, "GET")) return respond(not_allowed());
-      if (app_.ready()) return respond(ok_json("ready"));
-      return respond(json_error(503, app_.storage_failing() ? "the database is failing writes" : "starting or stopping"));
+      if (app_.incidents().ready()) return respond(ok_json("ready"));
+      return respond(json_error(503, app_.incidents().storage_failing() ? "the database is failing writes" : "starting or stopping"));
     }
     if (path == "/metrics") {
       if (!method_is(req, "GET")) return respond(not_allowed());
@@ -263,7 +265,7 @@ class Router {
     if (!alert) return reject(400, alert.error().errors);
     if (!app_.config()->directory->service_by_key(alert->integration_key))
       return reject(400, {"'routing_key' is not the integration key of any service"});
-    app_.ingest(std::move(*alert), [respond = std::move(respond)](Result<IngestOutcome> r) {
+    app_.incidents().ingest(std::move(*alert), [respond = std::move(respond)](Result<IngestOutcome> r) {
       if (!r) return respond(error_response(r.error()));
       respond(json_response(202, json::object{{"status", "success"},
                                               {"message", "Event processed"},
@@ -298,7 +300,7 @@ class Router {
                                                      {"errors", std::move(arr)}}));
     }
     const auto alerts = alert->group.size();
-    app_.ingest(std::move(*alert), [respond = std::move(respond), alerts](Result<IngestOutcome> r) {
+    app_.incidents().ingest(std::move(*alert), [respond = std::move(respond), alerts](Result<IngestOutcome> r) {
       if (!r) return respond(error_response(r.error()));
       json::object o{{"status", "success"}, {"dedup_key", r->dedup_key}, {"alerts", alerts}};
       if (r->incident) o["incident"] = *r->incident;
@@ -315,7 +317,7 @@ class Router {
     if (path == "/api/v1/teams/channels") {
       if (!method_is(req, "GET")) return respond(not_allowed());
       json::array arr;
-      for (const auto& [team, channel, service_url] : app_.teams_channels())
+      for (const auto& [team, channel, service_url] : app_.queries().teams_channels())
         arr.push_back(json::object{{"team", team}, {"channel", channel}, {"service_url", service_url}});
       return respond(json_response(200, json::object{{"channels", std::move(arr)}}));
     }
@@ -336,7 +338,7 @@ class Router {
       if (!method_is(req, "DELETE")) return respond(not_allowed());
       auto id = parse_int(path.substr(kOverrides.size()));
       if (!id) return respond(json_error(404, "override ids are integers"));
-      auto r = app_.remove_override(*id);
+      auto r = app_.incidents().remove_override(*id);
       if (!r) return respond(error_response(r.error()));
       return respond(json_response(200, json::object{{"status", "deleted"}, {"id", *id}}));
     }
@@ -377,7 +379,7 @@ class Router {
       return respond(json_error(404, "unknown schedule '" + schedule + "'"));
     if (method_is(req, "GET")) {
       json::array arr;
-      for (const auto& o : app_.overrides())
+      for (const auto& o : app_.incidents().overrides())
         if (o.schedule_id == schedule) arr.push_back(override_json(o));
       return respond(json_response(200, json::object{{"overrides", std::move(arr)}}));
     }
@@ -403,7 +405,7 @@ class Router {
     ov.person = *person;
     ov.start = *engine::parse_iso8601(*start);
     ov.end = *engine::parse_iso8601(*end);
-    auto added = app_.add_override(ov);
+    auto added = app_.incidents().add_override(ov);
     if (!added) return respond(error_response(added.error()));
     spdlog::info("override {} added to schedule {} by api:{}", added->id, schedule, token_name);
     respond(json_response(201, override_json(*added)));
@@ -427,7 +429,7 @@ class Router {
       if (!n || *n < 1) return respond(json_error(400, "before must be a positive incident number"));
       q.before = *n;
     }
-    auto rows = app_.list_incidents(q);
+    auto rows = app_.queries().list_incidents(q);
     if (!rows) return respond(error_response(rows.error()));
     auto cfg = app_.config();
     json::array arr;
@@ -445,12 +447,12 @@ class Router {
   }
 
   void show(std::int64_t number, Responder respond) {
-    auto inc = app_.get_incident(number);
+    auto inc = app_.queries().get_incident(number);
     if (!inc) return respond(error_response(inc.error()));
     if (!*inc) return respond(json_error(404, "no incident #" + std::to_string(number)));
     auto cfg = app_.config();
     auto o = incident_json(**inc, *cfg->directory);
-    auto events = app_.timeline(number);
+    auto events = app_.queries().timeline(number);
     if (!events) return respond(error_response(events.error()));
     json::array tl;
     for (const auto& e : *events)
@@ -460,7 +462,7 @@ class Router {
                                 {"channel", engine::to_string(e.channel)},
                                 {"message", e.message}});
     o["timeline"] = std::move(tl);
-    if (auto out = app_.outbox(number)) {
+    if (auto out = app_.queries().outbox(number)) {
       json::array arr;
       for (const auto& e : *out)
         arr.push_back(json::object{{"id", e.notification.id},
@@ -475,7 +477,7 @@ class Router {
   }
 
   void act(std::int64_t number, Command cmd, engine::Actor actor, Responder respond) {
-    app_.command(number, cmd, std::move(actor), [this, respond = std::move(respond)](Result<Incident> r) {
+    app_.incidents().command(number, cmd, std::move(actor), [this, respond = std::move(respond)](Result<Incident> r) {
       if (!r) return respond(error_response(r.error()));
       auto cfg = app_.config();
       respond(json_response(200, incident_json(*r, *cfg->directory)));
@@ -497,7 +499,7 @@ class Router {
     }
     auto cfg = app_.config();
     json::array arr;
-    for (const auto& e : app_.on_call(schedule, at)) {
+    for (const auto& e : app_.incidents().on_call(schedule, at)) {
       json::object o{{"schedule", e.schedule_id}, {"schedule_name", e.schedule_name}};
       if (e.person.empty()) {
         o["person"] = nullptr;
@@ -526,20 +528,20 @@ class Router {
     }
     const std::string what = std::string(verb(claim->action)) + " incident #" + std::to_string(claim->incident);
     if (req.method == "GET" || req.method == "HEAD") {
-      auto inc = app_.get_incident(claim->incident);
+      auto inc = app_.queries().get_incident(claim->incident);
       std::string summary = inc && *inc ? (**inc).summary : "";
       return respond(html_page(200, what + "?",
                                "<p>" + html_escape(summary) + "</p><form method=\"post\"><button type=\"submit\">" +
                                    html_escape(verb(claim->action)) + "</button></form>"));
     }
     if (req.method != "POST") return respond(not_allowed());
-    auto used = app_.consume_token(integrations::ActionSigner::token_id(token));
+    auto used = app_.incidents().consume_token(integrations::ActionSigner::token_id(token));
     if (!used) {
       if (used.error().kind == ErrorKind::conflict)
         return respond(html_page(409, "This link was already used", "<p>Nothing more was done.</p>"));
       return respond(html_page(503, "Try again", "<p>baton could not record the action.</p>"));
     }
-    app_.command(claim->incident, to_command(claim->action),
+    app_.incidents().command(claim->incident, to_command(claim->action),
                  engine::Actor{claim->person, engine::Source::webhook},
                  [respond = std::move(respond), what](Result<Incident> r) {
                    if (!r) return respond(html_page(status_for(r.error().kind), "Nothing was done",
@@ -580,7 +582,7 @@ class Router {
         return respond(std::move(r));
       }
       // Retries (X-Slack-Retry-Num) of an event already seen are acknowledged only.
-      if (!event->event_id.empty()) (void)app_.consume_token("slack-event:" + event->event_id);
+      if (!event->event_id.empty()) (void)app_.incidents().consume_token("slack-event:" + event->event_id);
       return reply_json("");
     }
     if (req.path == "/slack/commands") {
@@ -628,7 +630,7 @@ class Router {
 
     // A replayed request (same MessageSid) is answered and changes nothing.
     if (auto sid = param("MessageSid"); !sid.empty()) {
-      auto fresh = app_.consume_token("twilio-sms:" + sid);
+      auto fresh = app_.incidents().consume_token("twilio-sms:" + sid);
       if (!fresh) {
         if (fresh.error().kind == ErrorKind::conflict) return respond(twiml(integrations::twiml_empty()));
         return respond(json_error(503, fresh.error().message));
@@ -665,7 +667,7 @@ class Router {
     if (reply.incident) {
       number = *reply.incident;
     } else {
-      auto open = app_.open_for_person(person->id);
+      auto open = app_.incidents().open_for_person(person->id);
       if (cmd == Command::acknowledge)
         std::erase_if(open, [](const Incident& i) { return i.state != engine::IncidentState::triggered; });
       if (open.empty()) return respond(twiml(integrations::twiml_message("You have no open pages.")));
@@ -679,7 +681,7 @@ class Router {
       }
       number = open.front().number;
     }
-    app_.command(number, cmd, engine::Actor{person->id, engine::Source::sms},
+    app_.incidents().command(number, cmd, engine::Actor{person->id, engine::Source::sms},
                  [respond = std::move(respond), number](Result<Incident> r) {
                    if (!r) return respond(twiml(integrations::twiml_message(
                        "Incident #" + std::to_string(number) + ": " + r.error().message)));
@@ -701,7 +703,7 @@ class Router {
     const std::int64_t incident = *inc;
     static const std::set<std::string> kRecorded{"queued", "sent", "delivered", "undelivered", "failed"};
     if (!kRecorded.contains(status)) return respond(done);
-    auto outbox = app_.outbox(incident);
+    auto outbox = app_.queries().outbox(incident);
     if (!outbox) return respond(json_error(503, outbox.error().message));
     const storage::OutboxEntry* entry = nullptr;
     for (const auto& e : *outbox)
@@ -711,9 +713,9 @@ class Router {
     const auto* p = app_.config()->directory->person(note.person);
     std::string text = "SMS " + std::string(engine::to_string(note.kind)) + " to " + (p ? p->name : note.person) + ": " + status;
     if (!error_code.empty()) text += " (Twilio error " + error_code + ")";
-    app_.note(incident, text, engine::Actor{"twilio", engine::Source::sms});
+    app_.incidents().note(incident, text, engine::Actor{"twilio", engine::Source::sms});
     if ((status == "undelivered" || status == "failed") && note.kind == engine::NotificationKind::page)
-      app_.delivery_failed(note, "SMS " + status + (error_code.empty() ? "" : " (Twilio error " + error_code + ")"));
+      app_.incidents().delivery_failed(note, "SMS " + status + (error_code.empty() ? "" : " (Twilio error " + error_code + ")"));
     respond(done);
   }
 

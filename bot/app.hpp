@@ -1,42 +1,26 @@
 #pragma once
-// The running service: the engine on its own single-threaded loop (the one
-// writer of incident state), the group-commit writer, the outbox dispatcher,
-// and a read-only store for queries. Every inbound transport turns its input
-// into one of the commands below. Thread-safe: commands may come from any
-// thread; their callbacks run on the writer or engine thread.
-#include <array>
-#include <functional>
+// The running service, composed of a few owners with one job each:
+//   Incidents       the one writer of incident state (engine loop, group-commit
+//                   writer, dispatcher, degraded mode) and the commands;
+//   Queries         reads of committed state (read-only Store);
+//   StoredChatRefs  chat message references and Teams identities;
+//   Channels        the notifiers and Slack/Teams clients built from the Config.
+// App builds them, starts and stops them in order, swaps the config on reload,
+// serves HTTP and /metrics. Callers use the owners directly (app.incidents(),
+// app.queries(), ...). See docs/architecture.md, "Owners in bot/".
 #include <memory>
-#include <optional>
-#include <string>
-#include <vector>
 
 #include "bot/config.hpp"
 #include "bot/http_types.hpp"
-#include "engine/engine.hpp"
+#include "bot/incidents.hpp"
 #include "engine/time.hpp"
-#include "storage/store.hpp"
 
 namespace baton::bot {
 
+class Queries;
 class SlackFrontend;
+class StoredChatRefs;
 class TeamsFrontend;
-
-enum class Command { acknowledge, resolve, escalate };
-
-/// What an accepted alert did.
-struct IngestOutcome {
-  std::string dedup_key;
-  std::optional<std::int64_t> incident;
-};
-
-/// One schedule's current on-call person.
-struct OnCallEntry {
-  std::string schedule_id;
-  std::string schedule_name;
-  std::string person;  ///< empty = nobody
-  std::optional<engine::TimePoint> until;
-};
 
 class App {
  public:
@@ -55,57 +39,12 @@ class App {
   /// change at once; running escalations keep their snapshots.
   void reload(Config config);
 
-  // Commands. `done` runs once the outcome is durable (or failed).
-  void ingest(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done);
-  void command(std::int64_t number, Command command, engine::Actor actor,
-               std::function<void(Result<engine::Incident>)> done);
-
-  /// Opens an incident by hand; with `assignee`, that person is paged first.
-  void create(std::string service, std::string summary, engine::Severity severity, engine::Actor actor,
-              std::optional<std::string> assignee, std::function<void(Result<engine::Incident>)> done);
-  /// Makes `person` the owner and pages them.
-  void reassign(std::int64_t number, std::string person, engine::Actor actor,
-                std::function<void(Result<engine::Incident>)> done);
-  /// The incident whose chat channel is `conversation` (e.g. a Slack incident channel).
-  std::optional<std::int64_t> incident_for_conversation(const std::string& conversation);
-
-  /// Remembers a Teams user's Bot Framework id ("29:...") for their AAD object
-  /// id, learned from their activities; 1:1 pages need it. Persisted.
-  void remember_teams_user(const std::string& aad_object_id, const std::string& teams_id);
-
-  /// Remembers a Teams channel baton was added to; lists them for admins.
-  void remember_teams_channel(const std::string& team_id, const std::string& channel_id, const std::string& service_url);
-  std::vector<std::array<std::string, 3>> teams_channels();
-
-  /// Adds a line to an incident's timeline (e.g. a channel's status report).
-  void note(std::int64_t number, std::string message, engine::Actor actor);
-  /// A channel learned after the fact that a notification failed (e.g. an SMS
-  /// status callback): the contact chain moves on as for any failure.
-  void delivery_failed(engine::Notification notification, std::string detail);
-
-  // Queries (committed state).
-  Result<std::vector<engine::Incident>> list_incidents(const storage::IncidentQuery& q);
-  Result<std::optional<engine::Incident>> get_incident(std::int64_t number);
-  Result<std::vector<engine::TimelineEvent>> timeline(std::int64_t number);
-  Result<std::vector<storage::OutboxEntry>> outbox(std::int64_t number);
-  /// Open incidents owned by `person`, most recently paged first.
-  std::vector<engine::Incident> open_for_person(const std::string& person);
-  std::vector<OnCallEntry> on_call(std::optional<std::string> schedule, engine::TimePoint at);
-  /// Runtime overrides (kept in the database, applied to the engine at once).
-  Result<engine::Override> add_override(engine::Override o);
-  Result<void> remove_override(std::int64_t id);
-  std::vector<engine::Override> overrides();
-  /// Marks a single-use action token as used; conflict when it already was.
-  Result<void> consume_token(const std::string& token_id);
-  std::string metrics_text();
-  /// Counts a refused alert request for /metrics.
-  void count_rejected(const std::string& source);
-  /// Started, not stopping, and the database takes writes (see storage_failing).
-  bool ready() const;
-  /// A commit failed and the disk has not taken a write since: changes are
-  /// refused with 503 (transient, Retry-After) until the state is rebuilt.
-  bool storage_failing() const;
-
+  /// Commands and the engine's state.
+  Incidents& incidents();
+  /// Reads of committed state.
+  Queries& queries();
+  /// Chat message references and Teams identities.
+  StoredChatRefs& chat_refs();
   /// Slack's inbound side, or null when Slack is not configured.
   SlackFrontend* slack();
   /// The Bot Framework endpoint's handler, or null when Teams is not configured.
@@ -113,19 +52,17 @@ class App {
 
   std::shared_ptr<const Config> config() const;
   const engine::Clock& clock() const;
+
+  std::string metrics_text();
+  /// Counts a refused alert request for /metrics.
+  void count_rejected(const std::string& source);
   /// The request handler (router) used by the HTTP server; tests call it directly.
   Handler handler();
 
-  // For tests with a fake clock.
-  void poke();   ///< fire due timers now
-  void drain();  ///< wait until the engine loop, the writer and the sends already due are idle
-
-  struct Impl;  ///< defined in app.cpp
-
  private:
+  struct Impl;  ///< defined in app.cpp
   explicit App(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace baton::bot
-

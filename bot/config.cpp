@@ -847,7 +847,10 @@ void Loader::load_dispatch(const YAML::Node& n, Config& c) {
     c.dispatch.max_in_flight_per_channel = static_cast<int>(*v);
   if (auto v = integer(f["max_connections_per_host"], "'max_connections_per_host' in dispatch", 0, 10000))
     c.dispatch.max_connections_per_host = static_cast<int>(*v);
-  if (auto v = integer(f["workers"], "'workers' in dispatch", 1, 256)) c.dispatch.workers = static_cast<int>(*v);
+  if (f.has("workers"))
+    warning(f["workers"].Mark(),
+            "'workers' in dispatch is ignored: every channel sends without blocking a thread, and "
+            "'max_in_flight_per_channel' bounds the sends in flight");
   if (auto v = integer(f["max_attempts"], "'max_attempts' in dispatch", 1, 100))
     c.dispatch.max_attempts = static_cast<int>(*v);
   if (auto v = duration(f["base_backoff"], "'base_backoff' in dispatch", false, false)) c.dispatch.base_backoff = *v;

@@ -49,7 +49,7 @@ struct WebhookChannelConfig {
   std::string signing_secret;
 };
 
-/// The email channel: SMTP submission (RFC 6409) through libcurl.
+/// The email channel: SMTP submission (RFC 6409) through the non-blocking Asio client (integrations/email/smtp_client).
 struct SmtpChannelConfig {
   bool enabled = false;  ///< true when a url is set
   std::string url;       ///< "smtp://host:587" (STARTTLS) or "smtps://host:465" (implicit TLS)
@@ -123,10 +123,9 @@ struct TeamsChannelConfig {
 };
 
 struct DispatchConfig {
-  int workers = 4;  ///< threads for channels that still send blocking
   int max_attempts = 6;
   std::chrono::milliseconds base_backoff{1000};
-  /// Non-blocking channels (webhook, SMS): deliveries in flight per channel.
+  /// Deliveries in flight per channel (none holds a thread).
   /// Sized for a burst: a 1,000-incident outage to a provider answering in
   /// 300 ms goes out in one wave (docs/benchmarks.md, "Outage scale").
   int max_in_flight_per_channel = 1024;

@@ -1,14 +1,14 @@
 #include "bot/slack_frontend.hpp"
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <charconv>
-#include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "bot/app.hpp"
+#include "bot/queries.hpp"
 #include "bot/slack_socket_mode.hpp"
-#include "integrations/http_client.hpp"
 #include "integrations/slack/blocks.hpp"
 #include "integrations/slack/web_api.hpp"
 
@@ -50,16 +50,44 @@ std::string ephemeral(std::string_view text) {
   return json::serialize(json::object{{"response_type", "ephemeral"}, {"text", text}});
 }
 
+// Network callbacks hold this, never the frontend: they hand their results to
+// the worker through `worker`, which is null once the frontend is going.
+struct SlackFrontend::Shared {
+  std::mutex mutex;
+  Background* worker = nullptr;
+  // post_line(): when each channel may have its next line, and how many wait.
+  std::map<std::string, std::chrono::steady_clock::time_point> next_line;
+  int pending_lines = 0;
+
+  /// False (and `task` dropped) once the frontend is going.
+  bool post(std::function<void()> task) {
+    std::lock_guard lock(mutex);
+    if (worker == nullptr) return false;
+    worker->post(std::move(task));
+    return true;
+  }
+};
+
 SlackFrontend::SlackFrontend(App& app, std::shared_ptr<const slack::SlackWebApi> api,
                              std::shared_ptr<const slack::SlackWebApi> lookup_api)
-    : app_(app), api_(std::move(api)), lookup_api_(lookup_api ? std::move(lookup_api) : api_) {}
+    : app_(app),
+      api_(std::move(api)),
+      lookup_api_(lookup_api ? std::move(lookup_api) : api_),
+      shared_(std::make_shared<Shared>()) {
+  shared_->worker = &worker_;
+}
 
-SlackFrontend::~SlackFrontend() { stopping_ = true; }  // queued lines are dropped, not waited for
+SlackFrontend::~SlackFrontend() {
+  std::lock_guard lock(shared_->mutex);
+  shared_->worker = nullptr;  // later answers are dropped; worker_ then runs what it has
+}
 
 namespace {
 constexpr auto kFoundFor = std::chrono::hours(1);
 constexpr auto kNotFoundFor = std::chrono::minutes(5);
 constexpr auto kFailedFor = std::chrono::seconds(30);
+constexpr int kMaxPendingLines = 100;
+constexpr auto kLineInterval = std::chrono::seconds(1);
 }  // namespace
 
 std::optional<std::optional<std::string>> SlackFrontend::known_person(const std::string& slack_user) {
@@ -86,36 +114,39 @@ void SlackFrontend::resolve_person(const std::string& slack_user, std::function<
     waiting.push_back(std::move(done));
     if (waiting.size() > 1) return;  // a lookup for this user is on its way
   }
-  auto& worker = lookups_[std::hash<std::string>{}(slack_user) % lookups_.size()];
-  worker.post([this, slack_user] {
-    std::optional<std::string> found;
-    engine::Millis expires_in = kNotFoundFor;
-    auto user = lookup_api_->user_info(slack_user);
-    if (!user) {
-      spdlog::warn("slack: users.info for {} failed: {}", slack_user, user.error().message);
-      expires_in = kFailedFor;
-    } else if (!user->email.empty()) {
-      auto cfg = app_.config();
-      for (const auto& [id, p] : cfg->directory->people)
-        if (!p.email.empty() && p.email == user->email) found = id;
-      if (found) expires_in = kFoundFor;
-    }
-    std::vector<std::function<void(std::optional<std::string>)>> waiting;
-    {
-      std::lock_guard lock(mutex_);
-      people_[slack_user] = CachedPerson{found, app_.clock().now() + expires_in};
-      if (auto it = lookups_in_flight_.find(slack_user); it != lookups_in_flight_.end()) {
-        waiting = std::move(it->second);
-        lookups_in_flight_.erase(it);
-      }
-      // Bounded: expired entries go once the cache is large.
-      if (people_.size() > 4096) {
-        const auto now = app_.clock().now();
-        std::erase_if(people_, [&](const auto& kv) { return kv.second.expires <= now; });
-      }
-    }
-    for (auto& fn : waiting) fn(found);
+  // `this` is used only on the worker, which runs only while the frontend exists.
+  lookup_api_->user_info_async(slack_user, [shared = shared_, this, slack_user](Result<slack::SlackUser> user) {
+    shared->post([this, slack_user, user = std::move(user)] { finish_lookup(slack_user, user); });
   });
+}
+
+void SlackFrontend::finish_lookup(const std::string& slack_user, const Result<slack::SlackUser>& user) {
+  std::optional<std::string> found;
+  engine::Millis expires_in = kNotFoundFor;
+  if (!user) {
+    spdlog::warn("slack: users.info for {} failed: {}", slack_user, user.error().message);
+    expires_in = kFailedFor;
+  } else if (!user->email.empty()) {
+    auto cfg = app_.config();
+    for (const auto& [id, p] : cfg->directory->people)
+      if (!p.email.empty() && p.email == user->email) found = id;
+    if (found) expires_in = kFoundFor;
+  }
+  std::vector<std::function<void(std::optional<std::string>)>> waiting;
+  {
+    std::lock_guard lock(mutex_);
+    people_[slack_user] = CachedPerson{found, app_.clock().now() + expires_in};
+    if (auto it = lookups_in_flight_.find(slack_user); it != lookups_in_flight_.end()) {
+      waiting = std::move(it->second);
+      lookups_in_flight_.erase(it);
+    }
+    // Bounded: expired entries go once the cache is large.
+    if (people_.size() > 4096) {
+      const auto now = app_.clock().now();
+      std::erase_if(people_, [&](const auto& kv) { return kv.second.expires <= now; });
+    }
+  }
+  for (auto& fn : waiting) fn(found);
 }
 
 void SlackFrontend::resolve_all(std::vector<std::string> users, std::function<void()> then) {
@@ -137,7 +168,11 @@ void SlackFrontend::command(const slack::SlashRequest& request, Reply reply) {
   std::vector<std::string> users{request.user_id};
   if (!cmd.user_id.empty()) users.push_back(cmd.user_id);
   resolve_all(std::move(users), [this, request, cmd = std::move(cmd), reply = std::move(reply)]() mutable {
-    run_command(request, cmd, std::move(reply));
+    // Off the caller's thread: the command reads the store (and Socket Mode's
+    // thread must only ack).
+    shared_->post([this, request = std::move(request), cmd = std::move(cmd), reply = std::move(reply)]() mutable {
+      run_command(request, cmd, std::move(reply));
+    });
   });
 }
 
@@ -170,7 +205,7 @@ void SlackFrontend::run_command(const slack::SlashRequest& request, const slack:
         }
       }
       std::string text = "*On call now*";
-      for (const auto& e : app_.on_call(std::nullopt, app_.clock().now())) {
+      for (const auto& e : app_.incidents().on_call(std::nullopt, app_.clock().now())) {
         if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), e.schedule_id) == wanted.end()) continue;
         const auto* p = cfg->directory->person(e.person);
         std::string who = e.person.empty() ? "nobody" : (p && !p->slack_user_id.empty() ? "<@" + p->slack_user_id + ">"
@@ -187,19 +222,19 @@ void SlackFrontend::run_command(const slack::SlashRequest& request, const slack:
         storage::IncidentQuery q;
         q.state = state;
         q.limit = 20;
-        if (auto rows = app_.list_incidents(q))
+        if (auto rows = app_.queries().list_incidents(q))
           for (const auto& i : *rows) text += "\n" + incident_line(i), ++shown;
       }
       if (shown == 0) text = "No open incidents.";
       return reply(ephemeral(text));
     }
     case Kind::incident_status: {
-      auto number = cmd.incident ? cmd.incident : app_.incident_for_conversation(request.channel_id);
+      auto number = cmd.incident ? cmd.incident : app_.queries().incident_for_conversation(request.channel_id);
       if (!number) return reply(ephemeral("Which incident? Use `/baton incident status <number>`."));
-      auto inc = app_.get_incident(*number);
+      auto inc = app_.queries().get_incident(*number);
       if (!inc || !*inc) return reply(ephemeral("No incident #" + std::to_string(*number) + "."));
       std::string text = incident_line(**inc);
-      if (auto tl = app_.timeline(*number)) {
+      if (auto tl = app_.queries().timeline(*number)) {
         const std::size_t from = tl->size() > 5 ? tl->size() - 5 : 0;
         for (std::size_t i = from; i < tl->size(); ++i)
           text += "\n> " + engine::format_iso8601((*tl)[i].at) + " " + escape_mrkdwn((*tl)[i].message);
@@ -211,7 +246,7 @@ void SlackFrontend::run_command(const slack::SlashRequest& request, const slack:
     case Kind::incident_escalate: {
       auto person = need_person();
       if (!person) return;
-      auto number = cmd.incident ? cmd.incident : app_.incident_for_conversation(request.channel_id);
+      auto number = cmd.incident ? cmd.incident : app_.queries().incident_for_conversation(request.channel_id);
       if (!number) return reply(ephemeral("Which incident? Give its number, e.g. `/baton incident ack 42`."));
       const Command c = cmd.kind == Kind::incident_ack       ? Command::acknowledge
                         : cmd.kind == Kind::incident_resolve ? Command::resolve
@@ -223,7 +258,7 @@ void SlackFrontend::run_command(const slack::SlashRequest& request, const slack:
       if (!person) return;
       auto target = person_of(cmd.user_id);
       if (!target) return reply(ephemeral("<@" + cmd.user_id + "> is not linked to a person in baton."));
-      return app_.reassign(*cmd.incident, *target, engine::Actor{*person, engine::Source::slack},
+      return app_.incidents().reassign(*cmd.incident, *target, engine::Actor{*person, engine::Source::slack},
                            [reply, n = *cmd.incident, target = *target](Result<engine::Incident> r) {
                              if (!r) return reply(ephemeral("Incident #" + std::to_string(n) + ": " + r.error().message));
                              reply(ephemeral("Incident #" + std::to_string(n) + " reassigned to " + target + "."));
@@ -241,7 +276,7 @@ void SlackFrontend::run_command(const slack::SlashRequest& request, const slack:
         if (!assignee) return reply(ephemeral("<@" + cmd.user_id + "> is not linked to a person in baton."));
       }
       const std::string summary = cmd.kind == Kind::page ? cmd.message : cmd.summary;
-      return app_.create(service, summary, cmd.kind == Kind::page ? engine::Severity::critical : engine::Severity::error,
+      return app_.incidents().create(service, summary, cmd.kind == Kind::page ? engine::Severity::critical : engine::Severity::error,
                          engine::Actor{*person, engine::Source::slack}, assignee,
                          [reply](Result<engine::Incident> r) {
                            if (!r) return reply(ephemeral("Nothing was opened: " + r.error().message));
@@ -276,7 +311,7 @@ void SlackFrontend::button(const slack::ButtonPress& press, Reply reply) {
 }
 
 void SlackFrontend::act(std::int64_t number, int command, const std::string& person, Reply reply) {
-  app_.command(number, static_cast<Command>(command), engine::Actor{person, engine::Source::slack},
+  app_.incidents().command(number, static_cast<Command>(command), engine::Actor{person, engine::Source::slack},
                [reply = std::move(reply), number, command](Result<engine::Incident> r) {
                  if (!r) return reply(ephemeral("Incident #" + std::to_string(number) + ": " + r.error().message));
                  reply(ephemeral("Incident #" + std::to_string(number) + " " + past_tense(command) + "."));
@@ -285,39 +320,44 @@ void SlackFrontend::act(std::int64_t number, int command, const std::string& per
 
 void SlackFrontend::post_line(std::string channel, std::string text) {
   if (!api_ || channel.empty()) return;
-  // Lines are informational (the timeline itself is durable): under a storm,
-  // drop rather than queue minutes of paced posts.
-  if (pending_lines_.load() >= 100) {
-    spdlog::warn("slack: too many timeline lines queued; dropping one for {}", channel);
-    return;
+  const auto now = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point at;
+  {
+    std::lock_guard lock(shared_->mutex);
+    // Lines are informational (the timeline itself is durable): under a storm,
+    // drop rather than queue minutes of paced posts.
+    if (shared_->pending_lines >= kMaxPendingLines) {
+      spdlog::warn("slack: too many timeline lines queued; dropping one for {}", channel);
+      return;
+    }
+    ++shared_->pending_lines;
+    if (shared_->next_line.size() > 1024)
+      std::erase_if(shared_->next_line, [&](const auto& kv) { return kv.second <= now; });
+    auto& next = shared_->next_line[channel];
+    at = std::max(now, next);
+    next = at + kLineInterval;
   }
-  ++pending_lines_;
-  background_.post([this, channel = std::move(channel), text = std::move(text)] {
-    struct Done {
-      std::atomic<int>& n;
-      ~Done() { --n; }
-    } done{pending_lines_};
-    if (stopping_) return;
-    auto& last = last_line_[channel];  // only this thread touches last_line_
-    const auto due = last + std::chrono::seconds(1);
-    if (auto now = std::chrono::steady_clock::now(); now < due) std::this_thread::sleep_until(due);
-    last = std::chrono::steady_clock::now();
-    if (auto r = api_->post_message(channel, escape_mrkdwn(text), ""); !r)
-      spdlog::warn("slack: could not post a timeline line in {}: {}", channel, r.error().message);
+  // The timer holds neither the frontend nor the client: a line still waiting
+  // when either is gone is dropped.
+  api_->run_at(at, [weak = std::weak_ptr<Shared>(shared_), weak_api = std::weak_ptr<const slack::SlackWebApi>(api_),
+                    channel = std::move(channel), text = escape_mrkdwn(text)] {
+    auto shared = weak.lock();
+    auto api = weak_api.lock();
+    if (!shared || !api) return;
+    api->post_message_async(channel, text, "", [shared, channel](Result<slack::MessageTs> r) {
+      {
+        std::lock_guard lock(shared->mutex);
+        --shared->pending_lines;
+      }
+      if (!r) spdlog::warn("slack: could not post a timeline line in {}: {}", channel, r.error().message);
+    });
   });
 }
 
 void SlackFrontend::follow_up(std::string response_url, std::string message_json) {
-  if (response_url.empty()) return;
-  background_.post([url = std::move(response_url), body = std::move(message_json)] {
-    thread_local integrations::HttpClient http;
-    integrations::HttpRequest req;
-    req.url = url;
-    req.body = body;
-    req.headers = {{"Content-Type", "application/json"}};
-    req.timeout = std::chrono::seconds(10);
-    if (auto r = http.request(req); !r || r->status >= 300)
-      spdlog::warn("slack response_url follow-up failed: {}", r ? std::to_string(r->status) : r.error().message);
+  if (response_url.empty() || !api_) return;
+  api_->post_response_url_async(std::move(response_url), std::move(message_json), [](Result<void> r) {
+    if (!r) spdlog::warn("slack response_url follow-up failed: {}", r.error().message);
   });
 }
 

@@ -129,7 +129,7 @@ struct SlackSocketMode::Impl : std::enable_shared_from_this<SlackSocketMode::Imp
   std::optional<Strand> strand;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::unique_ptr<net::steady_timer> reconnect_timer;
-  std::unique_ptr<net::thread_pool> opener = std::make_unique<net::thread_pool>(1);  // open_url off the I/O thread
+  std::unique_ptr<net::thread_pool> opener;  // a blocking open_url, off the I/O thread; none with open_url_async
   ssl::context ssl_ctx{ssl::context::tlsv12_client};
   std::thread thread;
 
@@ -197,6 +197,25 @@ struct SlackSocketMode::Impl : std::enable_shared_from_this<SlackSocketMode::Imp
   void begin_connect() {
     if (stopping || disabled) return;
     ++pending_opens;
+    if (options.open_url_async) {
+      // The answer comes on the HTTP client's thread; it is handed to the strand
+      // unless stop() tore the client down meanwhile.
+      auto done = [weak = weak_from_this()](Result<std::string> url) {
+        auto self = weak.lock();
+        if (!self) return;
+        std::lock_guard lock(self->mutex);
+        if (self->torn_down) return;
+        net::post(*self->strand, [raw = self.get(), url = std::move(url)]() mutable { raw->on_url(std::move(url)); });
+      };
+      try {
+        options.open_url_async(std::move(done));
+      } catch (const std::exception& e) {
+        net::post(*strand, [this, what = std::string(e.what())] {
+          on_url(fail(ErrorKind::transient, "open_url threw: " + what));
+        });
+      }
+      return;
+    }
     net::post(*opener, [this] {
       Result<std::string> url = fail(ErrorKind::permanent, "no open_url configured");
       try {
@@ -643,6 +662,7 @@ void SlackSocketMode::start() {
     impl_->started = true;
     impl_->stats.state = SocketModeState::connecting;
   }
+  if (!impl_->options.open_url_async) impl_->opener = std::make_unique<net::thread_pool>(1);
   impl_->work.emplace(impl_->ioc->get_executor());
   net::post(*impl_->strand, [impl = impl_.get()] { impl->begin_connect(); });
   impl_->thread = std::thread([impl = impl_.get()] {
@@ -676,7 +696,7 @@ void SlackSocketMode::stop() {
       impl.drained.wait_for(lock, kStopGrace, [&] { return impl.no_sessions && impl.stop_seen; });
     }
   }
-  impl.opener->join();  // an open_url call in progress finishes; its result is dropped (stopping)
+  if (impl.opener) impl.opener->join();  // a blocking open_url in progress finishes; its result is dropped (stopping)
   impl.work.reset();
   impl.ioc->stop();
   if (impl.thread.joinable()) impl.thread.join();

@@ -15,10 +15,14 @@ namespace baton::bot {
 
 struct SocketModeOptions {
   std::string app_token;  ///< xapp-...: for whoever implements open_url; never logged
-  /// Calls apps.connections.open and returns the single-use wss:// URL (ws:// in
-  /// tests). Called for every (re)connection on a helper thread, never on the
-  /// I/O thread, so it may block (bounded by its HTTP client's timeout). A
-  /// retryable error is retried with backoff, any other with max_backoff.
+  /// Calls apps.connections.open (api.slack.com/methods/apps.connections.open)
+  /// for the single-use wss:// URL (ws:// in tests), once per (re)connection.
+  /// A retryable error is retried with backoff, any other with max_backoff.
+  /// Preferred, non-blocking: called on the I/O thread, it must start the call
+  /// and return; `done` may be called from any thread, once.
+  std::function<void(std::function<void(Result<std::string>)> done)> open_url_async;
+  /// Blocking alternative (tests), used when open_url_async is empty: called on
+  /// a helper thread, never on the I/O thread (bounded by its client's timeout).
   std::function<Result<std::string>()> open_url;
   std::string ca_file;  ///< optional PEM bundle for wss; default: the system store
   std::chrono::milliseconds ping_interval{5000};   ///< idle this long: ping; twice as long: dead link
@@ -81,8 +85,9 @@ class SlackSocketMode {
 
   /// Starts the I/O thread and the first connection. Once; later calls do nothing.
   void start();
-  /// Closes the connections (close handshake bounded to ~1 s), waits for an
-  /// open_url call in progress, joins the threads. Idempotent; not from the handler.
+  /// Closes the connections (close handshake bounded to ~1 s), waits for a
+  /// blocking open_url call in progress (an open_url_async answer arriving
+  /// later is dropped), joins the threads. Idempotent; not from the handler.
   void stop();
   /// True while at least one connection has said hello.
   bool connected() const;

@@ -1,12 +1,14 @@
 #pragma once
 // The Bot Framework messaging endpoint (POST /api/messages): every activity's
 // JWT is validated, then @mention commands, Action.Submit and Action.Execute
-// become App commands with the Teams user's person as the actor. Thread-safe.
+// become Incidents commands with the Teams user's person as the actor. Thread-safe.
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bot/background.hpp"
 #include "bot/http_types.hpp"
@@ -37,26 +39,31 @@ class TeamsFrontend {
   ~TeamsFrontend();
 
   /// Called on an HTTP thread; never blocks it on the network. The token is
-  /// checked without waiting (JwtValidator::validate_async); work that needs a
-  /// key fetch or a roster lookup continues on this frontend's worker thread,
-  /// and `respond` is called from there. A refused token is answered 401.
+  /// checked without waiting (JwtValidator::validate_async). Work that waited
+  /// for a key fetch or a roster lookup continues on this frontend's worker
+  /// thread ("baton-teams"), and `respond` is called from there. Roster
+  /// lookups and replies go through the non-blocking BotConnector: no thread
+  /// waits on the network. A refused token is answered 401.
   void handle(const Request& request, Responder respond);
 
-  /// The person whose teams_user_id is the sender's AAD object id, else the
-  /// person whose email Teams reports for the sender (roster lookup, cached
-  /// for the TTLs above). Blocks on the roster: not for an HTTP thread.
-  std::optional<std::string> person_for(const teams::TeamsActivity& activity);
-
  private:
-  struct Life;  ///< lets late validator callbacks see that this frontend is gone
+  struct Life;  ///< lets late validator and connector callbacks see that this frontend is gone
   struct Lookup {
     std::optional<std::string> person;
     engine::TimePoint expires;
   };
+  /// A roster answer: `alive` false when the frontend went away meanwhile.
+  using PersonDone = std::function<void(bool alive, std::optional<std::string> person)>;
+  /// Waiting for one roster lookup of a user; more are answered as unknown at once.
+  static constexpr std::size_t kMaxLookupWaiters = 256;
 
   /// The person when known without the network; nullopt when a roster lookup is needed.
   std::optional<std::optional<std::string>> known_person(const teams::TeamsActivity& activity);
-  void checked(teams::TeamsActivity activity, Responder respond, Result<void> verdict, bool on_worker);
+  /// The person whose email Teams reports for the sender (GET members, one
+  /// lookup per user in flight, cached for the TTLs above). `done` runs on the
+  /// connector's network thread (or at once), under Life's lock: it must be short.
+  void lookup_person(const teams::TeamsActivity& activity, PersonDone done);
+  void checked(teams::TeamsActivity activity, Responder respond, Result<void> verdict);
   void act(const teams::TeamsActivity& activity, const Responder& respond, const std::optional<std::string>& person);
   void reply(const teams::TeamsActivity& to, std::string text);
 
@@ -66,6 +73,8 @@ class TeamsFrontend {
   std::shared_ptr<Life> life_;
   std::mutex mutex_;
   std::map<std::string, Lookup> by_email_;  ///< AAD object id -> person (roster lookups)
+  /// Runs what follows a late verdict or a roster answer (engine commands and
+  /// queries, store reads), off the network threads. Never waits on the network.
   Background background_{"baton-teams"};  ///< last member: its thread stops first
 };
 

@@ -1,6 +1,6 @@
 #pragma once
-// The libcurl pieces both HTTP clients share (the blocking HttpClient and the
-// non-blocking AsyncHttpClient): one global init, and the write and header
+// The libcurl pieces the curl users share (the blocking HttpClient and the
+// non-blocking AsyncHttpClient): one global init and the write and header
 // callbacks that fill an HttpResponse. No curl header here: the callbacks have
 // curl's C signatures (curl.se/libcurl/c/CURLOPT_WRITEFUNCTION.html,
 // CURLOPT_HEADERFUNCTION.html).

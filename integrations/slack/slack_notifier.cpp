@@ -4,22 +4,29 @@
 
 #include <algorithm>
 #include <cctype>
+#include <future>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "integrations/slack/blocks.hpp"
 #include "integrations/slack/channel_name.hpp"
+#include "integrations/sms/send_pacer.hpp"
 
 namespace baton::slack {
 namespace {
 
 using integrations::ChatRef;
 using integrations::Delivery;
+using Done = std::function<void(Result<void>)>;
 
 constexpr const char* kDm = "slack-dm";
 constexpr const char* kChannelPost = "slack-channel-post";
 constexpr const char* kIncidentChannel = "slack-incident-channel";
-constexpr int kMaxNameAttempts = 5;   // retries after name_taken
+constexpr int kMaxNameAttempts = 5;     // retries after name_taken
 constexpr std::size_t kTopicMax = 250;  // conversations.setTopic limit
 
 std::string upper(std::string_view s) {
@@ -28,224 +35,289 @@ std::string upper(std::string_view s) {
   return out;
 }
 
-
 tl::unexpected<Error> unexpected(Error e) { return tl::unexpected<Error>(std::move(e)); }
 
 }  // namespace
 
-SlackNotifier::SlackNotifier(SlackNotifierConfig config, std::shared_ptr<integrations::ChatRefs> refs)
-    : config_(std::move(config)),
-      refs_(std::move(refs)),
-      api_(config_.api),
-      pacer_(config_.messages_per_second_per_channel) {
-  if (config_.api.bot_token.empty()) throw std::invalid_argument("slack: bot_token is required");
-  if (!refs_) throw std::invalid_argument("slack: a ChatRefs store is required");
-}
+// Every step of a send is a callback of the one before (a Web API answer on the
+// AsyncHttpClient's thread); nothing waits. The state below is shared by the
+// sends in flight, under `mutex` (never held across a call).
+struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
+  Impl(SlackNotifierConfig c, std::shared_ptr<integrations::ChatRefs> r,
+       std::shared_ptr<integrations::AsyncHttpClient> http, boost::asio::io_context& io)
+      : config(std::move(c)),
+        refs(std::move(r)),
+        api(config.api, std::move(http), io),
+        pacer(config.messages_per_second_per_channel) {}
 
-void SlackNotifier::remember_person(const std::string& person_id, const std::string& name,
-                                    const std::string& slack_user_id) {
-  std::lock_guard lock(mutex_);
-  auto& known = people_[person_id];
-  if (!name.empty()) known.name = name;
-  if (!slack_user_id.empty()) known.slack_user = slack_user_id;
-}
+  struct Known {
+    std::string name;
+    std::string slack_user;
+  };
 
-std::optional<engine::TimePoint> SlackNotifier::reserve(const Delivery& d, engine::TimePoint now) {
-  std::vector<std::string> keys;
-  const auto number = d.incident.number;
-  {
-    std::lock_guard lock(mutex_);
-    if (d.notification.kind == engine::NotificationKind::page && d.person) {
-      std::string user = d.person->slack_user_id;
-      if (user.empty()) {
-        if (auto it = email_users_.find(d.person->email); it != email_users_.end()) user = it->second;
-      }
-      // The shared channel first: when it is busy, the person's slot is not taken in vain.
-      if (auto it = config_.service_channels.find(d.incident.service_id);
-          it != config_.service_channels.end() && !service_posted_.contains(number)) {
-        keys.push_back("channel:" + it->second);
-      }
-      if (!dm_posted_.contains(d.notification.id)) keys.push_back(user.empty() ? "person:" + d.person->id : "user:" + user);
-    } else if (d.notification.kind == engine::NotificationKind::update) {
-      auto it = incident_channels_.find(number);
-      if (it != incident_channels_.end() && !announced_.contains({number, engine::to_ms(d.incident.updated_at)})) {
-        keys.push_back("channel:" + it->second);
-      }
+  // One send in progress: what its steps share.
+  struct Op {
+    std::shared_ptr<Impl> self;
+    Delivery d;
+    Done done;
+    std::vector<ChatRef> refs;  // the incident's refs when the send started
+    std::string text;
+    std::string blocks;
+    std::string user;  // pages: the addressee's Slack user
+
+    void finish(Result<void> result) {
+      auto fn = std::move(done);
+      done = nullptr;
+      if (fn) fn(std::move(result));
     }
-  }
-  for (const auto& key : keys) {
-    if (auto later = pacer_.reserve(key, now)) return later;
-  }
-  return std::nullopt;
-}
+  };
+  using OpPtr = std::shared_ptr<Op>;
 
-Result<void> SlackNotifier::send(const Delivery& d) {
-  switch (d.notification.kind) {
-    case engine::NotificationKind::page: return page(d);
-    case engine::NotificationKind::update: return update(d);
-    case engine::NotificationKind::open_channel: return open_channel(d);
-  }
-  return fail(ErrorKind::invalid_request, "slack: unknown notification kind");
-}
+  SlackNotifierConfig config;
+  std::shared_ptr<integrations::ChatRefs> refs;
+  SlackWebApi api;
+  integrations::SendPacer pacer;
 
-Result<std::string> SlackNotifier::slack_user(const engine::Person& person) {
-  if (!person.slack_user_id.empty()) return person.slack_user_id;
-  const std::string who = person.name.empty() ? person.id : person.name;
-  if (person.email.empty()) return fail(ErrorKind::permanent, "no Slack user for " + who);
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = email_users_.find(person.email); it != email_users_.end()) return it->second;
+  std::mutex mutex;
+  std::map<std::string, Known, std::less<>> people;             // person id -> what we know
+  std::map<std::string, std::string, std::less<>> email_users;  // email -> Slack user id
+  std::map<std::string, std::string, std::less<>> dm_channels;  // Slack user id -> DM channel (conversations.open)
+  std::set<std::int64_t> dm_posted;                             // notification ids whose DM went out
+  std::set<std::int64_t> service_posted;                        // incidents with a service channel post
+  std::map<std::int64_t, std::string> incident_channels;        // incident -> channel id
+  std::set<std::pair<std::int64_t, std::int64_t>> announced;    // (incident, updated_at ms) done or in flight
+
+  void remember_person(const std::string& person_id, const std::string& name, const std::string& slack_user_id) {
+    std::lock_guard lock(mutex);
+    auto& known = people[person_id];
+    if (!name.empty()) known.name = name;
+    if (!slack_user_id.empty()) known.slack_user = slack_user_id;
   }
-  auto found = api_.lookup_user_by_email(person.email);
-  if (!found) {
-    if (found.error().kind == ErrorKind::not_found) {
-      return fail(ErrorKind::permanent, "no Slack user for " + who + " (" + found.error().message + ")");
+
+  std::string owner_display(const Delivery& d) {
+    const auto& owner = d.incident.owner;
+    if (owner.empty()) return {};
+    if (d.person && d.person->id == owner && !d.person->name.empty()) return d.person->name;
+    std::lock_guard lock(mutex);
+    if (auto it = people.find(owner); it != people.end() && !it->second.name.empty()) return it->second.name;
+    return owner;
+  }
+
+  std::string service_channel(const Delivery& d) const {
+    auto it = config.service_channels.find(d.incident.service_id);
+    return it == config.service_channels.end() ? std::string() : it->second;
+  }
+
+  // Known in memory (this process created it, or saw it before), else from the
+  // refs read when the send started.
+  std::optional<std::string> incident_channel(const Op& op) {
+    const auto number = op.d.incident.number;
+    std::lock_guard lock(mutex);
+    if (auto it = incident_channels.find(number); it != incident_channels.end()) return it->second;
+    const auto found = integrations::latest_refs(op.refs, kIncidentChannel);
+    if (found.empty()) return std::nullopt;
+    incident_channels[number] = found.back().conversation;
+    return found.back().conversation;
+  }
+
+  // On the caller's thread: the only ChatRefs read (it may touch the database).
+  void start(const Delivery& d, Done done) {
+    auto op = std::make_shared<Op>();
+    op->self = shared_from_this();
+    op->d = d;
+    op->done = std::move(done);
+    const auto owner = owner_display(d);
+    op->text = page_text(d.incident, d.service_name, owner);
+    op->blocks = page_blocks(d.incident, d.service_name, owner, config.public_url);
+    switch (d.notification.kind) {
+      case engine::NotificationKind::page:
+        op->refs = refs->find(d.incident.number);
+        return page(op);
+      case engine::NotificationKind::update:
+        op->refs = refs->find(d.incident.number);
+        return update(op);
+      case engine::NotificationKind::open_channel:
+        if (config.open_incident_channels) op->refs = refs->find(d.incident.number);
+        return open_channel(op);
     }
-    return unexpected(found.error());
+    op->finish(fail(ErrorKind::invalid_request, "slack: unknown notification kind"));
   }
-  std::lock_guard lock(mutex_);
-  email_users_[person.email] = *found;
-  return *found;
-}
 
-std::string SlackNotifier::owner_display(const Delivery& d) const {
-  const auto& owner = d.incident.owner;
-  if (owner.empty()) return {};
-  if (d.person && d.person->id == owner && !d.person->name.empty()) return d.person->name;
-  std::lock_guard lock(mutex_);
-  if (auto it = people_.find(owner); it != people_.end() && !it->second.name.empty()) return it->second.name;
-  return owner;
-}
+  // ---- page: user -> conversations.open -> chat.postMessage -> service channel -> invite
 
-std::string SlackNotifier::blocks(const Delivery& d) const {
-  return page_blocks(d.incident, d.service_name, owner_display(d), config_.public_url);
-}
-
-std::string SlackNotifier::text(const Delivery& d) const {
-  return page_text(d.incident, d.service_name, owner_display(d));
-}
-
-std::string SlackNotifier::service_channel(const Delivery& d) const {
-  auto it = config_.service_channels.find(d.incident.service_id);
-  return it == config_.service_channels.end() ? std::string() : it->second;
-}
-
-std::optional<std::string> SlackNotifier::incident_channel(std::int64_t incident) {
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = incident_channels_.find(incident); it != incident_channels_.end()) return it->second;
+  void page(OpPtr op) {
+    if (!op->d.person) return op->finish(fail(ErrorKind::permanent, "slack: the page has no addressee"));
+    const auto& person = *op->d.person;
+    if (!person.slack_user_id.empty()) return page_as(op, person.slack_user_id);
+    std::string who = person.name.empty() ? person.id : person.name;
+    if (person.email.empty()) return op->finish(fail(ErrorKind::permanent, "no Slack user for " + who));
+    std::string user;
+    {
+      std::lock_guard lock(mutex);
+      if (auto it = email_users.find(person.email); it != email_users.end()) user = it->second;
+    }
+    if (!user.empty()) return page_as(op, user);
+    api.lookup_user_by_email_async(person.email, [op, who](Result<std::string> found) {
+      if (!found) {
+        if (found.error().kind == ErrorKind::not_found) {
+          return op->finish(fail(ErrorKind::permanent, "no Slack user for " + who + " (" + found.error().message + ")"));
+        }
+        return op->finish(unexpected(found.error()));
+      }
+      {
+        std::lock_guard lock(op->self->mutex);
+        op->self->email_users[op->d.person->email] = *found;
+      }
+      op->self->page_as(op, *found);
+    });
   }
-  const auto refs = integrations::latest_refs(refs_->find(incident), kIncidentChannel);
-  if (refs.empty()) return std::nullopt;
-  std::lock_guard lock(mutex_);
-  incident_channels_[incident] = refs.back().conversation;
-  return refs.back().conversation;
-}
 
-Result<void> SlackNotifier::page(const Delivery& d) {
-  if (!d.person) return fail(ErrorKind::permanent, "slack: the page has no addressee");
-  const auto& person = *d.person;
-  const auto& inc = d.incident;
-  auto user = slack_user(person);
-  if (!user) return unexpected(user.error());
-  // Before the channel check below, so an open_channel running at the same time sees one or the other.
-  remember_person(person.id, person.name, *user);
-
-  const std::string text = this->text(d);
-  const std::string blocks = this->blocks(d);
-  bool dm_done = false;
-  {
-    std::lock_guard lock(mutex_);
-    dm_done = dm_posted_.contains(d.notification.id);
-  }
-  if (!dm_done) {
-    // conversations.open is Tier 3: ask once per user, then reuse the channel.
+  void page_as(OpPtr op, std::string user) {
+    op->user = std::move(user);
+    const auto& person = *op->d.person;
+    // Before the incident channel is looked at (invite_person), so an
+    // open_channel running at the same time sees one or the other.
+    remember_person(person.id, person.name, op->user);
+    bool dm_done = false;
     std::string dm_channel;
     {
-      std::lock_guard lock(mutex_);
-      if (auto it = dm_channels_.find(*user); it != dm_channels_.end()) dm_channel = it->second;
+      std::lock_guard lock(mutex);
+      dm_done = dm_posted.contains(op->d.notification.id);  // a retry after a later step failed
+      if (auto it = dm_channels.find(op->user); it != dm_channels.end()) dm_channel = it->second;
     }
-    if (dm_channel.empty()) {
-      auto dm = api_.open_dm(*user);
-      if (!dm) return unexpected(dm.error());
-      dm_channel = *dm;
-      std::lock_guard lock(mutex_);
-      dm_channels_[*user] = dm_channel;
-    }
-    auto posted = api_.post_message(dm_channel, text, blocks);
-    if (!posted) return unexpected(posted.error());
-    refs_->save(ChatRef{inc.number, kDm, posted->channel, posted->ts, person.id});
-    std::lock_guard lock(mutex_);
-    dm_posted_.insert(d.notification.id);
+    if (dm_done) return after_dm(op);
+    if (!dm_channel.empty()) return post_dm(op, dm_channel);
+    // conversations.open is Tier 3: ask once per user, then reuse the channel.
+    api.open_dm_async(op->user, [op](Result<std::string> dm) {
+      if (!dm) return op->finish(unexpected(dm.error()));
+      {
+        std::lock_guard lock(op->self->mutex);
+        op->self->dm_channels[op->user] = *dm;
+      }
+      op->self->post_dm(op, *dm);
+    });
+  }
+
+  void post_dm(OpPtr op, std::string channel) {
+    api.post_message_async(std::move(channel), op->text, op->blocks, [op](Result<MessageTs> posted) {
+      if (!posted) return op->finish(unexpected(posted.error()));
+      auto& self = *op->self;
+      self.refs->save(ChatRef{op->d.incident.number, kDm, posted->channel, posted->ts, op->d.person->id});
+      {
+        std::lock_guard lock(self.mutex);
+        self.dm_posted.insert(op->d.notification.id);
+      }
+      self.after_dm(op);
+    });
   }
 
   // Best effort from here: the person has the page.
-  if (const auto channel = service_channel(d); !channel.empty()) {
+  void after_dm(OpPtr op) {
+    const auto number = op->d.incident.number;
+    const auto channel = service_channel(op->d);
+    if (channel.empty()) return invite_person(op);
     bool claimed = false;
     {
-      std::lock_guard lock(mutex_);
-      claimed = service_posted_.insert(inc.number).second;
+      std::lock_guard lock(mutex);
+      claimed = service_posted.insert(number).second;
     }
-    if (claimed && !integrations::latest_refs(refs_->find(inc.number), kChannelPost).empty()) claimed = false;  // posted before a restart
-    if (claimed) {
-      auto posted = api_.post_message(channel, text, blocks);
+    if (claimed && !integrations::latest_refs(op->refs, kChannelPost).empty()) claimed = false;  // posted before a restart
+    if (!claimed) return invite_person(op);
+    api.post_message_async(channel, op->text, op->blocks, [op, channel](Result<MessageTs> posted) {
+      auto& self = *op->self;
+      const auto number = op->d.incident.number;
       if (posted) {
-        refs_->save(ChatRef{inc.number, kChannelPost, posted->channel, posted->ts, {}});
+        self.refs->save(ChatRef{number, kChannelPost, posted->channel, posted->ts, {}});
       } else {
-        spdlog::warn("slack: incident #{}: post in service channel {} failed: {}", inc.number, channel,
+        spdlog::warn("slack: incident #{}: post in service channel {} failed: {}", number, channel,
                      posted.error().message);
-        std::lock_guard lock(mutex_);
-        service_posted_.erase(inc.number);
+        std::lock_guard lock(self.mutex);
+        self.service_posted.erase(number);
       }
-    }
+      self.invite_person(op);
+    });
   }
-  if (auto channel = incident_channel(inc.number)) {
-    auto invited = api_.invite(*channel, {*user});
-    if (!invited && invited.error().kind != ErrorKind::conflict) {
-      spdlog::warn("slack: incident #{}: invite of {} into {} failed: {}", inc.number, person.id, *channel,
-                   invited.error().message);
-    }
-  }
-  return {};
-}
 
-Result<void> SlackNotifier::update(const Delivery& d) {
-  const auto& inc = d.incident;
-  const auto refs = refs_->find(inc.number);
-  const std::string text = this->text(d);
-  const std::string blocks = this->blocks(d);
+  void invite_person(OpPtr op) {
+    auto channel = incident_channel(*op);
+    if (!channel) return op->finish({});
+    api.invite_async(*channel, {op->user}, [op, channel = *channel](Result<void> invited) {
+      if (!invited && invited.error().kind != ErrorKind::conflict) {
+        spdlog::warn("slack: incident #{}: invite of {} into {} failed: {}", op->d.incident.number,
+                     op->d.person->id, channel, invited.error().message);
+      }
+      op->finish({});
+    });
+  }
+
+  // ---- update: chat.update of the DMs -> (once per change) channel posts, a line, archive
 
   // Edits a message in place, or posts it again when Slack no longer has it.
-  auto refresh = [&](const ChatRef& ref) -> Result<void> {
-    auto updated = api_.update_message(ref.conversation, ref.message_id, text, blocks);
-    if (updated) return {};
-    if (updated.error().kind != ErrorKind::not_found || slack_error_code(updated.error()) != "message_not_found") {
-      return unexpected(updated.error());
-    }
-    auto posted = api_.post_message(ref.conversation, text, blocks);
-    if (!posted) return unexpected(posted.error());
-    refs_->save(ChatRef{inc.number, ref.kind, posted->channel, posted->ts, ref.person});
-    return {};
-  };
+  void refresh(OpPtr op, ChatRef ref, Done next) {
+    api.update_message_async(ref.conversation, ref.message_id, op->text, op->blocks,
+                             [op, ref, next](Result<void> updated) {
+                               if (updated) return next({});
+                               if (updated.error().kind != ErrorKind::not_found ||
+                                   slack_error_code(updated.error()) != "message_not_found") {
+                                 return next(unexpected(updated.error()));
+                               }
+                               op->self->api.post_message_async(
+                                   ref.conversation, op->text, op->blocks, [op, ref, next](Result<MessageTs> posted) {
+                                     if (!posted) return next(unexpected(posted.error()));
+                                     op->self->refs->save(ChatRef{op->d.incident.number, ref.kind, posted->channel,
+                                                                  posted->ts, ref.person});
+                                     next({});
+                                   });
+                             });
+  }
 
-  for (const auto& ref : integrations::latest_refs(refs, kDm)) {
-    if (d.person && ref.person != d.person->id) continue;
-    if (auto r = refresh(ref); !r) return r;
+  // One after the other, stopping at the first error.
+  void refresh_each(OpPtr op, std::vector<ChatRef> list, std::size_t i, Done then) {
+    if (i == list.size()) return then({});
+    auto ref = list[i];
+    refresh(op, std::move(ref), [op, list = std::move(list), i, then = std::move(then)](Result<void> r) mutable {
+      if (!r) return then(std::move(r));
+      op->self->refresh_each(op, std::move(list), i + 1, std::move(then));
+    });
+  }
+
+  void update(OpPtr op) {
+    std::vector<ChatRef> dms;
+    for (const auto& ref : integrations::latest_refs(op->refs, kDm)) {
+      if (op->d.person && ref.person != op->d.person->id) continue;
+      dms.push_back(ref);
+    }
+    refresh_each(op, std::move(dms), 0, [op](Result<void> r) {
+      if (!r) return op->finish(std::move(r));
+      op->self->announce(op);
+    });
   }
 
   // Once per change of the incident, whichever addressee's update comes first.
-  const std::pair<std::int64_t, std::int64_t> change{inc.number, engine::to_ms(inc.updated_at)};
-  {
-    std::lock_guard lock(mutex_);
-    if (!announced_.insert(change).second) return {};
-  }
-  auto shared = [&]() -> Result<void> {
-    for (const auto& ref : integrations::latest_refs(refs, kChannelPost)) {
-      if (auto r = refresh(ref); !r) return r;
+  void announce(OpPtr op) {
+    const std::pair<std::int64_t, std::int64_t> change{op->d.incident.number, engine::to_ms(op->d.incident.updated_at)};
+    {
+      std::lock_guard lock(mutex);
+      if (!announced.insert(change).second) return op->finish({});
     }
-    auto channel = incident_channel(inc.number);
-    if (!channel) return {};
-    const std::string owner = escape_mrkdwn(owner_display(d));
+    Done finish = [op, change](Result<void> r) {
+      if (!r) {
+        std::lock_guard lock(op->self->mutex);
+        op->self->announced.erase(change);
+      }
+      op->finish(std::move(r));
+    };
+    refresh_each(op, integrations::latest_refs(op->refs, kChannelPost), 0, [op, finish](Result<void> r) {
+      if (!r) return finish(std::move(r));
+      op->self->incident_line(op, finish);
+    });
+  }
+
+  void incident_line(OpPtr op, Done finish) {
+    auto channel = incident_channel(*op);
+    if (!channel) return finish({});
+    const auto& inc = op->d.incident;
+    const std::string owner = escape_mrkdwn(owner_display(op->d));
     std::string line;
     switch (inc.state) {
       case engine::IncidentState::acknowledged: line = "Acknowledged by " + (owner.empty() ? "someone" : owner); break;
@@ -254,75 +326,147 @@ Result<void> SlackNotifier::update(const Delivery& d) {
         line = owner.empty() ? std::string("Nobody could be paged") : "Now paging " + owner;
         break;
     }
-    auto posted = api_.post_message(*channel, line, "");
-    if (!posted) {
-      if (posted.error().retryable()) return unexpected(posted.error());
-      spdlog::warn("slack: incident #{}: line in {} failed: {}", inc.number, *channel, posted.error().message);
-    }
-    if (inc.state == engine::IncidentState::resolved && config_.archive_on_resolve) {
-      auto archived = api_.archive(*channel);
-      if (!archived && archived.error().kind != ErrorKind::conflict) return unexpected(archived.error());
-    }
-    return {};
-  };
-  auto result = shared();
-  if (!result) {
-    std::lock_guard lock(mutex_);
-    announced_.erase(change);
+    api.post_message_async(*channel, line, "", [op, channel = *channel, finish](Result<MessageTs> posted) {
+      if (!posted) {
+        if (posted.error().retryable()) return finish(unexpected(posted.error()));
+        spdlog::warn("slack: incident #{}: line in {} failed: {}", op->d.incident.number, channel,
+                     posted.error().message);
+      }
+      if (op->d.incident.state != engine::IncidentState::resolved || !op->self->config.archive_on_resolve) {
+        return finish({});
+      }
+      op->self->api.archive_async(channel, [finish](Result<void> archived) {
+        if (!archived && archived.error().kind != ErrorKind::conflict) return finish(unexpected(archived.error()));
+        finish({});
+      });
+    });
   }
-  return result;
+
+  // ---- open_channel: conversations.create (name_taken: next name) -> setTopic -> invite the owner
+
+  void open_channel(OpPtr op) {
+    if (!config.open_incident_channels) {
+      spdlog::debug("slack: incident #{}: incident channels are off", op->d.incident.number);
+      return op->finish({});
+    }
+    if (auto existing = incident_channel(*op)) return channel_ready(op, *existing);
+    create_channel(op, 0);
+  }
+
+  void create_channel(OpPtr op, int attempt) {
+    const auto& inc = op->d.incident;
+    if (attempt > kMaxNameAttempts) {
+      return op->finish(
+          fail(ErrorKind::permanent, "slack: no free channel name for incident #" + std::to_string(inc.number)));
+    }
+    api.create_channel_async(incident_channel_name(inc.number, inc.summary, attempt), false,
+                             [op, attempt](Result<std::string> created) {
+                               auto& self = *op->self;
+                               if (!created) {
+                                 if (slack_error_code(created.error()) != "name_taken") {
+                                   return op->finish(unexpected(created.error()));
+                                 }
+                                 return self.create_channel(op, attempt + 1);
+                               }
+                               const auto number = op->d.incident.number;
+                               self.refs->save(ChatRef{number, kIncidentChannel, *created, {}, {}});
+                               {
+                                 std::lock_guard lock(self.mutex);
+                                 self.incident_channels[number] = *created;
+                               }
+                               self.channel_ready(op, *created);
+                             });
+  }
+
+  void channel_ready(OpPtr op, std::string channel) {
+    const auto& inc = op->d.incident;
+    const std::string owner = owner_display(op->d);
+    std::string topic =
+        "#" + std::to_string(inc.number) + " " + upper(engine::to_string(inc.severity)) + ": " + inc.summary;
+    const std::string tail = owner.empty() ? std::string() : " \u2014 " + owner;
+    topic = utf8_prefix(topic, kTopicMax - std::min(tail.size(), kTopicMax)) + tail;
+    topic = utf8_prefix(topic, kTopicMax);
+    api.set_topic_async(channel, topic, [op, channel](Result<void> r) {
+      if (!r) {
+        if (r.error().retryable()) return op->finish(std::move(r));
+        spdlog::warn("slack: incident #{}: topic of {} not set: {}", op->d.incident.number, channel, r.error().message);
+      }
+      op->self->invite_owner(op, channel);
+    });
+  }
+
+  void invite_owner(OpPtr op, std::string channel) {
+    std::string owner_user;
+    {
+      std::lock_guard lock(mutex);
+      if (auto it = people.find(op->d.incident.owner); it != people.end()) owner_user = it->second.slack_user;
+    }
+    if (owner_user.empty()) return op->finish({});
+    api.invite_async(channel, {owner_user}, [op, channel](Result<void> invited) {
+      if (!invited && invited.error().kind != ErrorKind::conflict) {
+        if (invited.error().retryable()) return op->finish(std::move(invited));
+        spdlog::warn("slack: incident #{}: invite of {} into {} failed: {}", op->d.incident.number,
+                     op->d.incident.owner, channel, invited.error().message);
+      }
+      op->finish({});
+    });
+  }
+};
+
+SlackNotifier::SlackNotifier(SlackNotifierConfig config, std::shared_ptr<integrations::ChatRefs> refs,
+                             std::shared_ptr<integrations::AsyncHttpClient> http, boost::asio::io_context& io) {
+  if (config.api.bot_token.empty()) throw std::invalid_argument("slack: bot_token is required");
+  if (!refs) throw std::invalid_argument("slack: a ChatRefs store is required");
+  if (!http) throw std::invalid_argument("slack: an AsyncHttpClient is required");
+  impl_ = std::make_shared<Impl>(std::move(config), std::move(refs), std::move(http), io);
 }
 
-Result<void> SlackNotifier::open_channel(const Delivery& d) {
-  const auto& inc = d.incident;
-  if (!config_.open_incident_channels) {
-    spdlog::debug("slack: incident #{}: incident channels are off", inc.number);
-    return {};
-  }
-  std::string channel;
-  if (auto existing = incident_channel(inc.number)) {
-    channel = *existing;
-  } else {
-    for (int attempt = 0; attempt <= kMaxNameAttempts && channel.empty(); ++attempt) {
-      auto created = api_.create_channel(incident_channel_name(inc.number, inc.summary, attempt));
-      if (created) {
-        channel = *created;
-      } else if (slack_error_code(created.error()) != "name_taken") {
-        return unexpected(created.error());
+SlackNotifier::~SlackNotifier() = default;  // sends in flight keep what they need
+
+void SlackNotifier::remember_person(const std::string& person_id, const std::string& name,
+                                    const std::string& slack_user_id) {
+  impl_->remember_person(person_id, name, slack_user_id);
+}
+
+std::optional<engine::TimePoint> SlackNotifier::reserve(const Delivery& d, engine::TimePoint now) {
+  auto& s = *impl_;
+  std::vector<std::string> keys;
+  const auto number = d.incident.number;
+  {
+    std::lock_guard lock(s.mutex);
+    if (d.notification.kind == engine::NotificationKind::page && d.person) {
+      std::string user = d.person->slack_user_id;
+      if (user.empty()) {
+        if (auto it = s.email_users.find(d.person->email); it != s.email_users.end()) user = it->second;
+      }
+      // The shared channel first: when it is busy, the person's slot is not taken in vain.
+      if (auto it = s.config.service_channels.find(d.incident.service_id);
+          it != s.config.service_channels.end() && !s.service_posted.contains(number)) {
+        keys.push_back("channel:" + it->second);
+      }
+      if (!s.dm_posted.contains(d.notification.id)) keys.push_back(user.empty() ? "person:" + d.person->id : "user:" + user);
+    } else if (d.notification.kind == engine::NotificationKind::update) {
+      auto it = s.incident_channels.find(number);
+      if (it != s.incident_channels.end() && !s.announced.contains({number, engine::to_ms(d.incident.updated_at)})) {
+        keys.push_back("channel:" + it->second);
       }
     }
-    if (channel.empty()) {
-      return fail(ErrorKind::permanent, "slack: no free channel name for incident #" + std::to_string(inc.number));
-    }
-    refs_->save(ChatRef{inc.number, kIncidentChannel, channel, {}, {}});
-    std::lock_guard lock(mutex_);
-    incident_channels_[inc.number] = channel;
   }
+  for (const auto& key : keys) {
+    if (auto later = s.pacer.reserve(key, now)) return later;
+  }
+  return std::nullopt;
+}
 
-  const std::string owner = owner_display(d);
-  std::string topic = "#" + std::to_string(inc.number) + " " + upper(engine::to_string(inc.severity)) + ": " + inc.summary;
-  const std::string tail = owner.empty() ? std::string() : " \u2014 " + owner;
-  topic = utf8_prefix(topic, kTopicMax - std::min(tail.size(), kTopicMax)) + tail;
-  topic = utf8_prefix(topic, kTopicMax);
-  if (auto r = api_.set_topic(channel, topic); !r) {
-    if (r.error().retryable()) return r;
-    spdlog::warn("slack: incident #{}: topic of {} not set: {}", inc.number, channel, r.error().message);
-  }
+void SlackNotifier::send_async(const Delivery& delivery, std::function<void(Result<void>)> done) {
+  impl_->start(delivery, std::move(done));
+}
 
-  std::string owner_user;
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = people_.find(inc.owner); it != people_.end()) owner_user = it->second.slack_user;
-  }
-  if (!owner_user.empty()) {
-    auto invited = api_.invite(channel, {owner_user});
-    if (!invited && invited.error().kind != ErrorKind::conflict) {
-      if (invited.error().retryable()) return invited;
-      spdlog::warn("slack: incident #{}: invite of {} into {} failed: {}", inc.number, inc.owner, channel,
-                   invited.error().message);
-    }
-  }
-  return {};
+Result<void> SlackNotifier::send(const Delivery& delivery) {
+  auto promise = std::make_shared<std::promise<Result<void>>>();
+  auto outcome = promise->get_future();
+  send_async(delivery, [promise](Result<void> r) { promise->set_value(std::move(r)); });
+  return outcome.get();
 }
 
 }  // namespace baton::slack

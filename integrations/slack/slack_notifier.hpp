@@ -2,18 +2,23 @@
 // The Slack channel (MethodKind::slack): pages as direct messages with Block
 // Kit buttons, a post in the service's channel, incident channels, and updates
 // that edit every message in place (chat.update).
+#include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 
 #include "engine/time.hpp"
 #include "integrations/chat_refs.hpp"
 #include "integrations/notifier.hpp"
 #include "integrations/slack/web_api.hpp"
-#include "integrations/sms/send_pacer.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+namespace baton::integrations {
+class AsyncHttpClient;
+}
 
 namespace baton::slack {
 
@@ -27,7 +32,10 @@ struct SlackNotifierConfig {
   double messages_per_second_per_channel = 1.0;  ///< chat.postMessage pacing
 };
 
-/// Thread-safe; send() blocks on the Web API. What each notification does:
+/// Thread-safe and asynchronous (is_async()): send_async() chains the Web API
+/// calls below as callbacks on the AsyncHttpClient, so no thread waits on Slack;
+/// `done` runs on the client's network thread. ChatRefs are read once, on the
+/// calling thread, when a send starts. What each notification does:
 /// - page (to a person): the Slack user is person.slack_user_id, else
 ///   users.lookupByEmail(person.email) (cached); none -> permanent "no Slack
 ///   user for <person>". conversations.open, chat.postMessage of page_blocks()
@@ -51,8 +59,12 @@ struct SlackNotifierConfig {
 /// failure that moves the contact chain on.
 class SlackNotifier final : public integrations::Notifier {
  public:
-  /// std::invalid_argument without a bot token or with a rate that is not positive.
-  SlackNotifier(SlackNotifierConfig config, std::shared_ptr<integrations::ChatRefs> refs);
+  /// std::invalid_argument without a bot token, a ChatRefs store or an
+  /// AsyncHttpClient, or with a rate that is not positive. `io` is the
+  /// io_context `http` runs on.
+  SlackNotifier(SlackNotifierConfig config, std::shared_ptr<integrations::ChatRefs> refs,
+                std::shared_ptr<integrations::AsyncHttpClient> http, boost::asio::io_context& io);
+  ~SlackNotifier() override;
 
   engine::MethodKind method() const override { return engine::MethodKind::slack; }
 
@@ -60,8 +72,16 @@ class SlackNotifier final : public integrations::Notifier {
   /// (the DM channel is not known yet) and by the service channel while the
   /// incident has no post there; updates by the incident channel when known.
   /// A slot taken for one key while another is busy is kept (it delays that
-  /// key's next message by at most one interval).
+  /// key's next message by at most one interval). A delivery that must wait is
+  /// re-queued by the Dispatcher: it holds no thread and no connection.
   std::optional<engine::TimePoint> reserve(const integrations::Delivery& delivery, engine::TimePoint now) override;
+
+  bool is_async() const override { return true; }
+  /// Starts the send and returns; `done` gets the outcome once, on the
+  /// AsyncHttpClient's thread (or at once for a delivery it cannot send).
+  void send_async(const integrations::Delivery& delivery, std::function<void(Result<void>)> done) override;
+  /// send_async() and a wait for its outcome, for callers that want one. The
+  /// Dispatcher never calls it (is_async()); never call it on `io`'s thread.
   Result<void> send(const integrations::Delivery& delivery) override;
 
   /// The display name and Slack user of a person, for invites and texts
@@ -69,34 +89,8 @@ class SlackNotifier final : public integrations::Notifier {
   void remember_person(const std::string& person_id, const std::string& name, const std::string& slack_user_id);
 
  private:
-  struct Known {
-    std::string name;
-    std::string slack_user;
-  };
-
-  Result<void> page(const integrations::Delivery& d);
-  Result<void> update(const integrations::Delivery& d);
-  Result<void> open_channel(const integrations::Delivery& d);
-  Result<std::string> slack_user(const engine::Person& person);
-  std::string owner_display(const integrations::Delivery& d) const;
-  std::string blocks(const integrations::Delivery& d) const;
-  std::string text(const integrations::Delivery& d) const;
-  std::optional<std::string> incident_channel(std::int64_t incident);
-  std::string service_channel(const integrations::Delivery& d) const;
-
-  SlackNotifierConfig config_;
-  std::shared_ptr<integrations::ChatRefs> refs_;
-  SlackWebApi api_;
-  integrations::SendPacer pacer_;
-
-  mutable std::mutex mutex_;
-  std::map<std::string, Known, std::less<>> people_;             // person id -> what we know
-  std::map<std::string, std::string, std::less<>> email_users_;  // email -> Slack user id
-  std::map<std::string, std::string, std::less<>> dm_channels_;  // Slack user id -> DM channel (conversations.open)
-  std::set<std::int64_t> dm_posted_;                             // notification ids whose DM went out
-  std::set<std::int64_t> service_posted_;                        // incidents with a service channel post
-  std::map<std::int64_t, std::string> incident_channels_;        // incident -> channel id
-  std::set<std::pair<std::int64_t, std::int64_t>> announced_;    // (incident, updated_at ms) done or in flight
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace baton::slack

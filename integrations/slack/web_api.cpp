@@ -1,23 +1,25 @@
 #include "integrations/slack/web_api.hpp"
 
-#include <thread>
-
-#include <mutex>
-
-#include <map>
-
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <array>
+#include <map>
+#include <mutex>
+#include <stdexcept>
 #include <utility>
 
+#include "integrations/common/async_http.hpp"
 #include "integrations/sms/twilio_signature.hpp"
 
 namespace baton::slack {
 namespace json = boost::json;
+namespace asio = boost::asio;
 namespace {
 
-using integrations::HttpClient;
 using integrations::HttpRequest;
 using integrations::HttpResponse;
 
@@ -45,11 +47,6 @@ constexpr std::array<std::pair<std::string_view, ErrorKind>, 19> kErrorTable{{
     {"service_unavailable", ErrorKind::transient},
     {"request_timeout", ErrorKind::transient},
 }};
-
-HttpClient& thread_client() {
-  thread_local HttpClient client;
-  return client;
-}
 
 std::string trim_slashes(std::string_view url) {
   while (!url.empty() && url.back() == '/') url.remove_suffix(1);
@@ -146,190 +143,277 @@ int slack_tier_per_minute(std::string_view method) {
 }
 
 // A token bucket per method: a burst of one minute's allowance, refilled
-// evenly, as Slack's "N+ per minute" tiers tolerate short bursts.
-struct SlackWebApi::Tiers {
+// evenly, as Slack's "N+ per minute" tiers tolerate short bursts
+// (api.slack.com/apis/rate-limits). A call that must wait at most kMaxWait
+// takes its token now (the bucket goes below zero, so the next caller's slot
+// is one interval later) and is sent by a timer at its slot.
+struct SlackWebApi::State : std::enable_shared_from_this<SlackWebApi::State> {
   struct Bucket {
     double tokens = 0;
     std::chrono::steady_clock::time_point refilled{};
   };
+
+  State(SlackConfig c, std::shared_ptr<integrations::AsyncHttpClient> h, asio::io_context& i)
+      : config(std::move(c)), base(trim_slashes(config.base_url)), http(std::move(h)), io(i) {}
+
+  const SlackConfig config;
+  const std::string base;  // base_url without trailing slashes
+  const std::shared_ptr<integrations::AsyncHttpClient> http;
+  asio::io_context& io;
   std::mutex mutex;
   std::map<std::string, Bucket, std::less<>> buckets;
+
+  static constexpr std::chrono::milliseconds kMaxWait{250};
+
+  // How long the call must wait for its tier (zero: go now), its token taken;
+  // or rate_limited (nothing taken) when that is more than kMaxWait.
+  Result<std::chrono::steady_clock::duration> reserve(std::string_view method) {
+    const int per_minute = slack_tier_per_minute(method);
+    if (per_minute <= 0) return std::chrono::steady_clock::duration::zero();
+    const double rate = per_minute / 60.0;  // tokens per second
+    std::lock_guard lock(mutex);
+    const auto now = std::chrono::steady_clock::now();
+    auto [it, fresh] = buckets.try_emplace(std::string(method), Bucket{double(per_minute), now});
+    auto& b = it->second;
+    b.tokens = std::min<double>(per_minute, b.tokens + std::chrono::duration<double>(now - b.refilled).count() * rate);
+    b.refilled = now;
+    if (b.tokens >= 1.0) {
+      b.tokens -= 1.0;
+      return std::chrono::steady_clock::duration::zero();
+    }
+    const std::chrono::duration<double> wait((1.0 - b.tokens) / rate);
+    if (wait > kMaxWait) {
+      return tl::unexpected(Error{ErrorKind::rate_limited,
+                                  "slack " + std::string(method) + ": paced to its rate tier (" +
+                                      std::to_string(per_minute) + "/min)",
+                                  std::chrono::ceil<std::chrono::milliseconds>(wait)});
+    }
+    b.tokens -= 1.0;
+    return std::chrono::ceil<std::chrono::steady_clock::duration>(wait);
+  }
+
+  // Calls `fn` on `io` later, never inside the caller.
+  void defer(std::function<void()> fn) { asio::post(io, std::move(fn)); }
+
+  void run_at(std::chrono::steady_clock::time_point when, std::function<void()> fn) {
+    auto timer = std::make_shared<asio::steady_timer>(io, when);
+    timer->async_wait([timer, fn = std::move(fn)](const boost::system::error_code&) { fn(); });
+  }
+
+  struct Call {
+    std::string key;
+    std::string method;
+    HttpRequest request;
+    SlackCallback<SlackResponse> done;
+  };
+
+  void start(Call call) {
+    http->request(std::move(call.key), std::move(call.request),
+                  [method = std::move(call.method), done = std::move(call.done)](Result<HttpResponse> response) {
+                    if (!response) return done(tl::unexpected(response.error()));
+                    done(classify_slack(method, *response));
+                  });
+  }
+
+  // Sends one Web API request once its tier allows; `done` gets the classified answer.
+  void send(std::string key, std::string method, HttpRequest request, SlackCallback<SlackResponse> done) {
+    auto wait = reserve(method);
+    if (!wait) return defer([done = std::move(done), error = wait.error()] { done(tl::unexpected(error)); });
+    Call call{std::move(key), std::move(method), std::move(request), std::move(done)};
+    if (*wait == std::chrono::steady_clock::duration::zero()) return start(std::move(call));
+    // The slot is taken; the request leaves when it comes, from the timer.
+    auto later = std::make_shared<Call>(std::move(call));
+    run_at(std::chrono::steady_clock::now() + *wait, [weak = weak_from_this(), later] {
+      if (auto self = weak.lock()) return self->start(std::move(*later));
+      later->done(fail(ErrorKind::transient, "cancelled: the Slack client is gone"));
+    });
+  }
+
+  HttpRequest web_request(std::string_view method, std::string body, std::string content_type,
+                          std::string_view token) const {
+    HttpRequest request;
+    request.method = "POST";
+    request.url = base + "/" + std::string(method);
+    request.timeout = config.timeout;
+    request.body = std::move(body);
+    request.headers = {{"Authorization", "Bearer " + std::string(token)},
+                       {"Content-Type", std::move(content_type)},
+                       {"Accept", "application/json"},
+                       {"User-Agent", "baton/0.1"}};
+    return request;
+  }
 };
 
-Result<void> SlackWebApi::pace(std::string_view method) const {
-  const int per_minute = slack_tier_per_minute(method);
-  if (per_minute <= 0) return {};
-  const double rate = per_minute / 60.0;  // tokens per second
-  constexpr std::chrono::milliseconds kMaxSleep{250};
-  for (bool slept = false;; slept = true) {
-    std::chrono::duration<double> wait{};
-    {
-      std::lock_guard lock(tiers_->mutex);
-      auto now = std::chrono::steady_clock::now();
-      auto [it, fresh] = tiers_->buckets.try_emplace(std::string(method), Tiers::Bucket{double(per_minute), now});
-      auto& b = it->second;
-      b.tokens = std::min<double>(per_minute, b.tokens + std::chrono::duration<double>(now - b.refilled).count() * rate);
-      b.refilled = now;
-      if (b.tokens >= 1.0) {
-        b.tokens -= 1.0;
-        return {};
-      }
-      wait = std::chrono::duration<double>((1.0 - b.tokens) / rate);
-    }
-    if (slept || wait > kMaxSleep) {
-      Error e{ErrorKind::rate_limited, "slack " + std::string(method) + ": paced to its rate tier (" +
-                                          std::to_string(per_minute) + "/min)",
-              std::chrono::ceil<std::chrono::milliseconds>(wait)};
-      return tl::unexpected(std::move(e));
-    }
-    std::this_thread::sleep_for(wait);
-  }
+SlackWebApi::SlackWebApi(SlackConfig config, std::shared_ptr<integrations::AsyncHttpClient> http,
+                         asio::io_context& io)
+    : state_(std::make_shared<State>(std::move(config), std::move(http), io)) {
+  if (!state_->http) throw std::invalid_argument("slack: an AsyncHttpClient is required");
 }
 
-SlackWebApi::SlackWebApi(SlackConfig config)
-    : config_(std::move(config)), base_(trim_slashes(config_.base_url)), tiers_(std::make_shared<Tiers>()) {}
+const SlackConfig& SlackWebApi::config() const { return state_->config; }
 
-Result<SlackResponse> SlackWebApi::call(std::string_view method, std::string_view args_json) const {
-  if (auto paced = pace(method); !paced) return tl::unexpected(paced.error());
-  HttpRequest request;
-  request.method = "POST";
-  request.url = base_ + "/" + std::string(method);
-  request.timeout = config_.timeout;
-  request.body = args_json.empty() ? std::string("{}") : std::string(args_json);
-  request.headers = {{"Authorization", "Bearer " + config_.bot_token},
-                     {"Content-Type", "application/json; charset=utf-8"},
-                     {"Accept", "application/json"},
-                     {"User-Agent", "baton/0.1"}};
-  auto response = thread_client().request(request);
-  if (!response) return tl::unexpected(response.error());
-  return classify_slack(method, *response);
+void SlackWebApi::run_at(std::chrono::steady_clock::time_point when, std::function<void()> fn) const {
+  state_->run_at(when, std::move(fn));
 }
 
-Result<SlackResponse> SlackWebApi::call_form(std::string_view method,
-                                             const std::vector<std::pair<std::string, std::string>>& args,
-                                             std::string_view token) const {
-  if (auto paced = pace(method); !paced) return tl::unexpected(paced.error());
-  HttpRequest request;
-  request.method = "POST";
-  request.url = base_ + "/" + std::string(method);
-  request.timeout = config_.timeout;
-  request.body = integrations::form_encode(args);
-  request.headers = {{"Authorization", "Bearer " + std::string(token)},
-                     {"Content-Type", "application/x-www-form-urlencoded"},
-                     {"Accept", "application/json"},
-                     {"User-Agent", "baton/0.1"}};
-  auto response = thread_client().request(request);
-  if (!response) return tl::unexpected(response.error());
-  return classify_slack(method, *response);
+namespace {
+
+// Adapts an `ok` answer to a helper's result; a callback throwing is a bug, so
+// parse failures of an answer classify_slack accepted cannot happen (it is an object).
+template <typename T, typename F>
+SlackCallback<SlackResponse> then(SlackCallback<T> done, F map) {
+  return [done = std::move(done), map = std::move(map)](Result<SlackResponse> r) mutable {
+    if (!r) return done(tl::unexpected(r.error()));
+    done(map(*r));
+  };
 }
 
-Result<MessageTs> SlackWebApi::post_message(std::string_view channel, std::string_view text,
-                                            std::string_view blocks_json) const {
+}  // namespace
+
+void SlackWebApi::call_async(std::string method, std::string args_json, SlackCallback<SlackResponse> done) const {
+  auto request = state_->web_request(method, args_json.empty() ? std::string("{}") : std::move(args_json),
+                                     "application/json; charset=utf-8", state_->config.bot_token);
+  state_->send(state_->config.http_key, std::move(method), std::move(request), std::move(done));
+}
+
+void SlackWebApi::call_form_async(std::string method, FormArgs args, std::string token,
+                                  SlackCallback<SlackResponse> done) const {
+  auto request = state_->web_request(method, integrations::form_encode(args), "application/x-www-form-urlencoded", token);
+  state_->send(state_->config.http_key, std::move(method), std::move(request), std::move(done));
+}
+
+void SlackWebApi::post_message_async(std::string channel, std::string text, std::string blocks_json,
+                                     SlackCallback<MessageTs> done) const {
   json::object args{{"channel", channel}, {"text", text}};
   put_blocks(args, blocks_json);
-  auto r = call("chat.postMessage", json::serialize(args));
-  if (!r) return tl::unexpected(r.error());
-  const auto obj = parse_ok(*r);
-  auto ts = required(obj, "ts", "chat.postMessage");
-  if (!ts) return tl::unexpected(ts.error());
-  auto ch = str(obj, "channel");
-  return MessageTs{ch.empty() ? std::string(channel) : ch, *ts};
+  call_async("chat.postMessage", json::serialize(args),
+             then<MessageTs>(std::move(done), [channel](const SlackResponse& r) -> Result<MessageTs> {
+               const auto obj = parse_ok(r);
+               auto ts = required(obj, "ts", "chat.postMessage");
+               if (!ts) return tl::unexpected(ts.error());
+               auto ch = str(obj, "channel");
+               return MessageTs{ch.empty() ? channel : ch, *ts};
+             }));
 }
 
-Result<void> SlackWebApi::update_message(std::string_view channel, std::string_view ts, std::string_view text,
-                                         std::string_view blocks_json) const {
+void SlackWebApi::update_message_async(std::string channel, std::string ts, std::string text, std::string blocks_json,
+                                       SlackCallback<void> done) const {
   json::object args{{"channel", channel}, {"ts", ts}, {"text", text}};
   put_blocks(args, blocks_json);
-  auto r = call("chat.update", json::serialize(args));
-  if (!r) return tl::unexpected(r.error());
-  return {};
+  call_async("chat.update", json::serialize(args),
+             then<void>(std::move(done), [](const SlackResponse&) -> Result<void> { return {}; }));
 }
 
-Result<std::string> SlackWebApi::post_ephemeral(std::string_view channel, std::string_view user, std::string_view text,
-                                                std::string_view blocks_json) const {
+void SlackWebApi::post_ephemeral_async(std::string channel, std::string user, std::string text, std::string blocks_json,
+                                       SlackCallback<std::string> done) const {
   json::object args{{"channel", channel}, {"user", user}, {"text", text}};
   put_blocks(args, blocks_json);
-  auto r = call("chat.postEphemeral", json::serialize(args));
-  if (!r) return tl::unexpected(r.error());
-  return required(parse_ok(*r), "message_ts", "chat.postEphemeral");
+  call_async("chat.postEphemeral", json::serialize(args),
+             then<std::string>(std::move(done), [](const SlackResponse& r) {
+               return required(parse_ok(r), "message_ts", "chat.postEphemeral");
+             }));
 }
 
-Result<std::string> SlackWebApi::open_dm(std::string_view user_id) const {
-  auto r = call("conversations.open", json::serialize(json::object{{"users", user_id}}));
-  if (!r) return tl::unexpected(r.error());
-  const auto obj = parse_ok(*r);
-  const auto* channel = sub(obj, "channel");
-  if (!channel) return fail(ErrorKind::transient, "slack conversations.open: answer without 'channel'");
-  return required(*channel, "id", "conversations.open");
+void SlackWebApi::open_dm_async(std::string user_id, SlackCallback<std::string> done) const {
+  call_async("conversations.open", json::serialize(json::object{{"users", user_id}}),
+             then<std::string>(std::move(done), [](const SlackResponse& r) -> Result<std::string> {
+               const auto obj = parse_ok(r);
+               const auto* channel = sub(obj, "channel");
+               if (!channel) return fail(ErrorKind::transient, "slack conversations.open: answer without 'channel'");
+               return required(*channel, "id", "conversations.open");
+             }));
 }
 
-Result<std::string> SlackWebApi::create_channel(std::string_view name, bool is_private) const {
-  auto r = call("conversations.create", json::serialize(json::object{{"name", name}, {"is_private", is_private}}));
-  if (!r) return tl::unexpected(r.error());
-  const auto obj = parse_ok(*r);
-  const auto* channel = sub(obj, "channel");
-  if (!channel) return fail(ErrorKind::transient, "slack conversations.create: answer without 'channel'");
-  return required(*channel, "id", "conversations.create");
+void SlackWebApi::create_channel_async(std::string name, bool is_private, SlackCallback<std::string> done) const {
+  call_async("conversations.create", json::serialize(json::object{{"name", name}, {"is_private", is_private}}),
+             then<std::string>(std::move(done), [](const SlackResponse& r) -> Result<std::string> {
+               const auto obj = parse_ok(r);
+               const auto* channel = sub(obj, "channel");
+               if (!channel) return fail(ErrorKind::transient, "slack conversations.create: answer without 'channel'");
+               return required(*channel, "id", "conversations.create");
+             }));
 }
 
-Result<void> SlackWebApi::invite(std::string_view channel, const std::vector<std::string>& user_ids) const {
+void SlackWebApi::invite_async(std::string channel, std::vector<std::string> user_ids, SlackCallback<void> done) const {
   std::string users;
   for (const auto& id : user_ids) users += (users.empty() ? "" : ",") + id;
-  auto r = call("conversations.invite", json::serialize(json::object{{"channel", channel}, {"users", users}}));
-  if (!r) return tl::unexpected(r.error());
-  return {};
+  call_async("conversations.invite", json::serialize(json::object{{"channel", channel}, {"users", users}}),
+             then<void>(std::move(done), [](const SlackResponse&) -> Result<void> { return {}; }));
 }
 
-Result<void> SlackWebApi::set_topic(std::string_view channel, std::string_view topic) const {
-  auto r = call("conversations.setTopic", json::serialize(json::object{{"channel", channel}, {"topic", topic}}));
-  if (!r) return tl::unexpected(r.error());
-  return {};
+void SlackWebApi::set_topic_async(std::string channel, std::string topic, SlackCallback<void> done) const {
+  call_async("conversations.setTopic", json::serialize(json::object{{"channel", channel}, {"topic", topic}}),
+             then<void>(std::move(done), [](const SlackResponse&) -> Result<void> { return {}; }));
 }
 
-Result<void> SlackWebApi::archive(std::string_view channel) const {
-  auto r = call("conversations.archive", json::serialize(json::object{{"channel", channel}}));
-  if (!r) return tl::unexpected(r.error());
-  return {};
+void SlackWebApi::archive_async(std::string channel, SlackCallback<void> done) const {
+  call_async("conversations.archive", json::serialize(json::object{{"channel", channel}}),
+             then<void>(std::move(done), [](const SlackResponse&) -> Result<void> { return {}; }));
 }
 
-Result<std::string> SlackWebApi::lookup_user_by_email(std::string_view email) const {
-  auto r = call_form("users.lookupByEmail", {{"email", std::string(email)}}, config_.bot_token);
-  if (!r) return tl::unexpected(r.error());
-  const auto obj = parse_ok(*r);
-  const auto* user = sub(obj, "user");
-  if (!user) return fail(ErrorKind::transient, "slack users.lookupByEmail: answer without 'user'");
-  return required(*user, "id", "users.lookupByEmail");
+void SlackWebApi::lookup_user_by_email_async(std::string email, SlackCallback<std::string> done) const {
+  call_form_async("users.lookupByEmail", {{"email", std::move(email)}}, state_->config.bot_token,
+                  then<std::string>(std::move(done), [](const SlackResponse& r) -> Result<std::string> {
+                    const auto obj = parse_ok(r);
+                    const auto* user = sub(obj, "user");
+                    if (!user) return fail(ErrorKind::transient, "slack users.lookupByEmail: answer without 'user'");
+                    return required(*user, "id", "users.lookupByEmail");
+                  }));
 }
 
-Result<SlackUser> SlackWebApi::user_info(std::string_view user_id) const {
-  auto r = call_form("users.info", {{"user", std::string(user_id)}}, config_.bot_token);
-  if (!r) return tl::unexpected(r.error());
-  const auto obj = parse_ok(*r);
-  const auto* user = sub(obj, "user");
-  if (!user) return fail(ErrorKind::transient, "slack users.info: answer without 'user'");
-  SlackUser out;
-  out.id = str(*user, "id");
-  out.name = str(*user, "real_name");
-  if (out.name.empty()) out.name = str(*user, "name");
-  if (const auto* profile = sub(*user, "profile")) {
-    out.email = str(*profile, "email");
-    if (out.name.empty()) out.name = str(*profile, "real_name");
-  }
-  if (out.id.empty()) return fail(ErrorKind::transient, "slack users.info: answer without 'user.id'");
-  return out;
+void SlackWebApi::user_info_async(std::string user_id, SlackCallback<SlackUser> done) const {
+  call_form_async("users.info", {{"user", std::move(user_id)}}, state_->config.bot_token,
+                  then<SlackUser>(std::move(done), [](const SlackResponse& r) -> Result<SlackUser> {
+                    const auto obj = parse_ok(r);
+                    const auto* user = sub(obj, "user");
+                    if (!user) return fail(ErrorKind::transient, "slack users.info: answer without 'user'");
+                    SlackUser out;
+                    out.id = str(*user, "id");
+                    out.name = str(*user, "real_name");
+                    if (out.name.empty()) out.name = str(*user, "name");
+                    if (const auto* profile = sub(*user, "profile")) {
+                      out.email = str(*profile, "email");
+                      if (out.name.empty()) out.name = str(*profile, "real_name");
+                    }
+                    if (out.id.empty()) return fail(ErrorKind::transient, "slack users.info: answer without 'user.id'");
+                    return out;
+                  }));
 }
 
-Result<AuthInfo> SlackWebApi::auth_test() const {
-  auto r = call_form("auth.test", {}, config_.bot_token);
-  if (!r) return tl::unexpected(r.error());
-  const auto obj = parse_ok(*r);
-  return AuthInfo{str(obj, "user_id"), str(obj, "team_id"), str(obj, "bot_id")};
+void SlackWebApi::auth_test_async(SlackCallback<AuthInfo> done) const {
+  call_form_async("auth.test", {}, state_->config.bot_token,
+                  then<AuthInfo>(std::move(done), [](const SlackResponse& r) -> Result<AuthInfo> {
+                    const auto obj = parse_ok(r);
+                    return AuthInfo{str(obj, "user_id"), str(obj, "team_id"), str(obj, "bot_id")};
+                  }));
 }
 
-Result<std::string> SlackWebApi::open_connection(std::string_view app_token) const {
-  auto r = call_form("apps.connections.open", {}, app_token);
-  if (!r) return tl::unexpected(r.error());
-  return required(parse_ok(*r), "url", "apps.connections.open");
+void SlackWebApi::open_connection_async(std::string app_token, SlackCallback<std::string> done) const {
+  // Its own key: a reconnection never queues behind a storm of pages.
+  const std::string method = "apps.connections.open";
+  auto request = state_->web_request(method, "", "application/x-www-form-urlencoded", app_token);
+  state_->send(state_->config.http_key + "-connect", method, std::move(request),
+               then<std::string>(std::move(done), [](const SlackResponse& r) {
+                 return required(parse_ok(r), "url", "apps.connections.open");
+               }));
+}
+
+void SlackWebApi::post_response_url_async(std::string url, std::string message_json, SlackCallback<void> done) const {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = std::move(url);
+  request.body = std::move(message_json);
+  request.headers = {{"Content-Type", "application/json"}, {"User-Agent", "baton/0.1"}};
+  request.timeout = state_->config.timeout;
+  state_->http->request(state_->config.http_key + "-response-url", std::move(request),
+                        [done = std::move(done)](Result<HttpResponse> response) {
+                          if (!response) return done(tl::unexpected(response.error()));
+                          const int s = response->status;
+                          if (s >= 200 && s < 300) return done({});
+                          const bool transient = s == 408 || s == 429 || (s >= 500 && s < 600);
+                          done(fail(transient ? ErrorKind::transient : ErrorKind::permanent,
+                                    "slack response_url: HTTP " + std::to_string(s)));
+                        });
 }
 
 }  // namespace baton::slack

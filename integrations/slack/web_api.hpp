@@ -1,15 +1,25 @@
 #pragma once
-// A blocking client for the Slack Web API (api.slack.com/web): one POST
-// per method call, Slack's {"ok":...} envelopes mapped onto the error taxonomy
-// in one table. JSON stays in web_api.cpp; callers pass and get JSON as text.
+// A non-blocking client for the Slack Web API (api.slack.com/web): one POST
+// per method call on the AsyncHttpClient, Slack's {"ok":...} envelopes mapped
+// onto the error taxonomy in one table. JSON, Asio and curl stay in
+// web_api.cpp; callers pass and get JSON as text.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/result.hpp"
 #include "integrations/http_client.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+namespace baton::integrations {
+class AsyncHttpClient;
+}
 
 namespace baton::slack {
 
@@ -17,6 +27,8 @@ struct SlackConfig {
   std::string base_url = "https://slack.com/api";  ///< GovSlack and tests point elsewhere
   std::string bot_token;                           ///< "xoxb-..."
   std::chrono::milliseconds timeout{10000};
+  /// The AsyncHttpClient key (its in-flight limit) the calls are queued under.
+  std::string http_key = "slack";
 };
 
 /// The raw JSON text of an `{"ok":true,...}` answer.
@@ -60,55 +72,76 @@ Result<SlackResponse> classify_slack(std::string_view method, const integrations
 /// The Slack error code at the end of a message made by classify_slack(), or "".
 std::string slack_error_code(const Error& error);
 
-/// Thread-safe (one HttpClient per calling thread). Every call is
-/// `POST {base_url}/{method}` with `Authorization: Bearer <token>`: a JSON body
-/// (`application/json; charset=utf-8`) for write methods; a form body for the
-/// read methods that take no JSON (users.lookupByEmail, users.info, auth.test,
-/// apps.connections.open). Transport errors are `transient`. Blocking.
+template <typename T>
+using SlackCallback = std::function<void(Result<T>)>;
+
+/// A non-blocking client on the service's AsyncHttpClient (docs/async_http.md).
+/// Every call is `POST {base_url}/{method}` with `Authorization: Bearer <token>`:
+/// a JSON body (`application/json; charset=utf-8`) for write methods; a form body
+/// for the read methods that take no JSON (users.lookupByEmail, users.info,
+/// auth.test, apps.connections.open), as api.slack.com/web describes. Requests go
+/// under the AsyncHttpClient key `config.http_key` (apps.connections.open under
+/// "<http_key>-connect", response_url posts under "<http_key>-response-url", so
+/// neither queues behind a storm of pages). Transport errors are `transient`.
+///
+/// Thread-safe; no call blocks or sleeps. `done` is called exactly once, on a
+/// thread running `io` (the client's network thread), never inside the call:
+/// keep it short. Methods with a rate tier (slack_tier_per_minute) are paced per
+/// SlackWebApi: a call finds its slot at once, or waits for it on an Asio timer
+/// when it comes within 250 ms (no thread waits); past that it is not sent and
+/// `done` gets rate_limited with retry_after, so the dispatcher re-queues the
+/// delivery instead.
 class SlackWebApi {
  public:
-  explicit SlackWebApi(SlackConfig config);
+  using FormArgs = std::vector<std::pair<std::string, std::string>>;
+
+  /// `io` is the io_context `http` runs on (its timers pace the tiers). Both
+  /// must outlive the calls in flight (App::stop shuts `http` down first).
+  SlackWebApi(SlackConfig config, std::shared_ptr<integrations::AsyncHttpClient> http, boost::asio::io_context& io);
 
   /// Any method with JSON arguments (`args_json` a JSON object's text).
-  Result<SlackResponse> call(std::string_view method, std::string_view args_json) const;
+  void call_async(std::string method, std::string args_json, SlackCallback<SlackResponse> done) const;
   /// Any method with form arguments and an explicit token.
-  Result<SlackResponse> call_form(std::string_view method, const std::vector<std::pair<std::string, std::string>>& args,
-                                  std::string_view token) const;
+  void call_form_async(std::string method, FormArgs args, std::string token, SlackCallback<SlackResponse> done) const;
 
   /// `blocks_json` is a JSON array's text, or empty for none; `text` is the
   /// notification fallback and is always sent.
-  Result<MessageTs> post_message(std::string_view channel, std::string_view text, std::string_view blocks_json) const;
-  Result<void> update_message(std::string_view channel, std::string_view ts, std::string_view text,
-                              std::string_view blocks_json) const;
+  void post_message_async(std::string channel, std::string text, std::string blocks_json,
+                          SlackCallback<MessageTs> done) const;
+  void update_message_async(std::string channel, std::string ts, std::string text, std::string blocks_json,
+                            SlackCallback<void> done) const;
   /// The ephemeral message's ts.
-  Result<std::string> post_ephemeral(std::string_view channel, std::string_view user, std::string_view text,
-                                     std::string_view blocks_json) const;
+  void post_ephemeral_async(std::string channel, std::string user, std::string text, std::string blocks_json,
+                            SlackCallback<std::string> done) const;
   /// conversations.open: the DM channel id ("D...") with `user_id`.
-  Result<std::string> open_dm(std::string_view user_id) const;
+  void open_dm_async(std::string user_id, SlackCallback<std::string> done) const;
   /// conversations.create: the new channel's id.
-  Result<std::string> create_channel(std::string_view name, bool is_private = false) const;
-  Result<void> invite(std::string_view channel, const std::vector<std::string>& user_ids) const;
-  Result<void> set_topic(std::string_view channel, std::string_view topic) const;
-  Result<void> archive(std::string_view channel) const;
+  void create_channel_async(std::string name, bool is_private, SlackCallback<std::string> done) const;
+  void invite_async(std::string channel, std::vector<std::string> user_ids, SlackCallback<void> done) const;
+  void set_topic_async(std::string channel, std::string topic, SlackCallback<void> done) const;
+  void archive_async(std::string channel, SlackCallback<void> done) const;
   /// users.lookupByEmail: the user id; not_found (users_not_found) when none.
-  Result<std::string> lookup_user_by_email(std::string_view email) const;
-  Result<SlackUser> user_info(std::string_view user_id) const;
-  Result<AuthInfo> auth_test() const;
+  void lookup_user_by_email_async(std::string email, SlackCallback<std::string> done) const;
+  void user_info_async(std::string user_id, SlackCallback<SlackUser> done) const;
+  void auth_test_async(SlackCallback<AuthInfo> done) const;
   /// apps.connections.open with the app-level token ("xapp-..."): a single-use wss:// URL.
-  Result<std::string> open_connection(std::string_view app_token) const;
+  void open_connection_async(std::string app_token, SlackCallback<std::string> done) const;
 
-  const SlackConfig& config() const { return config_; }
+  /// Not a Web API method: POSTs a message JSON to an interaction's
+  /// response_url (api.slack.com/interactivity/handling#message_responses),
+  /// without a token. Any 2xx is success; other statuses are errors
+  /// (transient for 408, 429 and 5xx, else permanent).
+  void post_response_url_async(std::string url, std::string message_json, SlackCallback<void> done) const;
+
+  /// Runs `fn` on `io` at `when` (an Asio timer: no thread waits). `fn` must not
+  /// block; it does not run if `io` stops first.
+  void run_at(std::chrono::steady_clock::time_point when, std::function<void()> fn) const;
+
+  const SlackConfig& config() const;
 
  private:
-  struct Tiers;
-  /// Waits briefly (at most 250 ms) for Slack's per-method rate tier; past
-  /// that, rate_limited with retry_after, so the dispatcher re-queues the
-  /// delivery instead of a worker thread sleeping.
-  Result<void> pace(std::string_view method) const;
-
-  SlackConfig config_;
-  std::string base_;  // base_url without trailing slashes
-  std::shared_ptr<Tiers> tiers_;
+  struct State;
+  std::shared_ptr<State> state_;
 };
 
 /// Calls per minute Slack allows a method (its rate tier), or 0 when baton does

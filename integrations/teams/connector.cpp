@@ -4,15 +4,17 @@
 
 #include <algorithm>
 #include <array>
+#include <stdexcept>
 #include <utility>
 
+#include "integrations/common/async_http.hpp"
 #include "integrations/sms/twilio_signature.hpp"
+#include "integrations/teams/async_wait.hpp"
 
 namespace baton::teams {
 namespace json = boost::json;
 namespace {
 
-using integrations::HttpClient;
 using integrations::HttpRequest;
 using integrations::HttpResponse;
 
@@ -47,11 +49,6 @@ constexpr std::array<std::pair<std::string_view, ErrorKind>, 4> kAadTable{{
 }};
 
 const engine::SystemClock kSystemClock;
-
-HttpClient& thread_client() {
-  thread_local HttpClient client;
-  return client;
-}
 
 std::string trim_slashes(std::string_view url) {
   while (!url.empty() && url.back() == '/') url.remove_suffix(1);
@@ -131,38 +128,51 @@ Result<void> classify_teams(std::string_view operation, const HttpResponse& resp
 
 // --- TokenProvider ---------------------------------------------------------
 
-TokenProvider::TokenProvider(TeamsConfig config) : config_(std::move(config)), clock_(&kSystemClock) {}
+struct TokenProvider::State {
+  struct Cached {
+    std::string token;
+    engine::TimePoint refresh_at;
+  };
+  struct Scope {
+    std::optional<Cached> cached;
+    bool fetching = false;
+    std::vector<TokenDone> waiters;  // answered when the fetch in flight ends
+  };
 
-TokenProvider::TokenProvider(TeamsConfig config, const engine::Clock& clock)
-    : config_(std::move(config)), clock_(&clock) {}
+  TeamsConfig config;
+  std::shared_ptr<integrations::AsyncHttpClient> http;
+  const engine::Clock* clock;
+  std::size_t max_waiters;
+  mutable std::mutex mutex;  // never held across a request or a callback
+  std::map<std::string, Scope, std::less<>> scopes;
+  std::size_t fetches = 0;
 
-Result<std::string> TokenProvider::bot_token() { return token_for(std::string(kBotScope)); }
+  HttpRequest token_request(const std::string& scope) const {
+    const std::string tenant = config.tenant_id.empty() ? std::string("botframework.com") : config.tenant_id;
+    HttpRequest request;
+    request.method = "POST";
+    request.url = trim_slashes(config.login_base) + "/" + enc(tenant) + "/oauth2/v2.0/token";
+    request.timeout = config.timeout;
+    request.body = integrations::form_encode({{"grant_type", "client_credentials"},
+                                              {"client_id", config.app_id},
+                                              {"client_secret", config.app_password},
+                                              {"scope", scope}});
+    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                       {"Accept", "application/json"},
+                       {"User-Agent", "baton/0.1"}};
+    return request;
+  }
+};
 
-Result<std::string> TokenProvider::graph_token() { return token_for(std::string(kGraphScope)); }
+namespace {
 
-void TokenProvider::invalidate() {
-  std::lock_guard lock(mutex_);
-  cache_.clear();
-}
+struct Issued {
+  std::string token;
+  std::int64_t expires_in = 3600;
+};
 
-Result<std::string> TokenProvider::token_for(const std::string& scope) {
-  std::lock_guard lock(mutex_);
-  const auto now = clock_->now();
-  if (auto it = cache_.find(scope); it != cache_.end() && now < it->second.refresh_at) return it->second.token;
-
-  const std::string tenant = config_.tenant_id.empty() ? std::string("botframework.com") : config_.tenant_id;
-  HttpRequest request;
-  request.method = "POST";
-  request.url = trim_slashes(config_.login_base) + "/" + enc(tenant) + "/oauth2/v2.0/token";
-  request.timeout = config_.timeout;
-  request.body = integrations::form_encode({{"grant_type", "client_credentials"},
-                                            {"client_id", config_.app_id},
-                                            {"client_secret", config_.app_password},
-                                            {"scope", scope}});
-  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
-                     {"Accept", "application/json"},
-                     {"User-Agent", "baton/0.1"}};
-  auto response = thread_client().request(request);
+// The token endpoint's answer: the token and its lifetime, or the error.
+Result<Issued> parse_token_answer(const Result<HttpResponse>& response) {
   if (!response) return tl::unexpected(response.error());
   auto body = parse_object(response->body);
   if (response->status < 200 || response->status >= 300) {
@@ -177,145 +187,324 @@ Result<std::string> TokenProvider::token_for(const std::string& scope) {
     }
     return fail(aad_error_kind(code), std::move(message));
   }
-  const std::string token = body ? str(*body, "access_token") : std::string();
-  if (token.empty()) return fail(ErrorKind::transient, "teams token: answer without 'access_token'");
-  std::int64_t expires_in = 3600;
+  Issued issued;
+  issued.token = body ? str(*body, "access_token") : std::string();
+  if (issued.token.empty()) return fail(ErrorKind::transient, "teams token: answer without 'access_token'");
   if (const auto* v = body->if_contains("expires_in")) {
     if (v->is_int64()) {
-      expires_in = v->as_int64();
+      issued.expires_in = v->as_int64();
     } else if (v->is_uint64()) {
-      expires_in = static_cast<std::int64_t>(std::min<std::uint64_t>(v->as_uint64(), 86400 * 365));
+      issued.expires_in = static_cast<std::int64_t>(std::min<std::uint64_t>(v->as_uint64(), 86400 * 365));
     } else if (v->is_string()) {  // some endpoints send it quoted
       try {
-        expires_in = std::stoll(std::string(v->as_string()));
+        issued.expires_in = std::stoll(std::string(v->as_string()));
       } catch (const std::exception&) {
-        expires_in = 0;
+        issued.expires_in = 0;
       }
     }
   }
-  // Cached until 5 minutes before expiry; a shorter-lived token is used once and not cached.
-  const auto refresh_at = now + std::chrono::seconds(expires_in) - kRefreshMargin;
-  if (refresh_at > now) cache_[scope] = Cached{token, refresh_at};
-  return token;
+  return issued;
+}
+
+void token_for(const std::shared_ptr<TokenProvider::State>& state, std::string_view scope_name,
+               TokenProvider::TokenDone done) {
+  auto& s = *state;
+  std::unique_lock lock(s.mutex);
+  const auto now = s.clock->now();
+  auto it = s.scopes.find(scope_name);
+  if (it == s.scopes.end()) it = s.scopes.emplace(std::string(scope_name), TokenProvider::State::Scope{}).first;
+  auto& scope = it->second;
+  if (scope.cached && now < scope.cached->refresh_at) {
+    auto token = scope.cached->token;
+    lock.unlock();
+    return done(std::move(token));
+  }
+  if (scope.waiters.size() >= s.max_waiters) {
+    lock.unlock();
+    return done(fail(ErrorKind::transient, "teams token: too many requests waiting for a token"));
+  }
+  scope.waiters.push_back(std::move(done));
+  if (scope.fetching) return;  // the fetch in flight answers this one too
+  scope.fetching = true;
+  ++s.fetches;
+  const std::string name = it->first;
+  lock.unlock();
+
+  s.http->request("teams-token", s.token_request(name), [state, name, now](Result<HttpResponse> response) {
+    auto issued = parse_token_answer(response);
+    std::vector<TokenProvider::TokenDone> waiters;
+    {
+      std::lock_guard guard(state->mutex);
+      auto& scope = state->scopes[name];
+      scope.fetching = false;
+      waiters = std::exchange(scope.waiters, {});
+      // Cached until 5 minutes before expiry; a shorter-lived token is used once and not cached.
+      if (issued) {
+        const auto refresh_at = now + std::chrono::seconds(issued->expires_in) - kRefreshMargin;
+        if (refresh_at > now) scope.cached = TokenProvider::State::Cached{issued->token, refresh_at};
+      }
+    }
+    for (auto& waiter : waiters) {
+      if (issued) {
+        waiter(issued->token);
+      } else {
+        waiter(tl::unexpected(issued.error()));
+      }
+    }
+  });
+}
+
+}  // namespace
+
+TokenProvider::TokenProvider(TeamsConfig config, std::shared_ptr<integrations::AsyncHttpClient> http)
+    : TokenProvider(std::move(config), std::move(http), kSystemClock) {}
+
+TokenProvider::TokenProvider(TeamsConfig config, std::shared_ptr<integrations::AsyncHttpClient> http,
+                             const engine::Clock& clock, std::size_t max_waiters)
+    : state_(std::make_shared<State>()) {
+  if (!http) throw std::invalid_argument("teams: the token provider needs an AsyncHttpClient");
+  state_->config = std::move(config);
+  state_->http = std::move(http);
+  state_->clock = &clock;
+  state_->max_waiters = std::max<std::size_t>(max_waiters, 1);
+}
+
+TokenProvider::~TokenProvider() = default;
+
+void TokenProvider::bot_token_async(TokenDone done) { token_for(state_, kBotScope, std::move(done)); }
+
+void TokenProvider::graph_token_async(TokenDone done) { token_for(state_, kGraphScope, std::move(done)); }
+
+Result<std::string> TokenProvider::bot_token() {
+  return detail::wait_for<std::string>([this](TokenDone done) { bot_token_async(std::move(done)); });
+}
+
+Result<std::string> TokenProvider::graph_token() {
+  return detail::wait_for<std::string>([this](TokenDone done) { graph_token_async(std::move(done)); });
+}
+
+void TokenProvider::invalidate() {
+  std::lock_guard lock(state_->mutex);
+  for (auto& [name, scope] : state_->scopes) scope.cached.reset();
+}
+
+void TokenProvider::invalidate(std::string_view token) {
+  std::lock_guard lock(state_->mutex);
+  for (auto& [name, scope] : state_->scopes) {
+    if (scope.cached && scope.cached->token == token) scope.cached.reset();
+  }
+}
+
+std::size_t TokenProvider::fetches() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->fetches;
 }
 
 // --- BotConnector ----------------------------------------------------------
 
-BotConnector::BotConnector(TeamsConfig config, std::shared_ptr<TokenProvider> tokens)
-    : config_(std::move(config)), tokens_(std::move(tokens)) {}
+struct BotConnector::Shared {
+  TeamsConfig config;
+  std::shared_ptr<TokenProvider> tokens;
+  std::shared_ptr<integrations::AsyncHttpClient> http;
+};
 
-Result<HttpResponse> BotConnector::call(std::string_view operation, std::string method, std::string url,
-                                        std::string body) {
-  for (int attempt = 0;; ++attempt) {
-    auto token = tokens_->bot_token();
-    if (!token) return tl::unexpected(token.error());
+namespace {
+
+using Connector = std::shared_ptr<const BotConnector::Shared>;
+using ResponseDone = std::function<void(Result<HttpResponse>)>;
+
+// One connector call: the bot token, the request, and on a first 401 (a token
+// revoked or rotated under us) a new token and one more try.
+void call(Connector c, std::string operation, std::string method, std::string url, std::string body, int attempt,
+          ResponseDone done) {
+  auto tokens = c->tokens;
+  tokens->bot_token_async([c = std::move(c), operation = std::move(operation), method = std::move(method),
+                           url = std::move(url), body = std::move(body), attempt,
+                           done = std::move(done)](Result<std::string> token) mutable {
+    if (!token) return done(tl::unexpected(token.error()));
     HttpRequest request;
     request.method = method;
     request.url = url;
-    request.timeout = config_.timeout;
+    request.timeout = c->config.timeout;
     request.body = body;
     request.headers = {{"Authorization", "Bearer " + *token}, {"Accept", "application/json"}, {"User-Agent", "baton/0.1"}};
     if (method != "GET") request.headers.emplace_back("Content-Type", "application/json; charset=utf-8");
-    auto response = thread_client().request(request);
-    if (!response) return tl::unexpected(response.error());
-    // A 401 may be a token revoked or rotated under us: fetch a new one and try once more.
-    if (response->status == 401 && attempt == 0) {
-      tokens_->invalidate();
-      continue;
-    }
-    if (auto ok = classify_teams(operation, *response); !ok) return tl::unexpected(ok.error());
-    return std::move(*response);
+    auto http = c->http;
+    http->request("teams", std::move(request),
+                  [c = std::move(c), operation = std::move(operation), method = std::move(method), url = std::move(url),
+                   body = std::move(body), attempt, token = std::move(*token),
+                   done = std::move(done)](Result<HttpResponse> response) mutable {
+                    if (!response) return done(tl::unexpected(response.error()));
+                    if (response->status == 401 && attempt == 0) {
+                      c->tokens->invalidate(token);
+                      return call(std::move(c), std::move(operation), std::move(method), std::move(url),
+                                  std::move(body), 1, std::move(done));
+                    }
+                    if (auto ok = classify_teams(operation, *response); !ok) return done(tl::unexpected(ok.error()));
+                    done(std::move(*response));
+                  });
+  });
+}
+
+void call(const Connector& c, std::string operation, std::string method, std::string url, std::string body,
+          ResponseDone done) {
+  call(c, std::move(operation), std::move(method), std::move(url), std::move(body), 0, std::move(done));
+}
+
+// A 2xx answer's body field `key` as the result.
+std::function<void(Result<HttpResponse>)> id_of(std::string operation, std::string key,
+                                                BotConnector::Done<std::string> done) {
+  return [operation = std::move(operation), key = std::move(key), done = std::move(done)](Result<HttpResponse> r) {
+    if (!r) return done(tl::unexpected(r.error()));
+    done(required_id(operation, *r, key));
+  };
+}
+
+}  // namespace
+
+BotConnector::BotConnector(TeamsConfig config, std::shared_ptr<TokenProvider> tokens,
+                           std::shared_ptr<integrations::AsyncHttpClient> http) {
+  if (!tokens) throw std::invalid_argument("teams: the connector needs a token provider");
+  if (!http) throw std::invalid_argument("teams: the connector needs an AsyncHttpClient");
+  shared_ = std::make_shared<const Shared>(Shared{std::move(config), std::move(tokens), std::move(http)});
+}
+
+const TeamsConfig& BotConnector::config() const { return shared_->config; }
+
+void BotConnector::create_channel_thread_async(std::string_view service_url, std::string_view channel_id,
+                                               std::string_view activity_json, Done<ConversationRef> done) {
+  auto activity = activity_object("create_channel_thread", activity_json);
+  if (!activity) return done(tl::unexpected(activity.error()));
+  const auto& config = shared_->config;
+  json::object channel_data{{"channel", json::object{{"id", channel_id}}}};
+  json::object params{{"isGroup", true}};
+  if (!config.tenant_id.empty()) {
+    channel_data["tenant"] = json::object{{"id", config.tenant_id}};
+    params["tenantId"] = config.tenant_id;
   }
+  params["channelData"] = std::move(channel_data);
+  params["activity"] = std::move(*activity);
+  call(shared_, "create_channel_thread", "POST", conversations_url(service_url), json::serialize(params),
+       [service_url = std::string(service_url), done = std::move(done)](Result<HttpResponse> response) {
+         if (!response) return done(tl::unexpected(response.error()));
+         auto id = required_id("create_channel_thread", *response, "id");
+         if (!id) return done(tl::unexpected(id.error()));
+         auto obj = parse_object(response->body);
+         std::string activity_id = str(*obj, "activityId");
+         if (activity_id.empty()) {  // "19:...@thread.tacv2;messageid=<id>": the thread root is the activity
+           if (auto pos = id->find(";messageid="); pos != std::string::npos) activity_id = id->substr(pos + 11);
+         }
+         done(ConversationRef{service_url, *id, activity_id});
+       });
+}
+
+void BotConnector::create_personal_async(std::string_view service_url, std::string_view user_id,
+                                         Done<ConversationRef> done) {
+  const auto& config = shared_->config;
+  json::object params{{"isGroup", false},
+                      {"bot", json::object{{"id", "28:" + config.app_id}}},
+                      {"members", json::array{json::object{{"id", user_id}}}}};
+  if (!config.tenant_id.empty()) {
+    params["channelData"] = json::object{{"tenant", json::object{{"id", config.tenant_id}}}};
+    params["tenantId"] = config.tenant_id;
+  }
+  call(shared_, "create_personal", "POST", conversations_url(service_url), json::serialize(params),
+       [service_url = std::string(service_url), done = std::move(done)](Result<HttpResponse> response) {
+         if (!response) return done(tl::unexpected(response.error()));
+         auto id = required_id("create_personal", *response, "id");
+         if (!id) return done(tl::unexpected(id.error()));
+         auto obj = parse_object(response->body);
+         done(ConversationRef{service_url, *id, str(*obj, "activityId")});
+       });
+}
+
+void BotConnector::send_async(std::string_view service_url, std::string_view conversation_id,
+                              std::string_view activity_json, Done<std::string> done) {
+  auto activity = activity_object("send", activity_json);
+  if (!activity) return done(tl::unexpected(activity.error()));
+  call(shared_, "send", "POST", conversations_url(service_url) + "/" + enc(conversation_id) + "/activities",
+       json::serialize(*activity), id_of("send", "id", std::move(done)));
+}
+
+void BotConnector::reply_async(std::string_view service_url, std::string_view conversation_id,
+                               std::string_view reply_to_id, std::string_view activity_json, Done<std::string> done) {
+  auto activity = activity_object("reply", activity_json);
+  if (!activity) return done(tl::unexpected(activity.error()));
+  if (!activity->contains("replyToId")) (*activity)["replyToId"] = reply_to_id;
+  call(shared_, "reply", "POST",
+       conversations_url(service_url) + "/" + enc(conversation_id) + "/activities/" + enc(reply_to_id),
+       json::serialize(*activity), id_of("reply", "id", std::move(done)));
+}
+
+void BotConnector::update_async(std::string_view service_url, std::string_view conversation_id,
+                                std::string_view activity_id, std::string_view activity_json, Done<void> done) {
+  auto activity = activity_object("update", activity_json);
+  if (!activity) return done(tl::unexpected(activity.error()));
+  if (!activity->contains("id")) (*activity)["id"] = activity_id;
+  call(shared_, "update", "PUT",
+       conversations_url(service_url) + "/" + enc(conversation_id) + "/activities/" + enc(activity_id),
+       json::serialize(*activity), [done = std::move(done)](Result<HttpResponse> response) {
+         if (!response) return done(tl::unexpected(response.error()));
+         done({});
+       });
+}
+
+void BotConnector::team_group_id_async(std::string_view service_url, std::string_view team_id, Done<std::string> done) {
+  call(shared_, "team_details", "GET", trim_slashes(service_url) + "/v3/teams/" + enc(team_id), "",
+       id_of("team_details", "aadGroupId", std::move(done)));
+}
+
+void BotConnector::member_email_async(std::string_view service_url, std::string_view conversation_id,
+                                      std::string_view user_id, Done<std::string> done) {
+  call(shared_, "member", "GET",
+       trim_slashes(service_url) + "/v3/conversations/" + enc(conversation_id) + "/members/" + enc(user_id), "",
+       [done = std::move(done)](Result<HttpResponse> response) {
+         if (!response) return done(tl::unexpected(response.error()));
+         if (auto email = required_id("member", *response, "email")) return done(std::move(email));
+         done(required_id("member", *response, "userPrincipalName"));
+       });
 }
 
 Result<ConversationRef> BotConnector::create_channel_thread(std::string_view service_url, std::string_view channel_id,
                                                             std::string_view activity_json) {
-  auto activity = activity_object("create_channel_thread", activity_json);
-  if (!activity) return tl::unexpected(activity.error());
-  json::object channel_data{{"channel", json::object{{"id", channel_id}}}};
-  json::object params{{"isGroup", true}};
-  if (!config_.tenant_id.empty()) {
-    channel_data["tenant"] = json::object{{"id", config_.tenant_id}};
-    params["tenantId"] = config_.tenant_id;
-  }
-  params["channelData"] = std::move(channel_data);
-  params["activity"] = std::move(*activity);
-  auto response = call("create_channel_thread", "POST", conversations_url(service_url), json::serialize(params));
-  if (!response) return tl::unexpected(response.error());
-  auto id = required_id("create_channel_thread", *response, "id");
-  if (!id) return tl::unexpected(id.error());
-  auto obj = parse_object(response->body);
-  std::string activity_id = str(*obj, "activityId");
-  if (activity_id.empty()) {  // "19:...@thread.tacv2;messageid=<id>": the thread root is the activity
-    if (auto pos = id->find(";messageid="); pos != std::string::npos) activity_id = id->substr(pos + 11);
-  }
-  return ConversationRef{std::string(service_url), *id, activity_id};
+  return detail::wait_for<ConversationRef>(
+      [&](Done<ConversationRef> done) { create_channel_thread_async(service_url, channel_id, activity_json, std::move(done)); });
 }
 
 Result<ConversationRef> BotConnector::create_personal(std::string_view service_url, std::string_view user_id) {
-  json::object params{{"isGroup", false},
-                      {"bot", json::object{{"id", "28:" + config_.app_id}}},
-                      {"members", json::array{json::object{{"id", user_id}}}}};
-  if (!config_.tenant_id.empty()) {
-    params["channelData"] = json::object{{"tenant", json::object{{"id", config_.tenant_id}}}};
-    params["tenantId"] = config_.tenant_id;
-  }
-  auto response = call("create_personal", "POST", conversations_url(service_url), json::serialize(params));
-  if (!response) return tl::unexpected(response.error());
-  auto id = required_id("create_personal", *response, "id");
-  if (!id) return tl::unexpected(id.error());
-  auto obj = parse_object(response->body);
-  return ConversationRef{std::string(service_url), *id, str(*obj, "activityId")};
+  return detail::wait_for<ConversationRef>(
+      [&](Done<ConversationRef> done) { create_personal_async(service_url, user_id, std::move(done)); });
 }
 
 Result<std::string> BotConnector::send(std::string_view service_url, std::string_view conversation_id,
                                        std::string_view activity_json) {
-  auto activity = activity_object("send", activity_json);
-  if (!activity) return tl::unexpected(activity.error());
-  auto response = call("send", "POST", conversations_url(service_url) + "/" + enc(conversation_id) + "/activities",
-                       json::serialize(*activity));
-  if (!response) return tl::unexpected(response.error());
-  return required_id("send", *response, "id");
+  return detail::wait_for<std::string>(
+      [&](Done<std::string> done) { send_async(service_url, conversation_id, activity_json, std::move(done)); });
 }
 
 Result<std::string> BotConnector::reply(std::string_view service_url, std::string_view conversation_id,
                                         std::string_view reply_to_id, std::string_view activity_json) {
-  auto activity = activity_object("reply", activity_json);
-  if (!activity) return tl::unexpected(activity.error());
-  if (!activity->contains("replyToId")) (*activity)["replyToId"] = reply_to_id;
-  auto response = call("reply", "POST",
-                       conversations_url(service_url) + "/" + enc(conversation_id) + "/activities/" + enc(reply_to_id),
-                       json::serialize(*activity));
-  if (!response) return tl::unexpected(response.error());
-  return required_id("reply", *response, "id");
+  return detail::wait_for<std::string>([&](Done<std::string> done) {
+    reply_async(service_url, conversation_id, reply_to_id, activity_json, std::move(done));
+  });
 }
 
 Result<void> BotConnector::update(std::string_view service_url, std::string_view conversation_id,
                                   std::string_view activity_id, std::string_view activity_json) {
-  auto activity = activity_object("update", activity_json);
-  if (!activity) return tl::unexpected(activity.error());
-  if (!activity->contains("id")) (*activity)["id"] = activity_id;
-  auto response = call("update", "PUT",
-                       conversations_url(service_url) + "/" + enc(conversation_id) + "/activities/" + enc(activity_id),
-                       json::serialize(*activity));
-  if (!response) return tl::unexpected(response.error());
-  return {};
+  return detail::wait_for<void>([&](Done<void> done) {
+    update_async(service_url, conversation_id, activity_id, activity_json, std::move(done));
+  });
 }
 
 Result<std::string> BotConnector::team_group_id(std::string_view service_url, std::string_view team_id) {
-  auto response = call("team_details", "GET", trim_slashes(service_url) + "/v3/teams/" + enc(team_id), "");
-  if (!response) return tl::unexpected(response.error());
-  return required_id("team_details", *response, "aadGroupId");
+  return detail::wait_for<std::string>(
+      [&](Done<std::string> done) { team_group_id_async(service_url, team_id, std::move(done)); });
 }
 
 Result<std::string> BotConnector::member_email(std::string_view service_url, std::string_view conversation_id,
                                                std::string_view user_id) {
-  auto response = call("member", "GET",
-                       trim_slashes(service_url) + "/v3/conversations/" + enc(conversation_id) + "/members/" + enc(user_id),
-                       "");
-  if (!response) return tl::unexpected(response.error());
-  if (auto email = required_id("member", *response, "email")) return email;
-  return required_id("member", *response, "userPrincipalName");
+  return detail::wait_for<std::string>(
+      [&](Done<std::string> done) { member_email_async(service_url, conversation_id, user_id, std::move(done)); });
 }
 
 // --- ConversationLimiter ---------------------------------------------------

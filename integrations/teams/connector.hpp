@@ -5,6 +5,7 @@
 // in connector.cpp; callers pass activities as JSON text.
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,10 @@
 #include "engine/time.hpp"
 #include "integrations/http_client.hpp"
 #include "integrations/teams/teams_config.hpp"
+
+namespace baton::integrations {
+class AsyncHttpClient;
+}
 
 namespace baton::teams {
 
@@ -36,32 +41,48 @@ ErrorKind aad_error_kind(std::string_view code);
 Result<void> classify_teams(std::string_view operation, const integrations::HttpResponse& response);
 
 /// OAuth2 client credentials against {login_base}/{tenant_id or
-/// botframework.com}/oauth2/v2.0/token. Each scope's token is cached until
-/// 5 minutes before its expiry; concurrent refreshes are serialized (one
-/// blocking request at a time). Token endpoint errors: aad_error_kind() of the
-/// body's `error`, else teams_status_kind(); transport errors transient.
+/// botframework.com}/oauth2/v2.0/token
+/// (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow),
+/// on the non-blocking AsyncHttpClient. Each scope's token is cached until 5
+/// minutes before its expiry. Concurrent callers share one fetch per scope:
+/// they wait as callbacks (at most `max_waiters` per scope; more are refused
+/// at once, transient), never on a thread. Token endpoint errors: aad_error_kind()
+/// of the body's `error`, else teams_status_kind(); transport errors transient.
 /// Thread-safe.
 class TokenProvider {
  public:
-  explicit TokenProvider(TeamsConfig config);
-  TokenProvider(TeamsConfig config, const engine::Clock& clock);  ///< tests: expiry against this clock
+  using TokenDone = std::function<void(Result<std::string>)>;
+  static constexpr std::size_t kDefaultMaxWaiters = 4096;
 
-  Result<std::string> bot_token();    ///< scope https://api.botframework.com/.default
-  Result<std::string> graph_token();  ///< scope https://graph.microsoft.com/.default
-  /// Forgets every cached token (after a 401), so the next call fetches anew.
+  /// std::invalid_argument without `http`. `clock` (expiry) must outlive the provider.
+  TokenProvider(TeamsConfig config, std::shared_ptr<integrations::AsyncHttpClient> http);
+  TokenProvider(TeamsConfig config, std::shared_ptr<integrations::AsyncHttpClient> http, const engine::Clock& clock,
+                std::size_t max_waiters = kDefaultMaxWaiters);
+  ~TokenProvider();
+
+  /// Never block. `done` runs at once on the caller's thread when the token is
+  /// cached (or the waiters are full), else on the client's thread when the
+  /// shared fetch ends (or with "cancelled" when the client shuts down).
+  void bot_token_async(TokenDone done);    ///< scope https://api.botframework.com/.default
+  void graph_token_async(TokenDone done);  ///< scope https://graph.microsoft.com/.default
+
+  /// Blocking forms (detail::wait_for): tests and tools only, never on the client's thread.
+  Result<std::string> bot_token();
+  Result<std::string> graph_token();
+
+  /// Forgets every cached token, so the next call fetches anew.
   void invalidate();
+  /// Forgets `token` if it is still cached (a 401 answered it): callers that
+  /// were refused with the same token cause one refetch, not one each.
+  void invalidate(std::string_view token);
+
+  /// Fetches started so far (tests, metrics).
+  std::size_t fetches() const;
+
+  struct State;  ///< opaque: shared with callbacks in flight
 
  private:
-  struct Cached {
-    std::string token;
-    engine::TimePoint refresh_at;
-  };
-  Result<std::string> token_for(const std::string& scope);
-
-  TeamsConfig config_;
-  const engine::Clock* clock_;
-  std::mutex mutex_;  // held across the token request: one refresh at a time
-  std::map<std::string, Cached, std::less<>> cache_;
+  std::shared_ptr<State> state_;
 };
 
 struct ConversationRef {
@@ -70,46 +91,67 @@ struct ConversationRef {
   std::string activity_id;  ///< the first activity's id; "" for a personal chat without one
 };
 
-/// Bot Connector calls against a (trusted, JWT-validated) serviceUrl; a
-/// trailing '/' is normalised and conversation and activity ids are
-/// percent-encoded. Every call carries the bot token; on a 401 the token is
-/// fetched anew and the call retried once. Errors: classify_teams() (429
-/// rate_limited with Retry-After; 412/5xx transient; 401/403 auth_revoked; 404
-/// not_found; other 4xx permanent), token errors as TokenProvider, transport
-/// errors transient, an activity_json that is not a JSON object
-/// invalid_request. Blocking; thread-safe (one HttpClient per thread).
+/// Bot Connector calls (https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference)
+/// against a (trusted, JWT-validated) serviceUrl, on the non-blocking
+/// AsyncHttpClient (key "teams"); a trailing '/' is normalised and
+/// conversation and activity ids are percent-encoded. Every call carries the
+/// bot token; on a 401 the token is fetched anew and the call retried once.
+/// Errors: classify_teams() (429 rate_limited with Retry-After; 412/5xx
+/// transient; 401/403 auth_revoked; 404 not_found; other 4xx permanent),
+/// token errors as TokenProvider, transport errors transient, an activity_json
+/// that is not a JSON object invalid_request.
+/// The *_async calls never block; their callback runs exactly once, on the
+/// client's thread (or at once on the caller's for an invalid activity): keep
+/// it short. The others wait for their *_async twin (tests and tools only).
+/// Thread-safe; callbacks may outlive the connector.
 class BotConnector {
  public:
-  BotConnector(TeamsConfig config, std::shared_ptr<TokenProvider> tokens);
+  template <typename T>
+  using Done = std::function<void(Result<T>)>;
+
+  /// std::invalid_argument without `tokens` or `http`.
+  BotConnector(TeamsConfig config, std::shared_ptr<TokenProvider> tokens,
+               std::shared_ptr<integrations::AsyncHttpClient> http);
 
   /// New thread in a channel: POST {service_url}/v3/conversations {isGroup:true, channelData:{channel:{id}, tenant:{id}}, activity}
-  Result<ConversationRef> create_channel_thread(std::string_view service_url, std::string_view channel_id,
-                                                std::string_view activity_json);
+  void create_channel_thread_async(std::string_view service_url, std::string_view channel_id,
+                                   std::string_view activity_json, Done<ConversationRef> done);
   /// 1:1 chat: POST {service_url}/v3/conversations {bot:{id:"28:"+app_id}, members:[{id: user_id}], channelData:{tenant:{id}}, isGroup:false}
-  Result<ConversationRef> create_personal(std::string_view service_url, std::string_view user_id);
+  void create_personal_async(std::string_view service_url, std::string_view user_id, Done<ConversationRef> done);
   /// POST .../v3/conversations/{id}/activities: the new activity's id.
-  Result<std::string> send(std::string_view service_url, std::string_view conversation_id, std::string_view activity_json);
+  void send_async(std::string_view service_url, std::string_view conversation_id, std::string_view activity_json,
+                  Done<std::string> done);
   /// POST .../v3/conversations/{id}/activities/{reply_to_id} (replyToId set when absent): the new activity's id.
-  Result<std::string> reply(std::string_view service_url, std::string_view conversation_id, std::string_view reply_to_id,
-                            std::string_view activity_json);
+  void reply_async(std::string_view service_url, std::string_view conversation_id, std::string_view reply_to_id,
+                   std::string_view activity_json, Done<std::string> done);
   /// PUT .../v3/conversations/{id}/activities/{activity_id} (id set when absent).
-  Result<void> update(std::string_view service_url, std::string_view conversation_id, std::string_view activity_id,
-                      std::string_view activity_json);
+  void update_async(std::string_view service_url, std::string_view conversation_id, std::string_view activity_id,
+                    std::string_view activity_json, Done<void> done);
   /// GET .../v3/teams/{team_id}: the team's M365 group id (aadGroupId), which Graph calls the team id.
-  Result<std::string> team_group_id(std::string_view service_url, std::string_view team_id);
+  void team_group_id_async(std::string_view service_url, std::string_view team_id, Done<std::string> done);
   /// A conversation member's email (GET /v3/conversations/{id}/members/{user}),
   /// falling back to userPrincipalName; not_found when Teams has neither.
+  void member_email_async(std::string_view service_url, std::string_view conversation_id, std::string_view user_id,
+                          Done<std::string> done);
+
+  Result<ConversationRef> create_channel_thread(std::string_view service_url, std::string_view channel_id,
+                                                std::string_view activity_json);
+  Result<ConversationRef> create_personal(std::string_view service_url, std::string_view user_id);
+  Result<std::string> send(std::string_view service_url, std::string_view conversation_id, std::string_view activity_json);
+  Result<std::string> reply(std::string_view service_url, std::string_view conversation_id, std::string_view reply_to_id,
+                            std::string_view activity_json);
+  Result<void> update(std::string_view service_url, std::string_view conversation_id, std::string_view activity_id,
+                      std::string_view activity_json);
+  Result<std::string> team_group_id(std::string_view service_url, std::string_view team_id);
   Result<std::string> member_email(std::string_view service_url, std::string_view conversation_id,
                                    std::string_view user_id);
 
-  const TeamsConfig& config() const { return config_; }
+  const TeamsConfig& config() const;
+
+  struct Shared;  ///< opaque: shared with callbacks in flight
 
  private:
-  Result<integrations::HttpResponse> call(std::string_view operation, std::string method, std::string url,
-                                          std::string body);
-
-  TeamsConfig config_;
-  std::shared_ptr<TokenProvider> tokens_;
+  std::shared_ptr<const Shared> shared_;
 };
 
 /// One sliding-window limit: at most `limit` sends in any `length`.

@@ -4,27 +4,24 @@
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "integrations/common/async_http.hpp"
 #include "integrations/http_client.hpp"
+#include "integrations/teams/async_wait.hpp"
 #include "integrations/sms/twilio_signature.hpp"
 
 namespace baton::teams {
 namespace json = boost::json;
 namespace {
 
-using integrations::HttpClient;
 using integrations::HttpRequest;
 
 constexpr std::size_t kMaxNameChars = 50;
 constexpr std::string_view kForbidden = "~#%&*{}+/\\:<>?|'\",.";
-
-HttpClient& thread_client() {
-  thread_local HttpClient client;
-  return client;
-}
 
 std::string trim_slashes(std::string_view url) {
   while (!url.empty() && url.back() == '/') url.remove_suffix(1);
@@ -108,52 +105,89 @@ std::string teams_channel_name(std::int64_t number, std::string_view summary, in
   return name;
 }
 
-GraphClient::GraphClient(TeamsConfig config, std::shared_ptr<TokenProvider> tokens)
-    : config_(std::move(config)), tokens_(std::move(tokens)) {}
+struct GraphClient::Shared {
+  TeamsConfig config;
+  std::shared_ptr<TokenProvider> tokens;
+  std::shared_ptr<integrations::AsyncHttpClient> http;
+};
 
-Result<std::string> GraphClient::create_channel(std::string_view team_id, std::string_view display_name,
-                                                std::string_view description) {
-  const json::object body{{"displayName", display_name}, {"description", description}, {"membershipType", "standard"}};
-  for (int attempt = 0;; ++attempt) {
-    auto token = tokens_->graph_token();
-    if (!token) return tl::unexpected(token.error());
+namespace {
+
+using Graph = std::shared_ptr<const GraphClient::Shared>;
+
+// The answer to POST .../channels: the channel id, or the error (a taken name is a conflict).
+Result<std::string> channel_answer(const integrations::HttpResponse& response) {
+  if (auto ok = classify_teams("create_channel", response); !ok) {
+    Error error = ok.error();
+    boost::system::error_code ec;
+    auto parsed = json::parse(response.body, ec);
+    std::string code;
+    if (!ec && parsed.is_object()) {
+      if (const auto* e = parsed.as_object().if_contains("error"); e && e->is_object()) {
+        if (const auto* c = e->as_object().if_contains("code"); c && c->is_string()) code = c->as_string();
+      }
+    }
+    if (response.status == 409 || iequals(code, "nameAlreadyExists")) error.kind = ErrorKind::conflict;
+    return tl::unexpected(std::move(error));
+  }
+  boost::system::error_code ec;
+  auto parsed = json::parse(response.body, ec);
+  if (!ec && parsed.is_object()) {
+    if (const auto* id = parsed.as_object().if_contains("id"); id && id->is_string() && !id->as_string().empty()) {
+      return std::string(id->as_string());
+    }
+  }
+  return fail(ErrorKind::transient, "teams create_channel: answer without 'id'");
+}
+
+void create(Graph g, std::string url, std::string body, int attempt, GraphClient::Done done) {
+  auto tokens = g->tokens;
+  tokens->graph_token_async([g = std::move(g), url = std::move(url), body = std::move(body), attempt,
+                             done = std::move(done)](Result<std::string> token) mutable {
+    if (!token) return done(tl::unexpected(token.error()));
     HttpRequest request;
     request.method = "POST";
-    request.url = trim_slashes(config_.graph_base) + "/teams/" + integrations::percent_encode(team_id) + "/channels";
-    request.timeout = config_.timeout;
-    request.body = json::serialize(body);
+    request.url = url;
+    request.timeout = g->config.timeout;
+    request.body = body;
     request.headers = {{"Authorization", "Bearer " + *token},
                        {"Content-Type", "application/json"},
                        {"Accept", "application/json"},
                        {"User-Agent", "baton/0.1"}};
-    auto response = thread_client().request(request);
-    if (!response) return tl::unexpected(response.error());
-    if (response->status == 401 && attempt == 0) {
-      tokens_->invalidate();
-      continue;
-    }
-    if (auto ok = classify_teams("create_channel", *response); !ok) {
-      Error error = ok.error();
-      boost::system::error_code ec;
-      auto parsed = json::parse(response->body, ec);
-      std::string code;
-      if (!ec && parsed.is_object()) {
-        if (const auto* e = parsed.as_object().if_contains("error"); e && e->is_object()) {
-          if (const auto* c = e->as_object().if_contains("code"); c && c->is_string()) code = c->as_string();
-        }
-      }
-      if (response->status == 409 || iequals(code, "nameAlreadyExists")) error.kind = ErrorKind::conflict;
-      return tl::unexpected(std::move(error));
-    }
-    boost::system::error_code ec;
-    auto parsed = json::parse(response->body, ec);
-    if (!ec && parsed.is_object()) {
-      if (const auto* id = parsed.as_object().if_contains("id"); id && id->is_string() && !id->as_string().empty()) {
-        return std::string(id->as_string());
-      }
-    }
-    return fail(ErrorKind::transient, "teams create_channel: answer without 'id'");
-  }
+    auto http = g->http;
+    http->request("teams-graph", std::move(request),
+                  [g = std::move(g), url = std::move(url), body = std::move(body), attempt, token = std::move(*token),
+                   done = std::move(done)](Result<integrations::HttpResponse> response) mutable {
+                    if (!response) return done(tl::unexpected(response.error()));
+                    if (response->status == 401 && attempt == 0) {  // a token revoked or rotated: once more
+                      g->tokens->invalidate(token);
+                      return create(std::move(g), std::move(url), std::move(body), 1, std::move(done));
+                    }
+                    done(channel_answer(*response));
+                  });
+  });
+}
+
+}  // namespace
+
+GraphClient::GraphClient(TeamsConfig config, std::shared_ptr<TokenProvider> tokens,
+                         std::shared_ptr<integrations::AsyncHttpClient> http) {
+  if (!tokens) throw std::invalid_argument("teams: the Graph client needs a token provider");
+  if (!http) throw std::invalid_argument("teams: the Graph client needs an AsyncHttpClient");
+  shared_ = std::make_shared<const Shared>(Shared{std::move(config), std::move(tokens), std::move(http)});
+}
+
+void GraphClient::create_channel_async(std::string_view team_id, std::string_view display_name,
+                                       std::string_view description, Done done) {
+  const json::object body{{"displayName", display_name}, {"description", description}, {"membershipType", "standard"}};
+  create(shared_, trim_slashes(shared_->config.graph_base) + "/teams/" + integrations::percent_encode(team_id) + "/channels",
+         json::serialize(body), 0, std::move(done));
+}
+
+Result<std::string> GraphClient::create_channel(std::string_view team_id, std::string_view display_name,
+                                                std::string_view description) {
+  return detail::wait_for<std::string>(
+      [&](Done done) { create_channel_async(team_id, display_name, description, std::move(done)); });
 }
 
 }  // namespace baton::teams

@@ -3,6 +3,7 @@
 // a standard channel in a team, and name it within Teams' rules. JSON stays in
 // graph.cpp.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,23 +23,34 @@ namespace baton::teams {
 /// the 50 by shortening the summary.
 std::string teams_channel_name(std::int64_t number, std::string_view summary, int attempt = 0);
 
-/// Blocking; thread-safe (one HttpClient per thread).
+/// Channel creation through Microsoft Graph
+/// (https://learn.microsoft.com/graph/api/channel-post) on the non-blocking
+/// AsyncHttpClient (key "teams-graph"). Thread-safe; callbacks may outlive the client.
 class GraphClient {
  public:
-  GraphClient(TeamsConfig config, std::shared_ptr<TokenProvider> tokens);
+  using Done = std::function<void(Result<std::string>)>;
+
+  /// std::invalid_argument without `tokens` or `http`.
+  GraphClient(TeamsConfig config, std::shared_ptr<TokenProvider> tokens,
+              std::shared_ptr<integrations::AsyncHttpClient> http);
 
   /// POST {graph_base}/teams/{team_id}/channels {displayName, description,
   /// membershipType:"standard"} with the Graph token; `team_id` is the M365
-  /// group id. Returns the new channel's id ("19:...@thread.tacv2"), which is
+  /// group id. Gives the new channel's id ("19:...@thread.tacv2"), which is
   /// also its Bot Connector conversation id. A taken name (409, or any status
   /// with code nameAlreadyExists) is `conflict`: retry with the next attempt's
   /// name. Other errors as classify_teams(); a 401 refetches the token once.
+  /// Never blocks; `done` runs once, on the client's thread.
+  void create_channel_async(std::string_view team_id, std::string_view display_name, std::string_view description,
+                            Done done);
+  /// The blocking form (tests and tools only, never on the client's thread).
   Result<std::string> create_channel(std::string_view team_id, std::string_view display_name,
                                      std::string_view description);
 
+  struct Shared;  ///< opaque: shared with callbacks in flight
+
  private:
-  TeamsConfig config_;
-  std::shared_ptr<TokenProvider> tokens_;
+  std::shared_ptr<const Shared> shared_;
 };
 
 }  // namespace baton::teams

@@ -12,24 +12,22 @@
 
 #include <algorithm>
 #include <cctype>
-#include <condition_variable>
 #include <future>
 #include <map>
 #include <cmath>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "integrations/crypto.hpp"
+#include "integrations/common/async_http.hpp"
 #include "integrations/http_client.hpp"
 
 namespace baton::teams {
 namespace json = boost::json;
 namespace {
 
-using integrations::HttpClient;
 using integrations::HttpRequest;
 
 constexpr std::string_view kIssuer = "https://api.botframework.com";
@@ -212,100 +210,109 @@ struct Waiter {
 
 }  // namespace
 
-struct JwtValidator::Impl {
+struct JwtValidator::Impl : std::enable_shared_from_this<Impl> {
   TeamsConfig config;
   const engine::Clock& clock;
   JwtValidatorOptions options;
+  std::shared_ptr<integrations::AsyncHttpClient> http;
 
-  std::mutex mutex;  // guards the fields below; never held across a fetch or a callback
-  std::condition_variable wake;
+  std::mutex mutex;  // guards the fields below; never held across a request or a callback
   std::string jwks_uri;  // from the metadata; empty until fetched
   std::shared_ptr<const KeySet> keys;
   std::optional<engine::TimePoint> loaded_at;     // last successful JWKS fetch
   std::optional<engine::TimePoint> refreshed_at;  // last unknown-kid refresh started
-  bool fetch_pending = false;                     // a fetch is asked for or running
+  bool fetch_pending = false;                     // a fetch is running
   std::vector<Waiter> waiters;                    // answered when that fetch ends
   std::optional<engine::TimePoint> retry_at;      // after a failure: no fetch before this
   engine::Millis backoff{0};                      // the last pause; 0 after a success
   std::string last_failure;
   bool stopping = false;
-  std::thread thread;  // last: starts once the fields above exist
 
-  Impl(TeamsConfig c, const engine::Clock& k, JwtValidatorOptions o)
-      : config(std::move(c)), clock(k), options(o), thread([this] { run(); }) {}
+  Impl(TeamsConfig c, const engine::Clock& k, JwtValidatorOptions o, std::shared_ptr<integrations::AsyncHttpClient> h)
+      : config(std::move(c)), clock(k), options(o), http(std::move(h)) {}
 
-  // Caller holds `mutex`.
+  // Caller holds `mutex`. The fetch starts once the lock is released (posted
+  // through the client, whose callbacks never run inside request()).
   void request_fetch() {
     if (fetch_pending) return;
     fetch_pending = true;
-    wake.notify_one();
+    if (!http) {
+      // No client: fail the fetch at once (after the caller's lock is gone).
+      fail_later_ = true;
+      return;
+    }
+    const bool need_meta = jwks_uri.empty();
+    get_json(need_meta ? config.openid_metadata_url : jwks_uri,
+             [weak = weak_from_this(), need_meta](tl::expected<json::object, std::string> doc) {
+               auto self = weak.lock();
+               if (!self) return;
+               if (!doc) return self->fetched(tl::unexpected(doc.error()));
+               if (!need_meta) return self->fetched(parse_jwks(*doc));
+               std::string uri = str(*doc, "jwks_uri");
+               if (uri.empty())
+                 return self->fetched(tl::unexpected(std::string("signing keys unavailable: metadata without jwks_uri")));
+               {
+                 std::lock_guard lock(self->mutex);
+                 self->jwks_uri = uri;
+               }
+               self->get_json(uri, [weak](tl::expected<json::object, std::string> keys_doc) {
+                 auto self = weak.lock();
+                 if (!self) return;
+                 if (!keys_doc) return self->fetched(tl::unexpected(keys_doc.error()));
+                 self->fetched(parse_jwks(*keys_doc));
+               });
+             });
+  }
+  bool fail_later_ = false;  // request_fetch() without a client: settle after the lock
+
+  /// Called by validate_async after it released the lock.
+  void after_unlock() {
+    bool fail;
+    {
+      std::lock_guard lock(mutex);
+      fail = std::exchange(fail_later_, false);
+    }
+    if (fail) fetched(tl::unexpected(std::string("signing keys unavailable: no HTTP client")));
   }
 
-  tl::expected<json::object, std::string> get_json(HttpClient& client, const std::string& url) const {
+  void get_json(const std::string& url, std::function<void(tl::expected<json::object, std::string>)> done) const {
     HttpRequest request;
     request.method = "GET";
     request.url = url;
     request.timeout = config.timeout;
     request.headers = {{"Accept", "application/json"}, {"User-Agent", "baton/0.1"}};
-    auto response = client.request(request);
-    if (!response) return tl::unexpected("signing keys unavailable: " + response.error().message);
-    if (response->status != 200)
-      return tl::unexpected("signing keys unavailable: HTTP " + std::to_string(response->status) + " from " + url);
-    auto doc = parse_object(response->body);
-    if (!doc) return tl::unexpected("signing keys unavailable: unreadable document from " + url);
-    return std::move(*doc);
+    http->request("teams-jwks", std::move(request), [url, done = std::move(done)](Result<integrations::HttpResponse> response) {
+      if (!response) return done(tl::unexpected("signing keys unavailable: " + response.error().message));
+      if (response->status != 200)
+        return done(tl::unexpected("signing keys unavailable: HTTP " + std::to_string(response->status) + " from " + url));
+      auto doc = parse_object(response->body);
+      if (!doc) return done(tl::unexpected("signing keys unavailable: unreadable document from " + url));
+      done(std::move(*doc));
+    });
   }
 
-  // The metadata (until once fetched) and the JWKS; on the fetch thread only.
-  tl::expected<KeySet, std::string> fetch(HttpClient& client) {
-    std::string uri;
-    {
-      std::lock_guard lock(mutex);
-      uri = jwks_uri;
-    }
-    if (uri.empty()) {
-      auto meta = get_json(client, config.openid_metadata_url);
-      if (!meta) return tl::unexpected(meta.error());
-      uri = str(*meta, "jwks_uri");
-      if (uri.empty()) return tl::unexpected(std::string("signing keys unavailable: metadata without jwks_uri"));
-      std::lock_guard lock(mutex);
-      jwks_uri = uri;
-    }
-    auto doc = get_json(client, uri);
-    if (!doc) return tl::unexpected(doc.error());
-    return parse_jwks(*doc);
-  }
-
-  void run() {
-    pthread_setname_np(pthread_self(), "baton-jwks");
-    HttpClient client;  // blocking libcurl, confined to this thread
+  // The end of a fetch: keep the keys (or back off), then answer the waiters.
+  void fetched(tl::expected<KeySet, std::string> result) {
     std::unique_lock lock(mutex);
-    for (;;) {
-      wake.wait(lock, [this] { return stopping || fetch_pending; });
-      if (stopping) return;
-      lock.unlock();
-      auto fetched = fetch(client);
-      lock.lock();
-      fetch_pending = false;
-      const auto now = clock.now();
-      std::optional<std::string> failure;
-      if (fetched) {
-        keys = std::make_shared<const KeySet>(std::move(*fetched));
-        loaded_at = now;
-        retry_at.reset();
-        backoff = engine::Millis(0);
-      } else {
-        backoff = backoff.count() == 0 ? options.first_backoff : std::min(backoff * 2, options.max_backoff);
-        retry_at = now + backoff;
-        failure = last_failure = fetched.error();
-        spdlog::warn("teams jwt: {}; no new fetch for {} ms", *failure, backoff.count());
-      }
-      auto ready = std::exchange(waiters, {});
-      auto snapshot = keys;
-      lock.unlock();
-      for (auto& w : ready) w.done(settle(w, snapshot.get(), failure));
-      lock.lock();
+    fetch_pending = false;
+    if (stopping) return;  // the waiters were answered by stop()
+    const auto now = clock.now();
+    std::optional<std::string> failure;
+    if (result) {
+      keys = std::make_shared<const KeySet>(std::move(*result));
+      loaded_at = now;
+      retry_at.reset();
+      backoff = engine::Millis(0);
+    } else {
+      backoff = backoff.count() == 0 ? options.first_backoff : std::min(backoff * 2, options.max_backoff);
+      retry_at = now + backoff;
+      failure = last_failure = result.error();
+      spdlog::warn("teams jwt: {}; no new fetch for {} ms", *failure, backoff.count());
     }
+    auto ready = std::exchange(waiters, {});
+    auto snapshot = keys;
+    lock.unlock();
+    for (auto& w : ready) w.done(settle(w, snapshot.get(), failure));
   }
 
   // A waiter's verdict once the fetch it waited for has ended.
@@ -363,15 +370,13 @@ struct JwtValidator::Impl {
       stopping = true;
       pending = std::exchange(waiters, {});
     }
-    wake.notify_all();
-    // Answer first: the fetch thread may sit in a blocking request until its timeout.
     for (auto& w : pending) w.done(deny("signing keys unavailable: shutting down"));
-    if (thread.joinable()) thread.join();
   }
 };
 
-JwtValidator::JwtValidator(TeamsConfig config, const engine::Clock& clock, JwtValidatorOptions options)
-    : impl_(std::make_unique<Impl>(std::move(config), clock, options)) {}
+JwtValidator::JwtValidator(TeamsConfig config, const engine::Clock& clock,
+                           std::shared_ptr<integrations::AsyncHttpClient> http, JwtValidatorOptions options)
+    : impl_(std::make_shared<Impl>(std::move(config), clock, options, std::move(http))) {}
 
 JwtValidator::~JwtValidator() { impl_->stop(); }
 
@@ -409,9 +414,10 @@ void JwtValidator::validate_async(std::string_view authorization_header, std::st
     if (!key && !refused) {
       d.waiters.push_back(Waiter{std::move(*token), std::string(activity_service_url), std::string(activity_channel_id),
                                  std::move(done)});
-      return;
     }
   }
+  d.after_unlock();
+  if (!key && !refused) return;
   if (refused) return done(deny(*refused));
   done(d.finish(*token, *key, activity_service_url, activity_channel_id));
 }

@@ -3,7 +3,7 @@
 // `Authorization: Bearer`, checked against the JWK set (RFC 7517) named by the
 // Bot Framework OpenID metadata, as the Bot Connector authentication docs describe:
 // https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-authentication
-// OpenSSL, curl and JSON stay in jwt.cpp.
+// OpenSSL and JSON stay in jwt.cpp.
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -14,6 +14,10 @@
 #include "engine/result.hpp"
 #include "engine/time.hpp"
 #include "integrations/teams/teams_config.hpp"
+
+namespace baton::integrations {
+class AsyncHttpClient;
+}
 
 namespace baton::teams {
 
@@ -44,8 +48,8 @@ struct JwtValidatorOptions {
 /// channel id is one of them. Format, alg, iss and kid are checked before any
 /// key is needed, so a malformed or foreign-issuer token never causes a fetch.
 ///
-/// Keys: fetched on the validator's own thread ("baton-jwks"), one fetch at a
-/// time, never on a caller's thread. The metadata is fetched once (and again
+/// Keys: fetched through the non-blocking client (two GETs as callbacks on its
+/// loop, key "teams-jwks"), one fetch at a time; no thread waits for it. The metadata is fetched once (and again
 /// only while no fetch has succeeded); the JWKS on first use, again when older
 /// than 24 h (the cached keys keep serving while that refresh runs), and on an
 /// unknown `kid` at most once per 5 minutes (the first load does not count).
@@ -63,11 +67,13 @@ class JwtValidator {
   /// work elsewhere) and must not call validate().
   using Done = std::function<void(Result<void>)>;
 
-  /// Starts the fetch thread; `clock` (cache ages, back-off, exp/nbf) must
-  /// outlive the validator.
-  JwtValidator(TeamsConfig config, const engine::Clock& clock, JwtValidatorOptions options = {});
-  /// Refuses every waiting request ("shutting down"), then joins the fetch
-  /// thread, which may first finish a fetch in flight (up to config.timeout).
+  /// Keys are fetched through `http`; without one (fuzzing, tools) no key can
+  /// be fetched and a token needing one is refused. `clock` (cache ages,
+  /// back-off, exp/nbf) must outlive the validator.
+  JwtValidator(TeamsConfig config, const engine::Clock& clock, std::shared_ptr<integrations::AsyncHttpClient> http,
+               JwtValidatorOptions options = {});
+  /// Refuses every waiting request ("shutting down"); a fetch still in flight
+  /// ends without effect.
   ~JwtValidator();
   JwtValidator(const JwtValidator&) = delete;
   JwtValidator& operator=(const JwtValidator&) = delete;
@@ -75,7 +81,7 @@ class JwtValidator {
   /// Never blocks. `done` runs before this returns, on the caller's thread,
   /// when the verdict needs no fetch (refused early, key cached, or refused
   /// at once during a back-off or with max_waiters already waiting); else
-  /// later on the "baton-jwks" thread when the shared fetch ends, or in
+  /// later on the HTTP client's loop when the shared fetch ends, or in
   /// ~JwtValidator. The arguments are copied as needed.
   void validate_async(std::string_view authorization_header, std::string_view activity_service_url,
                       std::string_view activity_channel_id, Done done);
@@ -90,7 +96,7 @@ class JwtValidator {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace baton::teams

@@ -4,9 +4,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <stdexcept>
+#include <vector>
 
 #include "integrations/teams/activities.hpp"
+#include "integrations/teams/async_wait.hpp"
 #include "integrations/teams/cards.hpp"
 #include "integrations/teams/connector.hpp"
 #include "integrations/teams/graph.hpp"
@@ -40,305 +46,456 @@ std::string utf8_cut(std::string_view text, std::size_t max_bytes) {
 
 tl::unexpected<Error> unexpected(Error e) { return tl::unexpected<Error>(std::move(e)); }
 
+using Done = std::function<void(Result<void>)>;
+using DeliveryPtr = std::shared_ptr<const Delivery>;
+
+// Runs step(i, next) for i = 0..n-1, one after the other: each step calls
+// next exactly once, and the first error ends the run. Then `finish`.
+void for_each_async(std::size_t n, std::function<void(std::size_t, Done)> step, Done finish) {
+  struct Run {
+    std::size_t n;
+    std::function<void(std::size_t, Done)> step;
+    Done finish;
+  };
+  auto run = std::make_shared<Run>(Run{n, std::move(step), std::move(finish)});
+  auto go = std::make_shared<std::function<void(std::size_t)>>();
+  *go = [run, weak = std::weak_ptr<std::function<void(std::size_t)>>(go)](std::size_t i) {
+    if (i >= run->n) return run->finish({});
+    auto self = weak.lock();
+    run->step(i, [run, self, i](Result<void> r) {
+      if (!r) return run->finish(std::move(r));
+      (*self)(i + 1);
+    });
+  };
+  (*go)(0);
+}
+
 }  // namespace
+
+struct TeamsNotifier::Impl : std::enable_shared_from_this<TeamsNotifier::Impl> {
+  TeamsNotifierConfig config;
+  std::shared_ptr<BotConnector> connector;
+  std::shared_ptr<GraphClient> graph;
+  std::shared_ptr<integrations::ChatRefs> refs;
+  std::shared_ptr<ConversationLimiter> limiter;
+
+  mutable std::mutex mutex;
+  std::map<std::string, std::string, std::less<>> names;           // person id -> display name
+  std::map<std::string, std::string, std::less<>> dm_by_user;      // Teams user -> 1:1 conversation id
+  std::map<std::string, std::vector<std::string>, std::less<>> dms_by_person;  // person id -> conversations
+  std::set<std::int64_t> dm_posted;                                // notification ids whose DM went out
+  std::map<std::int64_t, std::string> service_threads;             // incident -> thread conversation ("" = claimed)
+  std::map<std::int64_t, std::string> incident_channels;           // incident -> channel id
+  std::map<std::int64_t, std::string> incident_cards;              // incident -> card thread conversation ("" = claimed)
+  std::set<std::pair<std::int64_t, std::int64_t>> announced;       // (incident, updated_at ms) done or in flight
+  std::set<std::pair<std::string, std::int64_t>> replied;          // (thread, updated_at ms) whose line went out
+
+  void remember_person(const std::string& person_id, const std::string& name) {
+    if (name.empty()) return;
+    std::lock_guard lock(mutex);
+    names[person_id] = name;
+  }
+
+  std::string owner_display(const Delivery& d) const {
+    const auto& owner = d.incident.owner;
+    if (owner.empty()) return {};
+    if (d.person && d.person->id == owner && !d.person->name.empty()) return d.person->name;
+    std::lock_guard lock(mutex);
+    if (auto it = names.find(owner); it != names.end()) return it->second;
+    return owner;
+  }
+
+  std::string activity(const Delivery& d) const {
+    const std::string owner = owner_display(d);
+    return card_activity(incident_card(d.incident, d.service_name, owner, config.public_url),
+                         incident_text(d.incident, d.service_name, owner));
+  }
+
+  // The incident channel, from memory or from the refs read when the send started.
+  std::optional<std::string> incident_channel(std::int64_t incident, const std::vector<ChatRef>& saved) {
+    std::lock_guard lock(mutex);
+    if (auto it = incident_channels.find(incident); it != incident_channels.end()) return it->second;
+    const auto found = integrations::latest_refs(saved, kIncidentChannel);
+    if (found.empty()) return std::nullopt;
+    incident_channels[incident] = found.back().conversation;
+    return found.back().conversation;
+  }
+
+  void post_service_thread(const DeliveryPtr& d, const std::string& act, const std::vector<ChatRef>& saved, Done done) {
+    auto it = config.service_channels.find(d->incident.service_id);
+    if (it == config.service_channels.end()) return done({});
+    const auto number = d->incident.number;
+    bool needed = false;
+    {
+      std::lock_guard lock(mutex);
+      if (service_threads.emplace(number, std::string()).second) {
+        if (const auto found = integrations::latest_refs(saved, kChannelThread); !found.empty()) {  // posted before a restart
+          service_threads[number] = found.back().conversation;
+        } else {
+          needed = true;
+        }
+      }
+    }
+    if (!needed) return done({});  // claimed by another send, or posted before
+    connector->create_channel_thread_async(
+        config.teams.connector_service_url, it->second, act,
+        [self = shared_from_this(), number, done = std::move(done)](Result<ConversationRef> created) {
+          if (!created) {
+            {
+              std::lock_guard lock(self->mutex);
+              self->service_threads.erase(number);
+            }
+            return done(unexpected(created.error()));
+          }
+          self->refs->save(ChatRef{number, kChannelThread, created->conversation_id, created->activity_id, {}});
+          {
+            std::lock_guard lock(self->mutex);
+            self->service_threads[number] = created->conversation_id;
+          }
+          done({});
+        });
+  }
+
+  void post_incident_card(const DeliveryPtr& d, const std::string& channel, const std::string& act,
+                          const std::vector<ChatRef>& saved, Done done) {
+    const auto number = d->incident.number;
+    bool needed = false;
+    {
+      std::lock_guard lock(mutex);
+      if (incident_cards.emplace(number, std::string()).second) {
+        if (const auto found = integrations::latest_refs(saved, kIncidentCard); !found.empty()) {
+          incident_cards[number] = found.back().conversation;
+        } else {
+          needed = true;
+        }
+      }
+    }
+    if (!needed) return done({});
+    connector->create_channel_thread_async(
+        config.teams.connector_service_url, channel, act,
+        [self = shared_from_this(), number, done = std::move(done)](Result<ConversationRef> created) {
+          if (!created) {
+            {
+              std::lock_guard lock(self->mutex);
+              self->incident_cards.erase(number);
+            }
+            return done(unexpected(created.error()));
+          }
+          self->refs->save(ChatRef{number, kIncidentCard, created->conversation_id, created->activity_id, {}});
+          {
+            std::lock_guard lock(self->mutex);
+            self->incident_cards[number] = created->conversation_id;
+          }
+          done({});
+        });
+  }
+
+  // --- page: service thread -> (1:1 chat) -> DM card -> incident channel card
+
+  void page(const DeliveryPtr& d, Done done) {
+    if (!d->person) return done(fail(ErrorKind::permanent, "teams: the page has no addressee"));
+    remember_person(d->person->id, d->person->name);
+    auto act = std::make_shared<const std::string>(activity(*d));
+    auto saved = std::make_shared<const std::vector<ChatRef>>(refs->find(d->incident.number));
+    // The service's thread does not depend on the person being reachable here.
+    post_service_thread(d, *act, *saved,
+                        [self = shared_from_this(), d, act, saved, done = std::move(done)](Result<void> r) mutable {
+                          if (!r) {
+                            spdlog::warn("teams: incident #{}: thread in the service channel failed: {}",
+                                         d->incident.number, r.error().message);
+                          }
+                          self->page_dm(d, act, saved, std::move(done));
+                        });
+  }
+
+  void page_dm(const DeliveryPtr& d, std::shared_ptr<const std::string> act,
+               std::shared_ptr<const std::vector<ChatRef>> saved, Done done) {
+    const auto& person = *d->person;
+    if (person.teams_user_id.empty()) {
+      return done(fail(ErrorKind::permanent, "no Teams user for " + (person.name.empty() ? person.id : person.name)));
+    }
+    bool dm_done = false;
+    std::string conversation;
+    {
+      std::lock_guard lock(mutex);
+      dm_done = dm_posted.contains(d->notification.id);
+      if (auto it = dm_by_user.find(person.teams_user_id); it != dm_by_user.end()) conversation = it->second;
+    }
+    if (dm_done) return page_incident_card(d, act, saved, std::move(done));
+    if (!conversation.empty()) return send_dm(d, std::move(conversation), act, saved, std::move(done));
+    connector->create_personal_async(
+        config.teams.connector_service_url, person.teams_user_id,
+        [self = shared_from_this(), d, act, saved, done = std::move(done)](Result<ConversationRef> created) mutable {
+          if (!created) return done(unexpected(created.error()));
+          {
+            std::lock_guard lock(self->mutex);
+            self->dm_by_user[d->person->teams_user_id] = created->conversation_id;
+          }
+          self->send_dm(d, created->conversation_id, act, saved, std::move(done));
+        });
+  }
+
+  void send_dm(const DeliveryPtr& d, std::string conversation, std::shared_ptr<const std::string> act,
+               std::shared_ptr<const std::vector<ChatRef>> saved, Done done) {
+    connector->send_async(
+        config.teams.connector_service_url, conversation, *act,
+        [self = shared_from_this(), d, conversation, act, saved, done = std::move(done)](Result<std::string> sent) mutable {
+          if (!sent) return done(unexpected(sent.error()));
+          const auto& person = *d->person;
+          self->refs->save(ChatRef{d->incident.number, kDm, conversation, *sent, person.id});
+          {
+            std::lock_guard lock(self->mutex);
+            self->dm_posted.insert(d->notification.id);
+            auto& mine = self->dms_by_person[person.id];
+            if (std::find(mine.begin(), mine.end(), conversation) == mine.end()) mine.push_back(conversation);
+          }
+          self->page_incident_card(d, act, saved, std::move(done));
+        });
+  }
+
+  // Best effort: the person has the page.
+  void page_incident_card(const DeliveryPtr& d, const std::shared_ptr<const std::string>& act,
+                          const std::shared_ptr<const std::vector<ChatRef>>& saved, Done done) {
+    const auto channel = incident_channel(d->incident.number, *saved);
+    if (!channel) return done({});
+    post_incident_card(d, *channel, *act, *saved, [number = d->incident.number, done = std::move(done)](Result<void> r) {
+      if (!r) spdlog::warn("teams: incident #{}: card in the incident channel failed: {}", number, r.error().message);
+      done({});
+    });
+  }
+
+  // --- update: every DM card, then once per change the channel cards and a line
+
+  void update(const DeliveryPtr& d, Done done) {
+    auto saved = std::make_shared<const std::vector<ChatRef>>(refs->find(d->incident.number));
+    auto act = std::make_shared<const std::string>(activity(*d));
+    std::vector<ChatRef> dms;
+    for (auto& ref : integrations::latest_refs(*saved, kDm)) {
+      if (d->person && ref.person != d->person->id) continue;
+      dms.push_back(std::move(ref));
+    }
+    auto list = std::make_shared<const std::vector<ChatRef>>(std::move(dms));
+    const auto& service_url = config.teams.connector_service_url;
+    auto self = shared_from_this();
+    for_each_async(
+        list->size(),
+        [self, d, act, list, service_url](std::size_t i, Done next) {
+          const auto& ref = (*list)[i];
+          self->connector->update_async(
+              service_url, ref.conversation, ref.message_id, *act,
+              [self, d, act, ref, service_url, next = std::move(next)](Result<void> updated) mutable {
+                if (updated) return next({});
+                if (updated.error().kind != ErrorKind::not_found) return next(std::move(updated));
+                // The card is gone (deleted by the user): post it again and edit that one from now on.
+                self->connector->send_async(service_url, ref.conversation, *act,
+                                            [self, d, ref, next = std::move(next)](Result<std::string> sent) {
+                                              if (!sent) return next(unexpected(sent.error()));
+                                              self->refs->save(ChatRef{d->incident.number, kDm, ref.conversation,
+                                                                       *sent, ref.person});
+                                              next({});
+                                            });
+              });
+        },
+        [self, d, act, saved, done = std::move(done)](Result<void> r) mutable {
+          if (!r) return done(std::move(r));
+          self->announce(d, act, saved, std::move(done));
+        });
+  }
+
+  // Once per change of the incident, whichever addressee's update comes first.
+  void announce(const DeliveryPtr& d, const std::shared_ptr<const std::string>& act,
+                const std::shared_ptr<const std::vector<ChatRef>>& saved, Done done) {
+    const auto& inc = d->incident;
+    const std::int64_t changed_at = engine::to_ms(inc.updated_at);
+    const std::pair<std::int64_t, std::int64_t> change{inc.number, changed_at};
+    bool first = false;
+    {
+      std::lock_guard lock(mutex);
+      first = announced.insert(change).second;
+    }
+    if (!first) return done({});
+    const std::string owner = owner_display(*d);
+    std::string line;
+    switch (inc.state) {
+      case engine::IncidentState::acknowledged: line = "Acknowledged by " + (owner.empty() ? "someone" : owner); break;
+      case engine::IncidentState::resolved: line = "Resolved"; break;
+      case engine::IncidentState::triggered:
+        line = owner.empty() ? std::string("Nobody could be paged") : "Now paging " + owner;
+        break;
+    }
+    auto reply = std::make_shared<const std::string>(text_activity(line));
+    auto threads = integrations::latest_refs(*saved, kChannelThread);
+    const auto cards = integrations::latest_refs(*saved, kIncidentCard);
+    threads.insert(threads.end(), cards.begin(), cards.end());
+    auto list = std::make_shared<const std::vector<ChatRef>>(std::move(threads));
+    const auto& service_url = config.teams.connector_service_url;
+    auto self = shared_from_this();
+    const auto number = inc.number;
+    for_each_async(
+        list->size(),
+        [self, act, reply, list, service_url, number, changed_at](std::size_t i, Done next) {
+          const auto& ref = (*list)[i];
+          self->connector->update_async(
+              service_url, ref.conversation, ref.message_id, *act,
+              [self, reply, ref, service_url, number, changed_at, next = std::move(next)](Result<void> updated) mutable {
+                if (!updated) {
+                  if (updated.error().retryable()) return next(std::move(updated));
+                  spdlog::warn("teams: incident #{}: card in {} not updated: {}", number, ref.conversation,
+                               updated.error().message);
+                }
+                bool done_before = false;
+                {
+                  std::lock_guard lock(self->mutex);
+                  done_before = self->replied.contains({ref.conversation, changed_at});
+                }
+                if (done_before) return next({});
+                self->connector->reply_async(
+                    service_url, ref.conversation, ref.message_id, *reply,
+                    [self, ref, number, changed_at, next = std::move(next)](Result<std::string> replied) {
+                      if (!replied) {
+                        if (replied.error().retryable()) return next(unexpected(replied.error()));
+                        spdlog::warn("teams: incident #{}: line in {} failed: {}", number, ref.conversation,
+                                     replied.error().message);
+                      }
+                      {
+                        std::lock_guard lock(self->mutex);
+                        self->replied.insert({ref.conversation, changed_at});
+                      }
+                      next({});
+                    });
+              });
+        },
+        [self, change, done = std::move(done)](Result<void> r) {
+          if (!r) {
+            std::lock_guard lock(self->mutex);
+            self->announced.erase(change);
+          }
+          done(std::move(r));
+        });
+  }
+
+  // --- open_channel: Graph channel (next name while taken) -> the card there
+
+  void open_channel(const DeliveryPtr& d, Done done) {
+    const auto& inc = d->incident;
+    auto team = config.service_teams.find(inc.service_id);
+    if (team == config.service_teams.end()) {
+      spdlog::debug("teams: incident #{}: service {} has no team for incident channels", inc.number, inc.service_id);
+      return done({});
+    }
+    if (!graph) {
+      spdlog::warn("teams: incident #{}: no Graph client, so no incident channel", inc.number);
+      return done({});
+    }
+    auto saved = std::make_shared<const std::vector<ChatRef>>(refs->find(inc.number));
+    if (auto existing = incident_channel(inc.number, *saved)) {
+      return post_incident_card(d, *existing, activity(*d), *saved, std::move(done));
+    }
+    auto description = std::make_shared<const std::string>(
+        utf8_cut(upper(engine::to_string(inc.severity)) + ": " + inc.summary, kDescriptionMax));
+    create_channel(d, team->second, description, saved, 0, std::move(done));
+  }
+
+  void create_channel(const DeliveryPtr& d, std::string team, std::shared_ptr<const std::string> description,
+                      std::shared_ptr<const std::vector<ChatRef>> saved, int attempt, Done done) {
+    const auto& inc = d->incident;
+    graph->create_channel_async(
+        team, teams_channel_name(inc.number, inc.summary, attempt), *description,
+        [self = shared_from_this(), d, team, description, saved, attempt,
+         done = std::move(done)](Result<std::string> created) mutable {
+          const auto number = d->incident.number;
+          if (!created) {
+            if (created.error().kind != ErrorKind::conflict) return done(unexpected(created.error()));
+            if (attempt >= kMaxNameAttempts) {
+              return done(fail(ErrorKind::permanent, "teams: no free channel name for incident #" + std::to_string(number)));
+            }
+            return self->create_channel(d, std::move(team), std::move(description), std::move(saved), attempt + 1,
+                                        std::move(done));
+          }
+          self->refs->save(ChatRef{number, kIncidentChannel, *created, {}, {}});
+          {
+            std::lock_guard lock(self->mutex);
+            self->incident_channels[number] = *created;
+          }
+          self->post_incident_card(d, *created, self->activity(*d), *saved, std::move(done));
+        });
+  }
+};
 
 TeamsNotifier::TeamsNotifier(TeamsNotifierConfig config, std::shared_ptr<BotConnector> connector,
                              std::shared_ptr<GraphClient> graph, std::shared_ptr<integrations::ChatRefs> refs,
                              std::shared_ptr<ConversationLimiter> limiter)
-    : config_(std::move(config)),
-      connector_(std::move(connector)),
-      graph_(std::move(graph)),
-      refs_(std::move(refs)),
-      limiter_(std::move(limiter)) {
-  if (!connector_) throw std::invalid_argument("teams: a Bot Connector client is required");
-  if (!refs_) throw std::invalid_argument("teams: a ChatRefs store is required");
+    : impl_(std::make_shared<Impl>()) {
+  if (!connector) throw std::invalid_argument("teams: a Bot Connector client is required");
+  if (!refs) throw std::invalid_argument("teams: a ChatRefs store is required");
+  impl_->config = std::move(config);
+  impl_->connector = std::move(connector);
+  impl_->graph = std::move(graph);
+  impl_->refs = std::move(refs);
+  impl_->limiter = std::move(limiter);
 }
 
 TeamsNotifier::~TeamsNotifier() = default;
 
 void TeamsNotifier::remember_person(const std::string& person_id, const std::string& name) {
-  if (name.empty()) return;
-  std::lock_guard lock(mutex_);
-  names_[person_id] = name;
+  impl_->remember_person(person_id, name);
 }
 
 std::optional<engine::TimePoint> TeamsNotifier::reserve(const Delivery& d, engine::TimePoint now) {
-  if (!limiter_) return std::nullopt;
+  auto& m = *impl_;
+  if (!m.limiter) return std::nullopt;
   std::vector<std::string> keys;
   const auto number = d.incident.number;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(m.mutex);
     if (d.notification.kind == engine::NotificationKind::page && d.person) {
       // The shared channel first: when it is busy, the person's slot is not taken in vain.
-      if (auto it = config_.service_channels.find(d.incident.service_id);
-          it != config_.service_channels.end() && !service_threads_.contains(number)) {
+      if (auto it = m.config.service_channels.find(d.incident.service_id);
+          it != m.config.service_channels.end() && !m.service_threads.contains(number)) {
         keys.push_back(it->second);
       }
       const auto& user = d.person->teams_user_id;
-      if (!user.empty() && !dm_posted_.contains(d.notification.id)) {
-        auto it = dm_by_user_.find(user);
-        keys.push_back(it == dm_by_user_.end() ? "user:" + user : it->second);
+      if (!user.empty() && !m.dm_posted.contains(d.notification.id)) {
+        auto it = m.dm_by_user.find(user);
+        keys.push_back(it == m.dm_by_user.end() ? "user:" + user : it->second);
       }
-      if (auto it = incident_channels_.find(number); it != incident_channels_.end() && !incident_cards_.contains(number)) {
+      if (auto it = m.incident_channels.find(number);
+          it != m.incident_channels.end() && !m.incident_cards.contains(number)) {
         keys.push_back(it->second);
       }
     } else if (d.notification.kind == engine::NotificationKind::update) {
-      for (const auto& [person, conversations] : dms_by_person_) {
+      for (const auto& [person, conversations] : m.dms_by_person) {
         if (d.person && person != d.person->id) continue;
         keys.insert(keys.end(), conversations.begin(), conversations.end());
       }
-      if (!announced_.contains({number, engine::to_ms(d.incident.updated_at)})) {
-        if (auto it = service_threads_.find(number); it != service_threads_.end() && !it->second.empty()) {
+      if (!m.announced.contains({number, engine::to_ms(d.incident.updated_at)})) {
+        if (auto it = m.service_threads.find(number); it != m.service_threads.end() && !it->second.empty()) {
           keys.push_back(it->second);
         }
-        if (auto it = incident_cards_.find(number); it != incident_cards_.end() && !it->second.empty()) {
+        if (auto it = m.incident_cards.find(number); it != m.incident_cards.end() && !it->second.empty()) {
           keys.push_back(it->second);
         }
       }
     }
   }
   for (const auto& key : keys) {
-    if (auto later = limiter_->reserve(key, now)) return later;
+    if (auto later = m.limiter->reserve(key, now)) return later;
   }
   return std::nullopt;
 }
 
-Result<void> TeamsNotifier::send(const Delivery& d) {
-  switch (d.notification.kind) {
-    case engine::NotificationKind::page: return page(d);
-    case engine::NotificationKind::update: return update(d);
-    case engine::NotificationKind::open_channel: return open_channel(d);
+void TeamsNotifier::send_async(const Delivery& delivery, std::function<void(Result<void>)> done) {
+  auto d = std::make_shared<const Delivery>(delivery);
+  switch (d->notification.kind) {
+    case engine::NotificationKind::page: return impl_->page(d, std::move(done));
+    case engine::NotificationKind::update: return impl_->update(d, std::move(done));
+    case engine::NotificationKind::open_channel: return impl_->open_channel(d, std::move(done));
   }
-  return fail(ErrorKind::invalid_request, "teams: unknown notification kind");
+  done(fail(ErrorKind::invalid_request, "teams: unknown notification kind"));
 }
 
-std::string TeamsNotifier::owner_display(const Delivery& d) const {
-  const auto& owner = d.incident.owner;
-  if (owner.empty()) return {};
-  if (d.person && d.person->id == owner && !d.person->name.empty()) return d.person->name;
-  std::lock_guard lock(mutex_);
-  if (auto it = names_.find(owner); it != names_.end()) return it->second;
-  return owner;
-}
-
-std::string TeamsNotifier::activity(const Delivery& d) const {
-  const std::string owner = owner_display(d);
-  return card_activity(incident_card(d.incident, d.service_name, owner, config_.public_url),
-                       incident_text(d.incident, d.service_name, owner));
-}
-
-std::optional<std::string> TeamsNotifier::incident_channel(std::int64_t incident) {
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = incident_channels_.find(incident); it != incident_channels_.end()) return it->second;
-  }
-  const auto refs = integrations::latest_refs(refs_->find(incident), kIncidentChannel);
-  if (refs.empty()) return std::nullopt;
-  std::lock_guard lock(mutex_);
-  incident_channels_[incident] = refs.back().conversation;
-  return refs.back().conversation;
-}
-
-Result<void> TeamsNotifier::post_service_thread(const Delivery& d, const std::string& act) {
-  auto it = config_.service_channels.find(d.incident.service_id);
-  if (it == config_.service_channels.end()) return {};
-  const auto number = d.incident.number;
-  {
-    std::lock_guard lock(mutex_);
-    if (!service_threads_.emplace(number, std::string()).second) return {};
-  }
-  if (const auto saved = integrations::latest_refs(refs_->find(number), kChannelThread); !saved.empty()) {  // posted before a restart
-    std::lock_guard lock(mutex_);
-    service_threads_[number] = saved.back().conversation;
-    return {};
-  }
-  auto created = connector_->create_channel_thread(config_.teams.connector_service_url, it->second, act);
-  if (!created) {
-    std::lock_guard lock(mutex_);
-    service_threads_.erase(number);
-    return unexpected(created.error());
-  }
-  refs_->save(ChatRef{number, kChannelThread, created->conversation_id, created->activity_id, {}});
-  std::lock_guard lock(mutex_);
-  service_threads_[number] = created->conversation_id;
-  return {};
-}
-
-Result<void> TeamsNotifier::post_incident_card(const Delivery& d, const std::string& channel, const std::string& act) {
-  const auto number = d.incident.number;
-  {
-    std::lock_guard lock(mutex_);
-    if (!incident_cards_.emplace(number, std::string()).second) return {};
-  }
-  if (const auto saved = integrations::latest_refs(refs_->find(number), kIncidentCard); !saved.empty()) {
-    std::lock_guard lock(mutex_);
-    incident_cards_[number] = saved.back().conversation;
-    return {};
-  }
-  auto created = connector_->create_channel_thread(config_.teams.connector_service_url, channel, act);
-  if (!created) {
-    std::lock_guard lock(mutex_);
-    incident_cards_.erase(number);
-    return unexpected(created.error());
-  }
-  refs_->save(ChatRef{number, kIncidentCard, created->conversation_id, created->activity_id, {}});
-  std::lock_guard lock(mutex_);
-  incident_cards_[number] = created->conversation_id;
-  return {};
-}
-
-Result<void> TeamsNotifier::page(const Delivery& d) {
-  if (!d.person) return fail(ErrorKind::permanent, "teams: the page has no addressee");
-  const auto& person = *d.person;
-  const auto& inc = d.incident;
-  const auto& service_url = config_.teams.connector_service_url;
-  remember_person(person.id, person.name);
-  const std::string act = activity(d);
-
-  // The service's thread does not depend on the person being reachable here.
-  if (auto r = post_service_thread(d, act); !r) {
-    spdlog::warn("teams: incident #{}: thread in the service channel failed: {}", inc.number, r.error().message);
-  }
-
-  if (person.teams_user_id.empty()) {
-    return fail(ErrorKind::permanent, "no Teams user for " + (person.name.empty() ? person.id : person.name));
-  }
-  bool dm_done = false;
-  std::string conversation;
-  {
-    std::lock_guard lock(mutex_);
-    dm_done = dm_posted_.contains(d.notification.id);
-    if (auto it = dm_by_user_.find(person.teams_user_id); it != dm_by_user_.end()) conversation = it->second;
-  }
-  if (!dm_done) {
-    if (conversation.empty()) {
-      auto created = connector_->create_personal(service_url, person.teams_user_id);
-      if (!created) return unexpected(created.error());
-      conversation = created->conversation_id;
-      std::lock_guard lock(mutex_);
-      dm_by_user_[person.teams_user_id] = conversation;
-    }
-    auto sent = connector_->send(service_url, conversation, act);
-    if (!sent) return unexpected(sent.error());
-    refs_->save(ChatRef{inc.number, kDm, conversation, *sent, person.id});
-    std::lock_guard lock(mutex_);
-    dm_posted_.insert(d.notification.id);
-    auto& mine = dms_by_person_[person.id];
-    if (std::find(mine.begin(), mine.end(), conversation) == mine.end()) mine.push_back(conversation);
-  }
-
-  // Best effort from here: the person has the page.
-  if (auto channel = incident_channel(inc.number)) {
-    if (auto r = post_incident_card(d, *channel, act); !r) {
-      spdlog::warn("teams: incident #{}: card in the incident channel failed: {}", inc.number, r.error().message);
-    }
-  }
-  return {};
-}
-
-Result<void> TeamsNotifier::update(const Delivery& d) {
-  const auto& inc = d.incident;
-  const auto& service_url = config_.teams.connector_service_url;
-  const auto refs = refs_->find(inc.number);
-  const std::string act = activity(d);
-
-  for (const auto& ref : integrations::latest_refs(refs, kDm)) {
-    if (d.person && ref.person != d.person->id) continue;
-    auto updated = connector_->update(service_url, ref.conversation, ref.message_id, act);
-    if (updated) continue;
-    if (updated.error().kind != ErrorKind::not_found) return updated;
-    // The card is gone (deleted by the user): post it again and edit that one from now on.
-    auto sent = connector_->send(service_url, ref.conversation, act);
-    if (!sent) return unexpected(sent.error());
-    refs_->save(ChatRef{inc.number, kDm, ref.conversation, *sent, ref.person});
-  }
-
-  // Once per change of the incident, whichever addressee's update comes first.
-  const std::int64_t changed_at = engine::to_ms(inc.updated_at);
-  const std::pair<std::int64_t, std::int64_t> change{inc.number, changed_at};
-  {
-    std::lock_guard lock(mutex_);
-    if (!announced_.insert(change).second) return {};
-  }
-  const std::string owner = owner_display(d);
-  std::string line;
-  switch (inc.state) {
-    case engine::IncidentState::acknowledged: line = "Acknowledged by " + (owner.empty() ? "someone" : owner); break;
-    case engine::IncidentState::resolved: line = "Resolved"; break;
-    case engine::IncidentState::triggered:
-      line = owner.empty() ? std::string("Nobody could be paged") : "Now paging " + owner;
-      break;
-  }
-  const std::string reply = text_activity(line);
-
-  auto shared = [&]() -> Result<void> {
-    auto threads = integrations::latest_refs(refs, kChannelThread);
-    const auto cards = integrations::latest_refs(refs, kIncidentCard);
-    threads.insert(threads.end(), cards.begin(), cards.end());
-    for (const auto& ref : threads) {
-      auto updated = connector_->update(service_url, ref.conversation, ref.message_id, act);
-      if (!updated) {
-        if (updated.error().retryable()) return updated;
-        spdlog::warn("teams: incident #{}: card in {} not updated: {}", inc.number, ref.conversation,
-                     updated.error().message);
-      }
-      {
-        std::lock_guard lock(mutex_);
-        if (replied_.contains({ref.conversation, changed_at})) continue;
-      }
-      auto replied = connector_->reply(service_url, ref.conversation, ref.message_id, reply);
-      if (!replied) {
-        if (replied.error().retryable()) return unexpected(replied.error());
-        spdlog::warn("teams: incident #{}: line in {} failed: {}", inc.number, ref.conversation,
-                     replied.error().message);
-      }
-      std::lock_guard lock(mutex_);
-      replied_.insert({ref.conversation, changed_at});
-    }
-    return {};
-  };
-  auto result = shared();
-  if (!result) {
-    std::lock_guard lock(mutex_);
-    announced_.erase(change);
-  }
-  return result;
-}
-
-Result<void> TeamsNotifier::open_channel(const Delivery& d) {
-  const auto& inc = d.incident;
-  auto team = config_.service_teams.find(inc.service_id);
-  if (team == config_.service_teams.end()) {
-    spdlog::debug("teams: incident #{}: service {} has no team for incident channels", inc.number, inc.service_id);
-    return {};
-  }
-  if (!graph_) {
-    spdlog::warn("teams: incident #{}: no Graph client, so no incident channel", inc.number);
-    return {};
-  }
-  std::string channel;
-  if (auto existing = incident_channel(inc.number)) {
-    channel = *existing;
-  } else {
-    const std::string description =
-        utf8_cut(upper(engine::to_string(inc.severity)) + ": " + inc.summary, kDescriptionMax);
-    for (int attempt = 0; attempt <= kMaxNameAttempts && channel.empty(); ++attempt) {
-      auto created = graph_->create_channel(team->second, teams_channel_name(inc.number, inc.summary, attempt),
-                                            description);
-      if (created) {
-        channel = *created;
-      } else if (created.error().kind != ErrorKind::conflict) {
-        return unexpected(created.error());
-      }
-    }
-    if (channel.empty()) {
-      return fail(ErrorKind::permanent, "teams: no free channel name for incident #" + std::to_string(inc.number));
-    }
-    refs_->save(ChatRef{inc.number, kIncidentChannel, channel, {}, {}});
-    std::lock_guard lock(mutex_);
-    incident_channels_[inc.number] = channel;
-  }
-  return post_incident_card(d, channel, activity(d));
+Result<void> TeamsNotifier::send(const Delivery& delivery) {
+  return detail::wait_for<void>([&](Done done) { send_async(delivery, std::move(done)); });
 }
 
 }  // namespace baton::teams

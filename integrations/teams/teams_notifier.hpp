@@ -3,13 +3,11 @@
 // owner's 1:1 chat and as a thread in the service's channel, incident channels
 // through Graph, and updates that PUT the new card over every card posted
 // (Bot Connector REST API and Microsoft Graph on learn.microsoft.com). The clients live in connector.hpp and graph.hpp.
+#include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <set>
 #include <string>
-#include <vector>
 
 #include "engine/time.hpp"
 #include "integrations/chat_refs.hpp"
@@ -31,7 +29,11 @@ struct TeamsNotifierConfig {
   std::map<std::string, std::string> service_teams;
 };
 
-/// Thread-safe; send() blocks on the Bot Connector and Graph. ChatRef kinds:
+/// Thread-safe and non-blocking: is_async(), and send_async() chains the Bot
+/// Connector and Graph calls as callbacks on the AsyncHttpClient the clients
+/// share (send() waits for it: tests and tools only). The incident's chat
+/// references are read once when the send starts, on the caller's thread;
+/// callbacks only touch memory and ChatRefs::save(). ChatRef kinds:
 /// "teams-channel-thread" (conversation = the thread's conversation id
 /// "19:..;messageid=..", message_id = the root activity id), "teams-dm"
 /// (conversation = the 1:1 chat "a:..", message_id = the card's activity id,
@@ -71,40 +73,23 @@ class TeamsNotifier final : public integrations::Notifier {
   /// person's 1:1 chat (by user while it is not known yet) and by the incident
   /// channel (while it has no card); updates by the addressee's DMs and, once
   /// per change, by the channel threads. The first busy key's time is returned
-  /// (slots already taken for earlier keys are kept).
+  /// (slots already taken for earlier keys are kept). A delivery told to wait
+  /// is re-queued by the Dispatcher: it holds no thread and no connection.
   std::optional<engine::TimePoint> reserve(const integrations::Delivery& delivery, engine::TimePoint now) override;
+  /// send_async() waited for: never on the AsyncHttpClient's thread.
   Result<void> send(const integrations::Delivery& delivery) override;
+  bool is_async() const override { return true; }
+  /// Never blocks on the network; `done` runs once, on the client's thread
+  /// (or at once on the caller's when no request is needed).
+  void send_async(const integrations::Delivery& delivery, std::function<void(Result<void>)> done) override;
 
   /// The display name of a person, for the owner on cards (learned from pages). Thread-safe.
   void remember_person(const std::string& person_id, const std::string& name);
 
+  struct Impl;  ///< opaque: shared with callbacks in flight
+
  private:
-  Result<void> page(const integrations::Delivery& d);
-  Result<void> update(const integrations::Delivery& d);
-  Result<void> open_channel(const integrations::Delivery& d);
-  Result<void> post_service_thread(const integrations::Delivery& d, const std::string& activity);
-  Result<void> post_incident_card(const integrations::Delivery& d, const std::string& channel,
-                                  const std::string& activity);
-  std::optional<std::string> incident_channel(std::int64_t incident);
-  std::string owner_display(const integrations::Delivery& d) const;
-  std::string activity(const integrations::Delivery& d) const;
-
-  TeamsNotifierConfig config_;
-  std::shared_ptr<BotConnector> connector_;
-  std::shared_ptr<GraphClient> graph_;
-  std::shared_ptr<integrations::ChatRefs> refs_;
-  std::shared_ptr<ConversationLimiter> limiter_;
-
-  mutable std::mutex mutex_;
-  std::map<std::string, std::string, std::less<>> names_;           // person id -> display name
-  std::map<std::string, std::string, std::less<>> dm_by_user_;      // Teams user -> 1:1 conversation id
-  std::map<std::string, std::vector<std::string>, std::less<>> dms_by_person_;  // person id -> conversations
-  std::set<std::int64_t> dm_posted_;                                // notification ids whose DM went out
-  std::map<std::int64_t, std::string> service_threads_;             // incident -> thread conversation ("" = claimed)
-  std::map<std::int64_t, std::string> incident_channels_;           // incident -> channel id
-  std::map<std::int64_t, std::string> incident_cards_;              // incident -> card thread conversation ("" = claimed)
-  std::set<std::pair<std::int64_t, std::int64_t>> announced_;       // (incident, updated_at ms) done or in flight
-  std::set<std::pair<std::string, std::int64_t>> replied_;          // (thread, updated_at ms) whose line went out
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace baton::teams

@@ -30,7 +30,7 @@ services:
   const std::string body = R"({"routing_key":"key-pay","event_action":"trigger","dedup_key":"deep",
     "payload":{"summary":"s","source":"h","severity":"info","custom_details":{"d":)" + nested + "}}}";
   REQUIRE(svc.call("POST", "/v2/enqueue", body).status == 202);
-  svc.app->drain();
+  svc.app->incidents().drain();
   auto res = svc.call("GET", "/api/v1/incidents/1", "", "");
   REQUIRE(res.status == 200);
   json::parse_options deep;

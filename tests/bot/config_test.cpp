@@ -73,8 +73,8 @@ TEST_CASE("config: the example manifest loads", "[config]") {
   const Config& c = *r;
   // With no environment the email and SMS channels are off, and the chains that use them say so.
   const std::string file = std::string(BATON_SOURCE_DIR) + "/manifests/baton.example.yaml";
-  CHECK(c.warnings == Strings{file + ":131:18: a contact chain uses the email method but smtp.url is not set",
-                              file + ":132:18: a contact chain uses the sms method but neither twilio.account_sid "
+  CHECK(c.warnings == Strings{file + ":130:18: a contact chain uses the email method but smtp.url is not set",
+                              file + ":131:18: a contact chain uses the sms method but neither twilio.account_sid "
                                      "nor sms_gateway.url is set"});
   CHECK(c.server.listen == "127.0.0.1:8080");
   CHECK(c.server.public_url == "http://localhost:8080");
@@ -90,7 +90,6 @@ TEST_CASE("config: the example manifest loads", "[config]") {
   CHECK(c.webhook.headers == std::vector<std::pair<std::string, std::string>>{{"X-Team", "sre"}});
   CHECK(c.webhook.timeout == 5s);
   CHECK(c.webhook.signing_secret == "dev-only-webhook-secret");
-  CHECK(c.dispatch.workers == 4);
   CHECK(c.dispatch.max_attempts == 6);
   CHECK(c.dispatch.base_backoff == 1s);
   CHECK(c.dispatch.max_in_flight_per_channel == 1024);
@@ -214,7 +213,6 @@ TEST_CASE("config: defaults", "[config]") {
   CHECK(c.storage.durability == "full");
   CHECK_FALSE(c.webhook.enabled);
   CHECK(c.webhook.timeout == 5000ms);
-  CHECK(c.dispatch.workers == 4);
   CHECK(c.dispatch.max_attempts == 6);
   CHECK(c.dispatch.base_backoff == 1000ms);
   CHECK_FALSE(c.smtp.enabled);
@@ -253,6 +251,15 @@ TEST_CASE("config: defaults", "[config]") {
   CHECK_FALSE(svc->open_incident_channel);
 }
 
+// dispatch.workers sized the blocking send threads, which are gone: an old file
+// still loads, with a warning saying why the key no longer does anything.
+TEST_CASE("config: dispatch.workers is ignored with a warning", "[config]") {
+  const std::string yaml = std::string(kMinimal) + "dispatch: {workers: 16}\n";
+  Config c = load_ok(yaml);
+  REQUIRE_FALSE(c.warnings.empty());
+  CHECK(c.warnings.back().find("'workers' in dispatch is ignored") != std::string::npos);
+}
+
 // An empty document is valid (all defaults) but warns that nothing can be paged.
 TEST_CASE("config: empty document", "[config]") {
   Config c = load_ok("");
@@ -269,8 +276,7 @@ TEST_CASE("config: environment substitution", "[config][env]") {
 storage:
   path: "$${NOT_A_VAR}/$HOME/${EMPTY}"
 dispatch:
-  workers: ${WORKERS:-8}
-  max_in_flight_per_channel: 32
+  max_in_flight_per_channel: ${INFLIGHT:-32}
   max_connections_per_host: 16
 webhook:
   url: "${HOOK:-}"
@@ -280,7 +286,6 @@ webhook:
   CHECK(c.server.action_secret == "pre-s3-post");
   CHECK(c.server.public_url == "http://fallback:1");  // empty value -> default
   CHECK(c.storage.path == "${NOT_A_VAR}/$HOME/");     // escape kept literally; a lone $ is plain text
-  CHECK(c.dispatch.workers == 8);
   CHECK(c.dispatch.max_in_flight_per_channel == 32);
   CHECK(c.dispatch.max_connections_per_host == 16);
   CHECK_FALSE(c.webhook.enabled);  // "${HOOK:-}" = empty
@@ -408,7 +413,7 @@ server:
   public_url: ftp://x
   api_tokens: {name: ops}
 storage: {durability: sometimes}
-dispatch: {workers: 0, max_attempts: 1000}
+dispatch: {max_in_flight_per_channel: 0, max_attempts: 1000}
 webhook: {url: "127.0.0.1:9000", headers: [a]}
 )";
   CHECK(errors_of(yaml) == Strings{"t.yaml:16:23: 'incident_channel' of service 'svc' must be true or false, not 'maybe'",
@@ -417,8 +422,8 @@ webhook: {url: "127.0.0.1:9000", headers: [a]}
                                    "t.yaml:20:15: 'public_url' in server must start with http:// or https://",
                                    "t.yaml:21:15: 'api_tokens' in server must be a list",
                                    "t.yaml:22:23: 'durability' in storage must be full or normal, not 'sometimes'",
-                                   "t.yaml:23:21: 'workers' in dispatch must be between 1 and 256",
-                                   "t.yaml:23:38: 'max_attempts' in dispatch must be between 1 and 100",
+                                   "t.yaml:23:39: 'max_in_flight_per_channel' in dispatch must be between 1 and 100000",
+                                   "t.yaml:23:56: 'max_attempts' in dispatch must be between 1 and 100",
                                    "t.yaml:24:16: 'url' in webhook must start with http:// or https://",
                                    "t.yaml:24:43: 'headers' in webhook must be a mapping"});
 }
@@ -566,7 +571,7 @@ TEST_CASE("config: api token validation", "[config][errors]") {
 TEST_CASE("config: all errors are collected, sorted by position", "[config][errors]") {
   const std::string yaml = R"(services:
   svc: {escalation_policy: missing, integration_keys: [k]}
-dispatch: {workers: many}
+dispatch: {max_attempts: many}
 people:
   alice: {time_zone: Nowhere/Place, nmae: A}
 )";

@@ -147,7 +147,7 @@ TEST_CASE("fallback: chat unanswered -> email at 2 min -> SMS at 5 min -> reply 
   CHECK(peers.smtp->messages().empty());
 
   clock.advance(2min);
-  svc.app->poke();
+  svc.app->incidents().poke();
   REQUIRE(peers.smtp->wait_for_messages(1, 10s));
   const auto mail = peers.smtp->messages().front();
   CHECK(mail.secure);
@@ -158,7 +158,7 @@ TEST_CASE("fallback: chat unanswered -> email at 2 min -> SMS at 5 min -> reply 
   CHECK(peers.sms_sent().empty());
 
   clock.advance(3min);
-  svc.app->poke();
+  svc.app->incidents().poke();
   REQUIRE(peers.twilio.wait_for_requests(1, 5s));
   const auto sms = peers.sms_sent().front();
   CHECK(field(sms, "To") == kPhone);
@@ -178,14 +178,14 @@ TEST_CASE("fallback: chat unanswered -> email at 2 min -> SMS at 5 min -> reply 
   // The chain stops: nothing more is sent, however long we wait. (The update
   // "acknowledged by Olga" is paced by Twilio's per-number rate: let a second
   // pass first.)
-  svc.app->drain();
+  svc.app->incidents().drain();
   clock.advance(1s);
-  svc.app->drain();
+  svc.app->incidents().drain();
   const auto mails = peers.smtp->messages().size();
   const auto texts = peers.sms_sent().size();
   clock.advance(1h);
-  svc.app->poke();
-  svc.app->drain();
+  svc.app->incidents().poke();
+  svc.app->incidents().drain();
   CHECK(peers.smtp->messages().size() == mails);
   CHECK(peers.sms_sent().size() == texts);
 
@@ -294,7 +294,7 @@ TEST_CASE("fallback: an undelivered SMS status moves the chain on", "[fallback]"
   test::ServiceHarness svc(clock, config(peers, db.path()));
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("key-pete", "p2")).status == 202);
   REQUIRE(peers.twilio.wait_for_requests(1, 10s));
-  svc.app->drain();
+  svc.app->incidents().drain();
   auto target = field(peers.sms_sent().front(), "StatusCallback").substr(std::string(kPublicUrl).size());
   auto cb = twilio_post(svc, target,
                         {{"MessageSid", "SM9"}, {"MessageStatus", "undelivered"}, {"ErrorCode", "30003"}});
@@ -319,7 +319,7 @@ TEST_CASE("fallback: a signed status callback with bytes that are not UTF-8 keep
   test::ServiceHarness svc(clock, config(peers, db.path()));
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("key-pete", "p3")).status == 202);
   REQUIRE(peers.twilio.wait_for_requests(1, 10s));
-  svc.app->drain();
+  svc.app->incidents().drain();
   auto target = field(peers.sms_sent().front(), "StatusCallback").substr(std::string(kPublicUrl).size());
   auto cb = twilio_post(svc, target,
                         {{"MessageSid", "SM10"}, {"MessageStatus", "failed"}, {"ErrorCode", "\xFF\xFE"}});
@@ -361,7 +361,7 @@ TEST_CASE("fallback: an SMTP outage moves to the next method on the first failur
 
   auto ack = twilio_post(svc, "/sms/twilio", sms_reply("ACK", "SMack1", "+15551230002"));
   CHECK(ack.status == 200);
-  svc.app->drain();
+  svc.app->incidents().drain();
   REQUIRE(svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged");
   clock.advance(10min);  // the email's retries come due
   REQUIRE(test::eventually([&] {

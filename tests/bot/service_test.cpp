@@ -130,7 +130,7 @@ TEST_CASE("end to end: alert -> step 1 page -> no ack -> step 2 page -> ack via 
   CHECK(sink.requests()[0].target == "/hook");
 
   clock.advance(5min);
-  svc.app->poke();
+  svc.app->incidents().poke();
   // alice's page is updated (escalated) and bob is paged: wait for the page.
   REQUIRE(eventually([&] { return pages(sink).size() == 2; }));
   auto second = pages(sink);
@@ -142,11 +142,11 @@ TEST_CASE("end to end: alert -> step 1 page -> no ack -> step 2 page -> ack via 
   CHECK(json::parse(ack.body).at("state") == "acknowledged");
 
   // Nothing more is paged however long we wait.
-  svc.app->drain();
+  svc.app->incidents().drain();
   const auto before = pages(sink).size();
   clock.advance(1h);
-  svc.app->poke();
-  svc.app->drain();
+  svc.app->incidents().poke();
+  svc.app->incidents().drain();
   CHECK(pages(sink).size() == before);
 
   // Delivery reports arrive asynchronously from the dispatcher.
@@ -174,7 +174,7 @@ TEST_CASE("deduplication, acknowledge and resolve events over HTTP", "[service]"
   Service svc(clock, sink.url(), db.path());
   CHECK(svc.call("POST", "/v2/enqueue", event("trigger", "k1")).status == 202);
   CHECK(svc.call("POST", "/v2/enqueue", event("trigger", "k1")).status == 202);
-  svc.app->drain();
+  svc.app->incidents().drain();
   auto list = svc.get_json("/api/v1/incidents");
   CHECK(list.at("incidents").as_array().size() == 1);
   CHECK(svc.call("POST", "/v2/enqueue", event("acknowledge", "k1")).status == 202);
@@ -237,7 +237,7 @@ TEST_CASE("bad input gets a clear error and changes nothing", "[service]") {
   // The missing field is named.
   auto missing = svc.call("POST", "/v2/enqueue", R"({"routing_key":"key-pay","event_action":"trigger","payload":{"source":"a","severity":"info"}})");
   CHECK(missing.body.find("payload.summary") != std::string::npos);
-  svc.app->drain();
+  svc.app->incidents().drain();
   CHECK(svc.get_json("/api/v1/incidents").at("incidents").as_array().empty());
   CHECK(sink.requests().empty());
 }
@@ -270,7 +270,7 @@ TEST_CASE("an Alertmanager group is one incident, resolved with the group", "[se
   CHECK(json::parse(res.body).at("incident") == 1);
   CHECK(svc.call("POST", "/api/v1/integrations/alertmanager/am-key", payload("firing", 50)).status == 200);
   REQUIRE(sink.wait_for_requests(1, 5s));
-  svc.app->drain();
+  svc.app->incidents().drain();
   CHECK(pages(sink).size() == 1);
   auto inc = svc.get_json("/api/v1/incidents/1");
   CHECK(inc.at("alert_count") == 50);
@@ -298,12 +298,12 @@ TEST_CASE("a restart in the middle of an escalation loses nothing", "[service]")
   // The duplicate is still recognised after the restart.
   CHECK(again.call("POST", "/v2/enqueue", event("trigger", "r1")).status == 202);
   clock.advance(5min);
-  again.app->poke();
+  again.app->incidents().poke();
   REQUIRE(eventually([&] { return pages(sink).size() == 2; }));
   auto p = pages(sink);
   CHECK(p[1]["person"].at("id") == "bob");
   CHECK(again.call("POST", "/v2/enqueue", event("trigger", "r2")).status == 202);
-  again.app->drain();
+  again.app->incidents().drain();
   CHECK(again.get_json("/api/v1/incidents/2").at("dedup_key") == "r2");
 }
 
@@ -321,7 +321,7 @@ TEST_CASE("an undelivered page is sent after a restart", "[service]") {
     CHECK(svc.call("POST", "/v2/enqueue", event("trigger", "u1")).status == 202);
     REQUIRE(sink.wait_for_requests(1, 5s));
     key = *sink.requests()[0].header("idempotency-key");
-    svc.app->drain();
+    svc.app->incidents().drain();
     svc.app->stop();
   }
   clock.advance(10s);
@@ -342,7 +342,7 @@ TEST_CASE("a failed channel moves the contact chain on at once", "[service]") {
   Service svc(clock, sink.url(), db.path());
   CHECK(svc.call("POST", "/v2/enqueue", event("trigger", "f1", "key-fragile")).status == 202);
   REQUIRE(eventually([&] {
-    svc.app->drain();
+    svc.app->incidents().drain();
     auto kinds = timeline_kinds(svc.get_json("/api/v1/incidents/1"));
     return std::count(kinds.begin(), kinds.end(), "notification_failed") >= 2;
   }));
@@ -370,7 +370,7 @@ TEST_CASE("signed action links: confirm on GET, act once on POST", "[service]") 
   auto confirm = svc.call("GET", path, "", "", false);
   CHECK(confirm.status == 200);
   CHECK(confirm.body.find("<form method=\"post\">") != std::string::npos);
-  svc.app->drain();
+  svc.app->incidents().drain();
   CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "triggered");  // a GET changes nothing
 
   CHECK(svc.call("POST", path, "", "", false).status == 200);

@@ -11,6 +11,8 @@
 #include "bot/slack_socket_mode.hpp"
 #include "integrations/slack/commands.hpp"
 #include "integrations/slack/interactions.hpp"
+#include "integrations/slack/web_api.hpp"
+#include "tests/support/fake_slack.hpp"
 #include "tests/support/fake_socket_mode.hpp"
 
 using namespace baton;
@@ -357,4 +359,63 @@ TEST_CASE("Socket Mode: link_disabled stops the client", "[slack][socket_mode]")
   CHECK(fake.connections() == 1);
   client.stop();
   CHECK(client.stats().state == SocketModeState::disabled);
+}
+
+TEST_CASE("Socket Mode: open_url_async connects through the Web API client without a helper thread", "[slack][socket_mode]") {
+  // Scenario: the URL comes from apps.connections.open on the non-blocking
+  // client (a fake Slack Web API): the client connects, handles an envelope,
+  // and after a refresh asks for a fresh URL again; a failed call is retried.
+  test::FakeSocketMode socket;
+  test::FakeSlack slack;
+  test::SlackNet net;
+  slack::SlackWebApi api(slack::SlackConfig{slack.base_url(), "xoxb-test-token", 5s}, net.http(), net.io());
+  slack.set_socket_url(socket.url());
+  slack.fail_next("apps.connections.open", "internal_error");
+  Inbox inbox;
+  SocketModeOptions o;
+  o.initial_backoff = 10ms;
+  o.max_backoff = 100ms;
+  o.open_url_async = [&api, &slack, &socket](auto done) {
+    slack.set_socket_url(socket.url());  // single use: a fresh one for every call
+    api.open_connection_async("xapp-test-token", std::move(done));
+  };
+  SlackSocketMode client(o, inbox.handler(true));
+  client.start();
+  REQUIRE(wait_until([&] { return client.connected(); }));
+  CHECK(client.stats().connect_failures == 1);
+  CHECK(slack.calls("apps.connections.open").size() == 2);
+  socket.push_envelope("events_api", kEvent);
+  REQUIRE(socket.wait_for_acks(1, kWait));
+  socket.send_disconnect("refresh_requested");
+  REQUIRE(socket.wait_for_connections(2, kWait));
+  REQUIRE(wait_until([&] { return client.connected(); }));
+  CHECK(slack.calls("apps.connections.open").size() == 3);
+  client.stop();
+}
+
+TEST_CASE("Socket Mode: stop() does not wait for an open_url_async answer", "[slack][socket_mode]") {
+  // Scenario: apps.connections.open never answers before stop(); stop()
+  // returns, and the late answer is dropped (it reaches no connection).
+  test::FakeSocketMode socket;
+  Inbox inbox;
+  std::mutex mutex;
+  std::function<void(Result<std::string>)> pending;
+  SocketModeOptions o;
+  o.open_url_async = [&](auto done) {
+    std::lock_guard lock(mutex);
+    pending = std::move(done);
+  };
+  {
+    SlackSocketMode client(o, inbox.handler(true));
+    client.start();
+    REQUIRE(wait_until([&] {
+      std::lock_guard lock(mutex);
+      return pending != nullptr;
+    }));
+    client.stop();
+    CHECK(client.stats().state == SocketModeState::stopped);
+  }
+  std::lock_guard lock(mutex);
+  pending(socket.url());  // after the client is gone: nothing happens
+  CHECK(socket.connections() == 0);
 }

@@ -4,6 +4,9 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "integrations/slack/signature.hpp"
 #include "integrations/sms/twilio_signature.hpp"
 #include "tests/support/fake_slack.hpp"
@@ -132,6 +135,43 @@ TEST_CASE("slack http mode: page with buttons -> Acknowledge pressed -> message 
   CHECK(svc.timeline_text(1).find("Acknowledged by alice via slack") != std::string::npos);
 }
 
+TEST_CASE("slack: a page posted before a restart is updated in place after it", "[slack]") {
+  // Scenario: an alert pages alice in a Slack DM and posts in the service's
+  // channel; baton stops and starts again on the same database. The chat
+  // references of open incidents are loaded at start-up, so the
+  // acknowledgement after the restart edits both messages; nothing is posted anew.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  fake.add_user({"U0ALICE", "alice@example.com", "Alice"});
+  const auto channel = fake.add_channel("payments-alerts");
+  const auto yaml = config(fake, db.path(), "http", channel);
+  std::string dm;
+  {
+    test::ServiceHarness svc(clock, yaml);
+    REQUIRE(svc.call("POST", "/v2/enqueue", trigger("k-restart"), "application/json", false).status == 202);
+    REQUIRE(test::eventually([&] { return fake.messages(channel).size() == 1 && !fake.dm_channel("U0ALICE").empty(); }));
+    REQUIRE(test::eventually(
+        [&] { return svc.timeline_text(1).find("Page to Alice via slack delivered") != std::string::npos; }));
+    dm = fake.dm_channel("U0ALICE");
+    REQUIRE(fake.messages(dm).size() == 1);
+    svc.app->stop();
+  }
+  CHECK(fake.messages(dm).front().edits == 0);
+
+  test::ServiceHarness again(clock, yaml);
+  auto ack = again.call("POST", "/api/v1/incidents/1/ack");
+  REQUIRE(ack.status == 200);
+  REQUIRE(test::eventually([&] {
+    auto m = fake.messages(dm);
+    return !m.empty() && m.front().edits > 0 && !has_action(m.front().blocks_json, "baton_ack");
+  }));
+  REQUIRE(test::eventually([&] { return fake.messages(channel).front().edits > 0; }));
+  again.app->incidents().drain();
+  CHECK(fake.messages(dm).size() == 1);
+  CHECK(fake.messages(channel).size() == 1);
+}
+
 TEST_CASE("slack http mode: bad signatures, stale requests and unknown users change nothing", "[slack]") {
   test::TempDb db;
   test::FakeClock clock;
@@ -141,7 +181,7 @@ TEST_CASE("slack http mode: bad signatures, stale requests and unknown users cha
   const auto channel = fake.add_channel("payments-alerts");
   test::ServiceHarness svc(clock, config(fake, db.path(), "http", channel));
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("k2"), "application/json", false).status == 202);
-  svc.app->drain();
+  svc.app->incidents().drain();
 
   const auto body = form({{"payload", button_payload("baton_ack", 1, "U0ALICE")}});
   CHECK(slack_post(svc, "/slack/interactivity", body, "wrong-secret").status == 401);
@@ -155,7 +195,7 @@ TEST_CASE("slack http mode: bad signatures, stale requests and unknown users cha
                               {"channel_id", channel}, {"team_id", test::FakeSlack::kTeam}, {"response_url", ""}}));
   CHECK(cmd.status == 200);
   CHECK(cmd.body.find("not linked to a person") != std::string::npos);
-  svc.app->drain();
+  svc.app->incidents().drain();
   CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "triggered");
 
   // url_verification is answered with the challenge.
@@ -173,7 +213,7 @@ TEST_CASE("slack slash commands: oncall, incident ack/list/status, help and usag
   const auto channel = fake.add_channel("payments-alerts");
   test::ServiceHarness svc(clock, config(fake, db.path(), "http", channel));
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("k3"), "application/json", false).status == 202);
-  svc.app->drain();
+  svc.app->incidents().drain();
   auto command = [&](std::string user, std::string text) { return slash_command(svc, channel, user, text); };
   CHECK(command("U0ALICE", "help").find("incident") != std::string::npos);
   CHECK(command("U0ALICE", "frobnicate").find("incident") != std::string::npos);
@@ -356,7 +396,7 @@ TEST_CASE("slack: a failed users.info is asked again once its cache entry expire
   const auto channel = fake.add_channel("payments-alerts");
   test::ServiceHarness svc(clock, config(fake, db.path(), "http", channel));
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("k-expire"), "application/json", false).status == 202);
-  svc.app->drain();
+  svc.app->incidents().drain();
   auto command = [&](std::string user, std::string text) { return slash_command(svc, channel, user, text); };
   fake.fail_next("users.info", "internal_error");
   CHECK(command("U0BOB", "incident ack 1").find("not linked") != std::string::npos);
@@ -366,4 +406,54 @@ TEST_CASE("slack: a failed users.info is asked again once its cache entry expire
   clock.advance(31s);
   CHECK(command("U0BOB", "incident ack 1") == "Incident #1 acknowledged.");
   CHECK(fake.calls("users.info").size() == 2);
+}
+
+namespace {
+// Threads of this process with that name (/proc/self/task/*/comm).
+int threads_named(const std::string& name) {
+  int n = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) ++n;
+  }
+  return n;
+}
+}  // namespace
+
+TEST_CASE("slack socket mode: slow identity lookups hold no thread, and every command is answered", "[slack]") {
+  // Scenario: 12 Slack users baton does not know send /baton at once, and
+  // Slack takes 1.5 s to answer each users.info. While the 12 lookups are in
+  // flight no lookup thread exists (they wait as callbacks on the network
+  // client); all 12 envelopes are acked with an answer ("not linked").
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  test::FakeSocketMode socket;
+  fake.set_socket_url(socket.url());
+  fake.add_user({"U0ALICE", "alice@example.com", "Alice"});
+  constexpr int kUsers = 12;
+  for (int i = 0; i < kUsers; ++i) {
+    fake.add_user({"U0GUEST" + std::to_string(i), "guest" + std::to_string(i) + "@elsewhere.example", "Guest"});
+    fake.delay_next("users.info", 1500ms);
+  }
+  const auto channel = fake.add_channel("payments-alerts");
+  test::ServiceHarness svc(clock, config(fake, db.path(), "socket", channel));
+  REQUIRE(socket.wait_for_open_connections(1, 10s));
+  for (int i = 0; i < kUsers; ++i) {
+    socket.push_envelope("slash_commands",
+                         json::serialize(json::object{{"command", "/baton"}, {"text", "incident ack 1"},
+                                                      {"user_id", "U0GUEST" + std::to_string(i)},
+                                                      {"channel_id", channel}, {"team_id", test::FakeSlack::kTeam},
+                                                      {"response_url", ""}}),
+                         true);
+  }
+  REQUIRE(test::eventually([&] { return fake.calls("users.info").size() == kUsers; }));
+  CHECK(threads_named("baton-lookup") == 0);
+  CHECK(threads_named("baton-slack") == 1);
+  REQUIRE(socket.wait_for_acks(kUsers, 20s));
+  for (const auto& ack : socket.acks()) {
+    REQUIRE(ack.payload_json);
+    CHECK(ack.payload_json->find("not linked") != std::string::npos);
+  }
 }

@@ -92,7 +92,7 @@ TEST_CASE("a retried trigger and ack after failed commits are stored and paged",
     test::ServiceHarness svc(clock, yaml(sink.url(), db.path()));
     REQUIRE(svc.call("POST", "/v2/enqueue", event("trigger", "k-old")).status == 202);
     REQUIRE(sink.wait_for_requests(1, 5s));
-    svc.app->drain();
+    svc.app->incidents().drain();
 
     {
       WritesFail fail;
@@ -118,7 +118,7 @@ TEST_CASE("a retried trigger and ack after failed commits are stored and paged",
     CHECK(svc.call("POST", "/v2/enqueue", event("trigger", "k-new")).status == 202);
     CHECK(svc.call("POST", "/v2/enqueue", event("acknowledge", "k-old")).status == 202);
     REQUIRE(sink.wait_for_requests(2, 5s));
-    svc.app->drain();
+    svc.app->incidents().drain();
     auto metrics = svc.call("GET", "/metrics", "", "");
     CHECK(metrics.body.find("baton_storage_failing 0") != std::string::npos);
     CHECK(metrics.body.find("baton_storage_recoveries_total 1") != std::string::npos);
@@ -144,18 +144,18 @@ TEST_CASE("a timer that fires while writes fail fires again after recovery", "[s
   test::ServiceHarness svc(clock, yaml(sink.url(), db.path()));
   REQUIRE(svc.call("POST", "/v2/enqueue", event("trigger", "t1")).status == 202);
   REQUIRE(sink.wait_for_requests(1, 5s));
-  svc.app->drain();
+  svc.app->incidents().drain();
   const auto before = svc.timeline_text(1);
   {
     WritesFail fail;
     clock.advance(6min);
-    svc.app->poke();
+    svc.app->incidents().poke();
     REQUIRE(test::eventually([&] { return svc.call("GET", "/readyz", "", "", false).status == 503; }));
     fail.restore();
     REQUIRE(test::eventually([&] { return svc.call("GET", "/readyz", "", "", false).status == 200; }));
   }
-  svc.app->poke();
-  svc.app->drain();
+  svc.app->incidents().poke();
+  svc.app->incidents().drain();
   const auto after = svc.timeline_text(1);
   CHECK(before.find("policy_exhausted") == std::string::npos);
   CHECK(after.find("policy_exhausted") != std::string::npos);

@@ -42,6 +42,7 @@ people:
   alice: {name: Alice, email: alice@example.com, teams_user_id: aad-alice, contact_chain: [{method: teams, after: 0s}, {method: webhook, after: 10m}]}
   bob: {name: Bob, email: bob@example.com, teams_user_id: aad-bob, contact_chain: [{method: teams, after: 0s}]}
   carol: {name: Carol, email: Carol@Example.com}
+  dave: {name: Dave, email: dave@example.com}
 escalation_policies:
   main: {steps: [{targets: [{person: alice}], timeout: 5m}, {targets: [{person: bob}], timeout: 5m}]}
 services:
@@ -169,8 +170,8 @@ TEST_CASE("teams: card in the channel and the owner's chat -> Action.Execute ack
     return false;
   }));
   clock.advance(1h);
-  svc.app->poke();
-  svc.app->drain();
+  svc.app->incidents().poke();
+  svc.app->incidents().drain();
   for (const auto& c : fake.conversations()) CHECK(c.member_id != "29:aad-bob");
 }
 
@@ -186,7 +187,7 @@ TEST_CASE("teams: Action.Submit fallback and @mention commands", "[teams]") {
   install_for(svc, fake, {"aad-alice", "aad-bob"});
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t2"), "application/json", false).status == 202);
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t3"), "application/json", false).status == 202);
-  svc.app->drain();
+  svc.app->incidents().drain();
 
   auto submit = base_activity(fake, "message", "aad-alice", "a:personal-aad-alice");
   submit["value"] = json::object{{"verb", "baton.ack"}, {"incident", 1}};
@@ -226,7 +227,7 @@ TEST_CASE("teams: requests without a valid Bot Framework JWT get 401 and change 
   fake.add_channel(kChannel);
   test::ServiceHarness svc(clock, config(fake, db.path()));
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t4"), "application/json", false).status == 202);
-  svc.app->drain();
+  svc.app->incidents().drain();
   const auto body = execute(fake, "baton.ack", 1, "aad-alice");
   CHECK(post_activity(svc, body, "").status == 401);
   test::JwtOverrides wrong_aud;
@@ -278,7 +279,7 @@ TEST_CASE("teams: identity by email through the roster, and the teams baton join
   fake.add_member("29:aad-carol", "aad-carol", "carol@example.com", "Carol");
   test::ServiceHarness svc(clock, config(fake, db.path()));
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t6"), "application/json", false).status == 202);
-  svc.app->drain();
+  svc.app->incidents().drain();
   auto res = post_activity(svc, execute(fake, "baton.ack", 1, "aad-carol"), fake.mint_token());
   REQUIRE(res.status == 200);
   CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged");
@@ -370,7 +371,7 @@ TEST_CASE("teams: a failed roster lookup is asked again once its cache entry exp
   fake.add_member("29:aad-carol", "aad-carol", "carol@example.com", "Carol");
   test::ServiceHarness svc(clock, config(fake, db.path()));
   REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t8"), "application/json", false).status == 202);
-  svc.app->drain();
+  svc.app->incidents().drain();
 
   fake.fail_next("/v3/conversations/a:personal-aad-carol/members/", 502);
   auto first = post_activity(svc, execute(fake, "baton.ack", 1, "aad-carol"), fake.mint_token());
@@ -390,4 +391,51 @@ TEST_CASE("teams: a failed roster lookup is asked again once its cache entry exp
   CHECK(roster_calls(fake) == 2);
   CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged");
   CHECK(svc.timeline_text(1).find("Acknowledged by carol via teams") != std::string::npos);
+}
+
+TEST_CASE("teams: a slow roster lookup holds up no other user's press", "[teams]") {
+  // Scenario: carol and dave are configured by email only. The roster takes
+  // 5 s to answer for carol. While her press waits for it (as a callback, on
+  // no thread), dave's press is looked up, acknowledges incident 2 as dave
+  // and is answered; carol's is still waiting. Then hers is answered and
+  // acknowledges incident 1 as carol.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeTeams fake(clock);
+  fake.add_channel(kChannel);
+  fake.add_member("29:aad-carol", "aad-carol", "carol@example.com", "Carol");
+  fake.add_member("29:aad-dave", "aad-dave", "dave@example.com", "Dave");
+  test::ServiceHarness svc(clock, config(fake, db.path()));
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t10"), "application/json", false).status == 202);
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("t11"), "application/json", false).status == 202);
+  svc.app->incidents().drain();
+  install_for(svc, fake, {"aad-alice"});  // the signing keys are cached from here on
+  fake.set_delay("/teams/v3/conversations/a:personal-aad-carol/members/", 5s);
+
+  std::atomic<bool> carol_answered{false};
+  int carol_status = 0;
+  std::jthread carol([&, body = execute(fake, "baton.ack", 1, "aad-carol"), token = fake.mint_token()] {
+    integrations::HttpClient client;  // one per thread
+    integrations::HttpRequest req;
+    req.method = "POST";
+    req.url = svc.base + "/api/messages";
+    req.body = body;
+    req.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}};
+    req.timeout = std::chrono::seconds(60);
+    if (auto res = client.request(req)) carol_status = res->status;
+    carol_answered = true;
+  });
+  REQUIRE(test::eventually([&] { return roster_calls(fake) == 1; }));  // carol's lookup is at the roster
+
+  auto dave = post_activity(svc, execute(fake, "baton.ack", 2, "aad-dave"), fake.mint_token());
+  CHECK(dave.status == 200);
+  CHECK(svc.get_json("/api/v1/incidents/2").at("state") == "acknowledged");
+  CHECK(svc.timeline_text(2).find("Acknowledged by dave via teams") != std::string::npos);
+  CHECK_FALSE(carol_answered);  // her lookup still waits: it held up nobody
+
+  carol.join();
+  CHECK(carol_status == 200);
+  CHECK(svc.get_json("/api/v1/incidents/1").at("state") == "acknowledged");
+  CHECK(svc.timeline_text(1).find("Acknowledged by carol via teams") != std::string::npos);
+  CHECK(roster_calls(fake) == 2);
 }

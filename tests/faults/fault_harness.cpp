@@ -116,7 +116,7 @@ std::string config_yaml(const ConfigOptions& o, int generation) {
     << "  url: \"" << o.webhook_url << "\"\n"
     << "  timeout: " << o.webhook_timeout << "\n"
     << "  headers: {X-Fault-Generation: \"" << generation << "\"}\n"
-    << "dispatch: {workers: " << o.workers << ", max_attempts: " << o.max_attempts
+    << "dispatch: {max_attempts: " << o.max_attempts
     << ", base_backoff: " << o.base_backoff << "}\n"
     << "people:\n"
     << "  pat: {name: Pat, email: pat@example.com, contact_chain: [{method: webhook, after: 0s}]}\n"

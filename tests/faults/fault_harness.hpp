@@ -56,7 +56,6 @@ std::uint16_t free_port();
 struct ConfigOptions {
   std::string webhook_url;  ///< the sink
   std::string webhook_timeout = "5s";
-  int workers = 4;
   int max_attempts = 100;  ///< high: pages must outlast the faults
   std::string base_backoff = "100ms";
   std::string extra_yaml;  ///< appended as is (e.g. a teams: section)

@@ -24,9 +24,8 @@ class FixedClock final : public engine::Clock {
 
 teams::JwtValidator& validator() {
   // OpenSSL registers its atexit cleanup when first initialised. Doing that
-  // here, on the main thread and before the validator exists, makes the cleanup
-  // run after ~JwtValidator has joined its fetch thread (atexit order is LIFO);
-  // the other way round that thread's OpenSSL error state shows up as a leak.
+  // here, before the validator exists, makes the cleanup run after
+  // ~JwtValidator (atexit order is LIFO), so its keys are freed first.
   static const bool openssl_ready = [] {
     integrations::HttpClient warm_up;
     return true;
@@ -38,7 +37,7 @@ teams::JwtValidator& validator() {
     config.app_id = "9a8b7c6d-0000-4000-8000-00000000b07a";
     config.openid_metadata_url = "baton-fuzz://no-network/openidconfiguration";
     config.timeout = std::chrono::milliseconds(100);
-    return teams::JwtValidator(std::move(config), clock);
+    return teams::JwtValidator(std::move(config), clock, nullptr);  // no client: nothing is fetched
   }();
   return v;
 }

@@ -92,7 +92,6 @@ TEST_CASE("500 pages to a peer that answers after 300 ms are all delivered, each
   REQUIRE(webhook->is_async());
   Outcomes outcomes;
   Dispatcher::Options opt;
-  opt.workers = 1;
   opt.max_in_flight_per_channel = 256;
   Dispatcher dispatcher({webhook}, clock, opt, [&](const DispatchOutcome& o) { outcomes.add(o); });
   constexpr int kPages = 500;
@@ -127,7 +126,6 @@ TEST_CASE("an asynchronous channel keeps to its in-flight limit", "[dispatcher][
   auto webhook = async_webhook(net, peer, clock);
   Outcomes outcomes;
   Dispatcher::Options opt;
-  opt.workers = 1;
   opt.max_in_flight_per_channel = 4;
   Dispatcher dispatcher({webhook}, clock, opt, [&](const DispatchOutcome& o) {
     {
@@ -154,7 +152,6 @@ TEST_CASE("an asynchronous send that fails is retried and reported as a retry fi
   auto webhook = async_webhook(net, peer, clock);
   Outcomes outcomes;
   Dispatcher::Options opt;
-  opt.workers = 1;
   opt.base_backoff = 1s;
   Dispatcher dispatcher({webhook}, clock, opt, [&](const DispatchOutcome& o) { outcomes.add(o); });
   dispatcher.submit(page(7, clock.now()));

@@ -106,9 +106,8 @@ Delivery sms(std::int64_t id, engine::NotificationKind kind = engine::Notificati
   return d;
 }
 
-Dispatcher::Options options(int workers) {
+Dispatcher::Options options() {
   Dispatcher::Options o;
-  o.workers = workers;
   o.base_backoff = 10ms;
   o.max_backoff = 20ms;
   return o;
@@ -158,7 +157,7 @@ TEST_CASE("SendPacer rates and bursts", "[pacing]") {
   CHECK_THROWS_AS(SendPacer(1.0, 0), std::invalid_argument);
 }
 
-// Three SMS pages due at once at 1/s (two workers): sent at t, t+1s and t+2s
+// Three SMS pages due at once at 1/s : sent at t, t+1s and t+2s
 // of the fake clock as it is advanced; each send is the first attempt, each
 // has exactly one outcome (deferrals report nothing), and the waiting ones
 // stay queued.
@@ -167,7 +166,7 @@ TEST_CASE("Dispatcher paces SMS pages at the provider's rate", "[pacing][dispatc
   const auto t = clock.now();
   auto recorder = std::make_shared<PacedRecorder>(clock, 1.0);
   Outcomes outcomes;
-  Dispatcher dispatcher({recorder}, clock, options(2), outcomes.sink());
+  Dispatcher dispatcher({recorder}, clock, options(), outcomes.sink());
   dispatcher.submit(sms(1));
   dispatcher.submit(sms(2));
   dispatcher.submit(sms(3));
@@ -210,7 +209,7 @@ TEST_CASE("Dispatcher keeps pages ahead of updates under pacing", "[pacing][disp
   const auto t = clock.now();
   auto recorder = std::make_shared<PacedRecorder>(clock, 1.0);
   Outcomes outcomes;
-  Dispatcher dispatcher({recorder}, clock, options(2), outcomes.sink());
+  Dispatcher dispatcher({recorder}, clock, options(), outcomes.sink());
   dispatcher.submit(sms(1, engine::NotificationKind::update), t + 1s);
   dispatcher.submit(sms(2, engine::NotificationKind::update), t + 1s);
   dispatcher.submit(sms(3), t + 1s);
@@ -252,7 +251,7 @@ TEST_CASE("Dispatcher counts real attempts but not pacing deferrals", "[pacing][
   config.from = "+15559870002";
   auto notifier = std::make_shared<TwilioNotifier>(config);
   Outcomes outcomes;
-  Dispatcher dispatcher({notifier}, clock, options(1), outcomes.sink());
+  Dispatcher dispatcher({notifier}, clock, options(), outcomes.sink());
   dispatcher.submit(sms(1));
   dispatcher.submit(sms(2));
 

@@ -98,9 +98,8 @@ Delivery delivery(std::int64_t id, engine::NotificationKind kind = engine::Notif
   return d;
 }
 
-Dispatcher::Options tiny(int workers = 2, int max_attempts = 6) {
+Dispatcher::Options tiny(int max_attempts = 6) {
   Dispatcher::Options o;
-  o.workers = workers;
   o.max_attempts = max_attempts;
   o.base_backoff = 10ms;
   o.max_backoff = 20ms;
@@ -204,7 +203,7 @@ TEST_CASE("Dispatcher gives up after max_attempts", "[dispatcher]") {
   auto fake = std::make_shared<FakeNotifier>();
   fake->always(transient_error());
   Outcomes outcomes;
-  auto options = tiny(2, 3);
+  auto options = tiny(3);
   options.base_backoff = 0ms;  // retries due at once, no clock advance needed
   Dispatcher dispatcher({fake}, clock, options, outcomes.sink());
   dispatcher.submit(delivery(1));
@@ -260,7 +259,7 @@ TEST_CASE("Dispatcher sends pages before updates", "[dispatcher]") {
   test::FakeClock clock;
   auto fake = std::make_shared<FakeNotifier>();
   Outcomes outcomes;
-  Dispatcher dispatcher({fake}, clock, tiny(1), outcomes.sink());
+  Dispatcher dispatcher({fake}, clock, tiny(), outcomes.sink());
   const auto due = clock.now() + 1min;
   dispatcher.submit(delivery(1, engine::NotificationKind::update), due);
   dispatcher.submit(delivery(2, engine::NotificationKind::open_channel), due - 1s);
@@ -276,12 +275,12 @@ TEST_CASE("Dispatcher sends pages before updates", "[dispatcher]") {
   CHECK(calls[3].notification.id == 1);
 }
 
-// Many deliveries on several workers: each is delivered exactly once.
+// Many deliveries submitted from two threads: each is delivered exactly once.
 TEST_CASE("Dispatcher delivers concurrently, each once", "[dispatcher]") {
   test::FakeClock clock;
   auto fake = std::make_shared<FakeNotifier>();
   Outcomes outcomes;
-  Dispatcher dispatcher({fake}, clock, tiny(4), outcomes.sink());
+  Dispatcher dispatcher({fake}, clock, tiny(), outcomes.sink());
   std::thread other([&] {
     for (int i = 100; i < 150; ++i) dispatcher.submit(delivery(i));
   });
@@ -297,14 +296,14 @@ TEST_CASE("Dispatcher delivers concurrently, each once", "[dispatcher]") {
   CHECK(fake->calls().size() == 100);
 }
 
-// A notifier that throws (a bug) fails that delivery but keeps the workers alive.
+// A notifier that throws (a bug) fails that delivery but keeps the dispatcher going.
 TEST_CASE("Dispatcher survives a throwing notifier", "[dispatcher]") {
   test::FakeClock clock;
   auto bad = std::make_shared<FakeNotifier>(engine::MethodKind::email);
   bad->throw_always();
   auto good = std::make_shared<FakeNotifier>();
   Outcomes outcomes;
-  Dispatcher dispatcher({bad, good}, clock, tiny(1), outcomes.sink());
+  Dispatcher dispatcher({bad, good}, clock, tiny(), outcomes.sink());
   dispatcher.submit(delivery(1, engine::NotificationKind::page, engine::MethodKind::email));
   REQUIRE(outcomes.wait_for(1));
   CHECK(outcomes.all().at(0).kind == Kind::failed);
@@ -337,6 +336,8 @@ TEST_CASE("Dispatcher rejects bad configuration", "[dispatcher]") {
   auto b = std::make_shared<FakeNotifier>();
   CHECK_THROWS_AS(Dispatcher({a, b}, clock, tiny(), {}), std::invalid_argument);
   CHECK_THROWS_AS(Dispatcher({nullptr}, clock, tiny(), {}), std::invalid_argument);
+  auto no_room = tiny();
+  no_room.max_in_flight_per_channel = 0;
+  CHECK_THROWS_AS(Dispatcher({a}, clock, no_room, {}), std::invalid_argument);
   CHECK_THROWS_AS(Dispatcher({a}, clock, tiny(0), {}), std::invalid_argument);
-  CHECK_THROWS_AS(Dispatcher({a}, clock, tiny(1, 0), {}), std::invalid_argument);
 }

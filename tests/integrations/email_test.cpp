@@ -1,11 +1,21 @@
 #include <catch2/catch.hpp>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
 #include <algorithm>
+#include <condition_variable>
 #include <cstdint>
+#include <future>
 #include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "tests/support/sample_delivery.hpp"
 #include "integrations/email/message.hpp"
+#include "integrations/email/smtp_client.hpp"
 #include "integrations/email/smtp_notifier.hpp"
 #include "tests/support/fake_clock.hpp"
 #include "tests/support/smtp_server.hpp"
@@ -25,6 +35,32 @@ EmailConfig email_config(std::string url = "smtp://127.0.0.1:1") {
   c.public_url = "http://baton.test:8080/";
   c.timeout = 10000ms;
   return c;
+}
+
+// The network io_context on one thread, as the App runs it. Declare it before
+// the notifiers that use it: they go first (cancelling what they still send),
+// then the loop stops.
+class Net {
+ public:
+  Net() : guard_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  ~Net() {
+    guard_.reset();
+    thread_.join();  // the notifiers' sessions have ended: nothing keeps it running
+  }
+  boost::asio::io_context& io() { return io_; }
+
+ private:
+  boost::asio::io_context io_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+// One send through send_async(), waited for here (the test thread is not the network thread).
+Result<void> deliver(SmtpNotifier& notifier, const Delivery& d) {
+  std::promise<Result<void>> promise;
+  auto result = promise.get_future();
+  notifier.send_async(d, [&promise](Result<void> r) { promise.set_value(std::move(r)); });
+  return result.get();
 }
 
 // --- a small, strict reader of what build_email writes -------------------
@@ -485,61 +521,77 @@ TEST_CASE("is_valid_email_address", "[email]") {
   CHECK_FALSE(is_valid_email_address("alice@exa_mple.com"));
 }
 
-// The one error table, by CURLcode number and last SMTP reply.
+// The one error table, by failure and reply code.
 TEST_CASE("classify_smtp", "[email]") {
-  auto kind = [](int code, int reply) {
-    auto r = classify_smtp(code, reply, "detail");
+  using F = SmtpOutcome::Failure;
+  auto kind = [](F failure, int reply) {
+    auto r = classify_smtp(SmtpOutcome{failure, reply, "SMTP: detail"});
     REQUIRE_FALSE(r);
     return r.error().kind;
   };
-  CHECK(classify_smtp(0, 250, ""));
-  CHECK(kind(67, 535) == ErrorKind::auth_revoked);    // CURLE_LOGIN_DENIED
-  CHECK(kind(64, 250) == ErrorKind::permanent);       // CURLE_USE_SSL_FAILED
-  CHECK(kind(7, 0) == ErrorKind::transient);          // CURLE_COULDNT_CONNECT
-  CHECK(kind(28, 0) == ErrorKind::transient);         // CURLE_OPERATION_TIMEDOUT
-  CHECK(kind(35, 0) == ErrorKind::transient);         // CURLE_SSL_CONNECT_ERROR
-  CHECK(kind(60, 0) == ErrorKind::transient);         // CURLE_PEER_FAILED_VERIFICATION
-  CHECK(kind(6, 0) == ErrorKind::transient);          // CURLE_COULDNT_RESOLVE_HOST
-  CHECK(kind(55, 550) == ErrorKind::permanent);       // CURLE_SEND_ERROR, RCPT 550
-  CHECK(kind(55, 552) == ErrorKind::permanent);
-  CHECK(kind(55, 451) == ErrorKind::transient);
-  CHECK(kind(55, 421) == ErrorKind::transient);
-  CHECK(kind(55, 530) == ErrorKind::auth_revoked);    // MAIL refused: authentication required
-  CHECK(kind(8, 0) == ErrorKind::transient);          // CURLE_WEIRD_SERVER_REPLY
-  CHECK(kind(3, 0) == ErrorKind::invalid_request);    // CURLE_URL_MALFORMAT
-  CHECK(classify_smtp(64, 0, "").error().message.find("STARTTLS") != std::string::npos);
-  CHECK(classify_smtp(55, 550, "RCPT failed: 550").error().message.find("550") != std::string::npos);
+  CHECK(classify_smtp(SmtpOutcome{}));
+  CHECK(kind(F::auth, 535) == ErrorKind::auth_revoked);
+  CHECK(kind(F::auth, 0) == ErrorKind::auth_revoked);  // no mechanism we speak
+  CHECK(kind(F::starttls_unavailable, 0) == ErrorKind::permanent);
+  CHECK(kind(F::network, 0) == ErrorKind::transient);  // refused, DNS, connection lost
+  CHECK(kind(F::timeout, 0) == ErrorKind::transient);
+  CHECK(kind(F::tls, 0) == ErrorKind::transient);
+  CHECK(kind(F::protocol, 0) == ErrorKind::transient);
+  CHECK(kind(F::cancelled, 0) == ErrorKind::transient);
+  CHECK(kind(F::reply, 550) == ErrorKind::permanent);  // RCPT refused
+  CHECK(kind(F::reply, 552) == ErrorKind::permanent);
+  CHECK(kind(F::reply, 554) == ErrorKind::permanent);
+  CHECK(kind(F::reply, 451) == ErrorKind::transient);
+  CHECK(kind(F::reply, 421) == ErrorKind::transient);
+  CHECK(kind(F::reply, 530) == ErrorKind::auth_revoked);  // MAIL refused: authentication required
+  CHECK(kind(F::reply, 535) == ErrorKind::auth_revoked);
+  CHECK(kind(F::invalid_request, 0) == ErrorKind::invalid_request);
+  CHECK(classify_smtp(SmtpOutcome{F::starttls_unavailable, 0, "x"}).error().message.find("STARTTLS") !=
+        std::string::npos);
+  CHECK(classify_smtp(SmtpOutcome{F::reply, 550, "SMTP: RCPT TO refused: 550 no"}).error().message.find("550") !=
+        std::string::npos);
 }
 
-// A bad configuration fails at construction.
+// A bad configuration fails at construction. Without an io_context the
+// notifier only sends blocking.
 TEST_CASE("SmtpNotifier rejects a bad configuration", "[email]") {
   test::FakeClock clock;
-  CHECK_THROWS_AS(SmtpNotifier(email_config("http://127.0.0.1:25"), nullptr, clock), std::invalid_argument);
+  Net net;
+  for (const char* url : {"http://127.0.0.1:25", "smtp://", "smtp://127.0.0.1:0", "smtp://127.0.0.1:x",
+                          "smtp://user:pw@127.0.0.1:25", "smtps://[::1"}) {
+    INFO(url);
+    CHECK_THROWS_AS(SmtpNotifier(email_config(url), nullptr, clock, net.io()), std::invalid_argument);
+    CHECK_THROWS_AS(SmtpNotifier(email_config(url), nullptr, clock), std::invalid_argument);
+  }
   auto no_from = email_config();
   no_from.from = "not an address";
-  CHECK_THROWS_AS(SmtpNotifier(no_from, nullptr, clock), std::invalid_argument);
-  CHECK(SmtpNotifier(email_config(), nullptr, clock).method() == engine::MethodKind::email);
+  CHECK_THROWS_AS(SmtpNotifier(no_from, nullptr, clock, net.io()), std::invalid_argument);
+  SmtpNotifier notifier(email_config("smtps://[::1]:465/client.example"), nullptr, clock, net.io());
+  CHECK(notifier.method() == engine::MethodKind::email);
+  CHECK(notifier.is_async());
+  CHECK_FALSE(SmtpNotifier(email_config(), nullptr, clock).is_async());  // blocking send() only
 }
 
 // A person without an email address (or with a broken one), or no person at
 // all: permanent, before any connection is tried (the URL points nowhere).
 TEST_CASE("SmtpNotifier needs an address", "[email]") {
   test::FakeClock clock;
-  SmtpNotifier notifier(email_config("smtp://127.0.0.1:1"), nullptr, clock);
+  Net net;
+  SmtpNotifier notifier(email_config("smtp://127.0.0.1:1"), nullptr, clock, net.io());
   auto d = email_delivery(clock.now());
   d.person->email.clear();
-  auto r = notifier.send(d);
+  auto r = deliver(notifier, d);
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::permanent);
   CHECK(r.error().message == "person alice has no email address");
 
   d.person->email = "alice@example.com\r\nRCPT TO:<evil@x>";
-  r = notifier.send(d);
+  r = deliver(notifier, d);
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::permanent);
 
   d.person.reset();
-  r = notifier.send(d);
+  r = notifier.send(d);  // the blocking form: the same check
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::permanent);
 }
@@ -547,16 +599,17 @@ TEST_CASE("SmtpNotifier needs an address", "[email]") {
 // End to end with aiosmtpd: STARTTLS required and the self-signed certificate
 // verified (by IP and by host name); the server receives the envelope, over
 // TLS, a message whose subject, ids and links are as built; a second send
-// (an update) on the same thread works too.
+// (an update) works too.
 TEST_CASE("SmtpNotifier delivers over verified STARTTLS", "[email][smtp]") {
   test::FakeClock clock;
   test::SmtpServer server;
+  Net net;
   auto config = email_config(server.url());
   config.ca_file = server.ca_file();
   auto signer = std::make_shared<const ActionSigner>("link-secret");
-  SmtpNotifier notifier(config, signer, clock);
+  SmtpNotifier notifier(config, signer, clock, net.io());
   auto d = email_delivery(clock.now());
-  auto r = notifier.send(d);
+  auto r = deliver(notifier, d);
   INFO((r ? std::string() : r.error().message));
   REQUIRE(r);
 
@@ -582,8 +635,8 @@ TEST_CASE("SmtpNotifier delivers over verified STARTTLS", "[email][smtp]") {
   d.notification.kind = engine::NotificationKind::update;
   d.incident.state = engine::IncidentState::acknowledged;
   config.url = server.url("localhost");
-  SmtpNotifier by_name(config, signer, clock);
-  r = by_name.send(d);
+  SmtpNotifier by_name(config, signer, clock, net.io());
+  r = deliver(by_name, d);
   INFO((r ? std::string() : r.error().message));
   REQUIRE(r);
   REQUIRE(server.wait_for_messages(2, 10s));
@@ -592,50 +645,65 @@ TEST_CASE("SmtpNotifier delivers over verified STARTTLS", "[email][smtp]") {
   CHECK(mail.header("In-Reply-To") == "<incident-42@baton.test>");
 }
 
-// Implicit TLS (smtps://) with the certificate verified.
+// Implicit TLS (smtps://) with the certificate verified; the blocking send()
+// speaks the same protocol.
 TEST_CASE("SmtpNotifier delivers over SMTPS", "[email][smtp]") {
   test::FakeClock clock;
   test::SmtpServerOptions options;
   options.tls = test::SmtpServerOptions::Tls::implicit;
   test::SmtpServer server(options);
+  Net net;
   auto config = email_config(server.url());
   config.ca_file = server.ca_file();
-  SmtpNotifier notifier(config, nullptr, clock);
-  auto r = notifier.send(email_delivery(clock.now()));
+  SmtpNotifier notifier(config, nullptr, clock, net.io());
+  auto r = deliver(notifier, email_delivery(clock.now()));
   INFO((r ? std::string() : r.error().message));
   REQUIRE(r);
   REQUIRE(server.wait_for_messages(1, 10s));
   CHECK(server.messages()[0].secure);
+
+  r = notifier.send(email_delivery(clock.now()));
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r);
+  REQUIRE(server.wait_for_messages(2, 10s));
+  CHECK(server.messages()[1].secure);
 }
 
 // AUTH over STARTTLS: the right credentials deliver (the server saw the
-// login); a wrong password is auth_revoked; no credentials at all is refused
-// with 530 at MAIL, also auth_revoked; neither delivers anything.
+// login); a wrong password is auth_revoked and its message holds no
+// credentials; no credentials at all is refused with 530 at MAIL, also
+// auth_revoked; neither delivers anything.
 TEST_CASE("SmtpNotifier authenticates", "[email][smtp]") {
   test::FakeClock clock;
   test::SmtpServerOptions options;
   options.username = "pager";
   options.password = "s3cret";
   test::SmtpServer server(options);
+  Net net;
   auto config = email_config(server.url());
   config.ca_file = server.ca_file();
   config.username = "pager";
   config.password = "s3cret";
-  auto r = SmtpNotifier(config, nullptr, clock).send(email_delivery(clock.now()));
+  SmtpNotifier right(config, nullptr, clock, net.io());
+  auto r = deliver(right, email_delivery(clock.now()));
   INFO((r ? std::string() : r.error().message));
   REQUIRE(r);
   REQUIRE(server.wait_for_messages(1, 10s));
   CHECK(server.messages()[0].user == "pager");
   CHECK(server.messages()[0].secure);
 
-  config.password = "wrong";
-  auto denied = SmtpNotifier(config, nullptr, clock).send(email_delivery(clock.now()));
+  config.password = "wrong-pw";
+  SmtpNotifier wrong(config, nullptr, clock, net.io());
+  auto denied = deliver(wrong, email_delivery(clock.now()));
   REQUIRE_FALSE(denied);
   CHECK(denied.error().kind == ErrorKind::auth_revoked);
+  CHECK(denied.error().message.find("wrong-pw") == std::string::npos);
+  CHECK(denied.error().message.find("d3JvbmctcHc") == std::string::npos);  // base64 of it
 
   config.username.clear();
   config.password.clear();
-  auto anonymous = SmtpNotifier(config, nullptr, clock).send(email_delivery(clock.now()));
+  SmtpNotifier none(config, nullptr, clock, net.io());
+  auto anonymous = deliver(none, email_delivery(clock.now()));
   REQUIRE_FALSE(anonymous);
   CHECK(anonymous.error().kind == ErrorKind::auth_revoked);
   CHECK(server.messages().size() == 1);
@@ -649,15 +717,18 @@ TEST_CASE("SmtpNotifier refuses a server without STARTTLS", "[email][smtp]") {
   test::SmtpServerOptions options;
   options.tls = test::SmtpServerOptions::Tls::none;
   test::SmtpServer server(options);
+  Net net;
   auto config = email_config(server.url());
-  auto r = SmtpNotifier(config, nullptr, clock).send(email_delivery(clock.now()));
+  SmtpNotifier required(config, nullptr, clock, net.io());
+  auto r = deliver(required, email_delivery(clock.now()));
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::permanent);
   CHECK(r.error().message.find("STARTTLS") != std::string::npos);
   CHECK(server.messages().empty());
 
   config.require_starttls = false;
-  auto plain = SmtpNotifier(config, nullptr, clock).send(email_delivery(clock.now()));
+  SmtpNotifier optional(config, nullptr, clock, net.io());
+  auto plain = deliver(optional, email_delivery(clock.now()));
   INFO((plain ? std::string() : plain.error().message));
   REQUIRE(plain);
   REQUIRE(server.wait_for_messages(1, 10s));
@@ -665,14 +736,27 @@ TEST_CASE("SmtpNotifier refuses a server without STARTTLS", "[email][smtp]") {
 }
 
 // A certificate the client does not trust (no ca_file, so the system store):
-// the TLS failure is transient and nothing is sent.
+// the TLS failure is transient and nothing is sent. With verify_peer off the
+// same server is used (over TLS still).
 TEST_CASE("SmtpNotifier verifies the certificate", "[email][smtp]") {
   test::FakeClock clock;
   test::SmtpServer server;
-  auto r = SmtpNotifier(email_config(server.url()), nullptr, clock).send(email_delivery(clock.now()));
+  Net net;
+  auto config = email_config(server.url());
+  SmtpNotifier notifier(config, nullptr, clock, net.io());
+  auto r = deliver(notifier, email_delivery(clock.now()));
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::transient);
+  CHECK(r.error().message.find("TLS") != std::string::npos);
   CHECK(server.messages().empty());
+
+  config.verify_peer = false;
+  SmtpNotifier unchecked(config, nullptr, clock, net.io());
+  r = deliver(unchecked, email_delivery(clock.now()));
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r);
+  REQUIRE(server.wait_for_messages(1, 10s));
+  CHECK(server.messages()[0].secure);
 }
 
 // Recipient rejections: 550 is permanent, 451 transient; nothing is stored.
@@ -683,19 +767,20 @@ TEST_CASE("SmtpNotifier maps SMTP replies", "[email][smtp]") {
   options.reject_550 = {"gone@example.com"};
   options.reject_451 = {"busy@example.com"};
   test::SmtpServer server(options);
+  Net net;
   auto config = email_config(server.url());
   config.ca_file = server.ca_file();
-  SmtpNotifier notifier(config, nullptr, clock);
+  SmtpNotifier notifier(config, nullptr, clock, net.io());
   auto d = email_delivery(clock.now());
 
   d.person->email = "gone@example.com";
-  auto r550 = notifier.send(d);
+  auto r550 = deliver(notifier, d);
   REQUIRE_FALSE(r550);
   CHECK(r550.error().kind == ErrorKind::permanent);
   CHECK(r550.error().message.find("550") != std::string::npos);
 
   d.person->email = "busy@example.com";
-  auto r451 = notifier.send(d);
+  auto r451 = deliver(notifier, d);
   REQUIRE_FALSE(r451);
   CHECK(r451.error().kind == ErrorKind::transient);
   CHECK(r451.error().message.find("451") != std::string::npos);
@@ -703,7 +788,165 @@ TEST_CASE("SmtpNotifier maps SMTP replies", "[email][smtp]") {
 
   server.stop();
   d.person->email = "alice@example.com";
-  auto down = notifier.send(d);
+  auto down = deliver(notifier, d);
   REQUIRE_FALSE(down);
   CHECK(down.error().kind == ErrorKind::transient);
+}
+
+// The data on the wire: lines starting with "." are doubled (and undone by the
+// server), bare LF becomes CRLF, and data without a final line end gets one
+// (RFC 5321 section 4.5.2). A bad envelope is refused without a connection.
+TEST_CASE("SmtpClient sends dot-stuffed data", "[email][smtp]") {
+  test::SmtpServerOptions options;
+  options.tls = test::SmtpServerOptions::Tls::none;
+  test::SmtpServer server(options);
+  Net net;
+  auto config = email_config(server.url());
+  config.require_starttls = false;
+  SmtpClient client(net.io(), config);
+  auto send = [&](SmtpMail mail) {
+    std::promise<SmtpOutcome> promise;
+    auto outcome = promise.get_future();
+    client.send(std::move(mail), [&promise](SmtpOutcome o) { promise.set_value(std::move(o)); });
+    return outcome.get();
+  };
+  auto sent = send({"pager@baton.test", {"alice@example.com"}, "Subject: dots\r\n\r\n.one\n..two\r\n.\r\nlast"});
+  INFO(sent.message);
+  REQUIRE(sent.failure == SmtpOutcome::Failure::none);
+  REQUIRE(server.wait_for_messages(1, 10s));
+  CHECK(server.messages()[0].data == "Subject: dots\r\n\r\n.one\r\n..two\r\n.\r\nlast\r\n");
+
+  auto bad = send({"pager@baton.test", {"a@example.com>\r\nDATA"}, "x"});
+  CHECK(bad.failure == SmtpOutcome::Failure::invalid_request);
+  CHECK(send({"pager@baton.test", {}, "x"}).failure == SmtpOutcome::Failure::invalid_request);
+  CHECK(server.messages().size() == 1);
+}
+
+// Outage scale: 200 pages to a relay that answers each DATA 300 ms late. The
+// channel is non-blocking; every send succeeds, once; the relay holds every
+// message exactly once (by Message-ID) and had many transactions waiting at
+// once, so no send waited for another. One network thread runs them all.
+TEST_CASE("SmtpNotifier sends 200 emails to a slow relay without blocking", "[email][smtp][smtp_scale]") {
+  constexpr std::size_t kMails = 200;
+  test::FakeClock clock;
+  test::SmtpServerOptions options;
+  options.data_delay = 300ms;
+  test::SmtpServer server(options);
+  Net net;
+  auto config = email_config(server.url());
+  config.ca_file = server.ca_file();
+  config.timeout = 60000ms;  // generous: the bound is on outcomes, not time
+  SmtpNotifier notifier(config, nullptr, clock, net.io());
+  REQUIRE(notifier.is_async());
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<int> calls(kMails, 0);
+  std::vector<std::string> errors;
+  std::size_t finished = 0;
+  for (std::size_t i = 0; i < kMails; ++i) {
+    auto d = email_delivery(clock.now());
+    d.notification.id = static_cast<std::int64_t>(1000 + i);
+    notifier.send_async(d, [&, i](Result<void> r) {
+      std::lock_guard lock(mutex);
+      if (calls[i]++ == 0) ++finished;
+      if (!r) errors.push_back(r.error().message);
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(mutex);
+    REQUIRE(cv.wait_for(lock, 120s, [&] { return finished == kMails; }));
+    INFO((errors.empty() ? std::string() : errors.front()));
+    CHECK(errors.empty());
+    CHECK(std::all_of(calls.begin(), calls.end(), [](int c) { return c == 1; }));
+  }
+
+  // Each message is written before its 250 answer, so all are there now.
+  const auto mails = server.messages();
+  CHECK(mails.size() == kMails);
+  std::set<std::string> ids;
+  for (const auto& mail : mails) ids.insert(parse_mail(mail.data).header("Message-ID"));
+  CHECK(ids.size() == kMails);
+  for (std::size_t i = 0; i < kMails; ++i) {
+    CHECK(ids.count("<incident-42.notification-" + std::to_string(1000 + i) + "@baton.test>") == 1);
+  }
+  CHECK(server.peak_data_in_progress() > 1);
+}
+
+// A relay that refuses connections (down, or nothing listening): the send
+// fails at once as transient, so the Dispatcher retries it and moves the
+// chain on to the next contact method. The same through the blocking send().
+TEST_CASE("SmtpNotifier: a refused connection is a retryable failure", "[email][smtp]") {
+  test::FakeClock clock;
+  test::SmtpServer server;
+  const auto url = server.url();
+  server.stop();  // the port now refuses connections
+  Net net;
+  auto config = email_config(url);
+  config.ca_file = server.ca_file();
+  SmtpNotifier notifier(config, nullptr, clock, net.io());
+  for (auto r : {deliver(notifier, email_delivery(clock.now())), notifier.send(email_delivery(clock.now()))}) {
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::transient);
+    CHECK(r.error().retryable());
+    CHECK(r.error().message.find("connect") != std::string::npos);
+  }
+}
+
+// A relay that accepts the connection and never greets: the configured
+// timeout ends the send as a transient failure naming the wait.
+TEST_CASE("SmtpNotifier: a timeout is a retryable failure", "[email][smtp]") {
+  test::FakeClock clock;
+  boost::asio::io_context listener_io;
+  boost::asio::ip::tcp::acceptor silent(listener_io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  Net net;
+  auto config = email_config("smtp://127.0.0.1:" + std::to_string(silent.local_endpoint().port()));
+  config.timeout = 200ms;
+  SmtpNotifier notifier(config, nullptr, clock, net.io());
+  auto r = deliver(notifier, email_delivery(clock.now()));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == ErrorKind::transient);
+  CHECK(r.error().retryable());
+  CHECK(r.error().message.find("timed out") != std::string::npos);
+  CHECK(r.error().message.find("greeting") != std::string::npos);
+}
+
+// shutdown() while two sends wait for the relay's answer to their data: both
+// complete exactly once with a transient "cancelled", and so does a send made
+// afterwards; the relay stored nothing.
+TEST_CASE("SmtpNotifier: shutdown cancels sends in DATA", "[email][smtp][smtp_scale]") {
+  test::FakeClock clock;
+  test::SmtpServerOptions options;
+  options.data_delay = 60s;  // DATA is never answered within the test
+  test::SmtpServer server(options);
+  Net net;
+  auto config = email_config(server.url());
+  config.ca_file = server.ca_file();
+  config.timeout = 120000ms;
+  SmtpNotifier notifier(config, nullptr, clock, net.io());
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<Result<void>> results;
+  auto record = [&](Result<void> r) {
+    std::lock_guard lock(mutex);
+    results.push_back(std::move(r));
+    cv.notify_all();
+  };
+  for (int i = 0; i < 2; ++i) notifier.send_async(email_delivery(clock.now()), record);
+  // Wait until both transactions are in DATA (the relay holds them).
+  for (int i = 0; i < 6000 && server.peak_data_in_progress() < 2; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(server.peak_data_in_progress() == 2);
+  notifier.shutdown();
+  notifier.send_async(email_delivery(clock.now()), record);
+  std::unique_lock lock(mutex);
+  REQUIRE(cv.wait_for(lock, 60s, [&] { return results.size() == 3; }));
+  for (const auto& r : results) {
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::transient);
+    CHECK(r.error().message.rfind("cancelled", 0) == 0);
+  }
+  lock.unlock();
+  CHECK(server.messages().empty());
 }

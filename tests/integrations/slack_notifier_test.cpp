@@ -2,6 +2,9 @@
 
 #include <boost/json.hpp>
 
+#include <condition_variable>
+#include <mutex>
+
 #include "integrations/chat_refs.hpp"
 #include "integrations/slack/blocks.hpp"
 #include "integrations/slack/channel_name.hpp"
@@ -68,6 +71,7 @@ Delivery update(engine::IncidentState state, std::int64_t id, engine::TimePoint 
 
 struct Rig {
   test::FakeSlack fake;
+  test::SlackNet net;  // the App's baton-net: after the fake, before the notifier
   std::shared_ptr<MemoryChatRefs> refs = std::make_shared<MemoryChatRefs>();
   std::string service_channel;
   std::unique_ptr<SlackNotifier> notifier;
@@ -86,7 +90,7 @@ struct Rig {
     }
     c.open_incident_channels = true;
     c.archive_on_resolve = archive;
-    notifier = std::make_unique<SlackNotifier>(c, refs);
+    notifier = std::make_unique<SlackNotifier>(c, refs, net.http(), net.io());
   }
 
   std::vector<ChatRef> refs_of(std::string_view kind) const {
@@ -532,4 +536,133 @@ TEST_CASE("SlackNotifier: conversations.open is asked once per user", "[slack][n
   REQUIRE(rig.notifier->send(delivery(engine::NotificationKind::page, alice(), 2)));
   CHECK(rig.fake.calls("conversations.open").size() == 1);
   CHECK(rig.fake.calls("chat.postMessage").size() == 2);
+}
+
+// ---------------------------------------------------------------- asynchronous sends
+
+namespace {
+
+// Outcomes of send_async(), collected from whichever thread reports them.
+struct Outcomes {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::pair<std::string, Result<void>>> done;  // (label, outcome) in the order reported
+  bool off_loop = false;                                    // an outcome reported off the network thread
+
+  std::function<void(Result<void>)> collect(std::string label, const test::SlackNet& net) {
+    return [this, label = std::move(label), &net](Result<void> r) {
+      std::lock_guard lock(mutex);
+      if (!net.on_loop_thread()) off_loop = true;
+      done.emplace_back(label, std::move(r));
+      changed.notify_all();
+    };
+  }
+  std::size_t count() {
+    std::lock_guard lock(mutex);
+    return done.size();
+  }
+  bool wait_for(std::size_t n) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, 60s, [&] { return done.size() >= n; });
+  }
+};
+
+engine::Person person_n(int i) {
+  engine::Person p;
+  p.id = "p" + std::to_string(i);
+  p.name = "Person " + std::to_string(i);
+  p.slack_user_id = "U0P" + std::to_string(i);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("SlackNotifier: pages go out without a thread per page while Slack is slow", "[slack][notifier][async]") {
+  // Scenario: Slack takes 300 ms to answer every chat.postMessage. 200 pages
+  // (4 incidents for each of 50 people) are started with send_async(): every
+  // call returns at once (the page is still on its way) and all 200 arrive,
+  // each reported once, from the network thread. conversations.open is asked
+  // once per person (the first round fills the DM cache; Tier 3 allows 50).
+  Rig rig(false);
+  CHECK(rig.notifier->is_async());
+  constexpr int kPeople = 50;
+  for (int i = 0; i < kPeople; ++i) rig.fake.add_user({person_n(i).slack_user_id, "", person_n(i).name});
+  Outcomes outcomes;
+  std::size_t reported_while_starting = 0;
+  std::int64_t id = 1;
+  for (int round = 0; round < 4; ++round) {
+    const std::size_t before = outcomes.count();
+    const std::size_t n = before + kPeople;
+    for (int i = 0; i < kPeople; ++i) rig.fake.delay_next("chat.postMessage", 300ms);
+    for (int i = 0; i < kPeople; ++i) {
+      auto d = delivery(engine::NotificationKind::page, person_n(i), id++);
+      d.incident.number = 100 + round;
+      d.notification.incident = d.incident.number;
+      rig.notifier->send_async(d, outcomes.collect("p" + std::to_string(i), rig.net));
+    }
+    reported_while_starting += outcomes.count() - before;
+    REQUIRE(outcomes.wait_for(n));
+  }
+  // A blocking send would have reported each page before its call returned.
+  CHECK(reported_while_starting < 4 * kPeople);
+  CHECK_FALSE(outcomes.off_loop);
+  REQUIRE(outcomes.done.size() == 4 * kPeople);
+  for (const auto& [label, r] : outcomes.done) {
+    INFO(label << ": " << (r ? std::string("ok") : r.error().message));
+    CHECK(r);
+  }
+  CHECK(rig.fake.calls("chat.postMessage").size() == 4 * kPeople);
+  CHECK(rig.fake.calls("conversations.open").size() == kPeople);
+  CHECK(rig.refs_of("slack-dm").size() == 4 * kPeople);
+  for (int i = 0; i < kPeople; ++i) CHECK(rig.fake.messages(rig.fake.dm_channel(person_n(i).slack_user_id)).size() == 4);
+}
+
+TEST_CASE("SlackNotifier: a slow users.lookupByEmail does not delay another person's page", "[slack][notifier][async]") {
+  // Scenario: alice has no Slack id, so her page needs users.lookupByEmail,
+  // and Slack takes 3 s to answer it. Bob's page, started after hers, is
+  // delivered first; hers follows once the lookup answers.
+  Rig rig(false);
+  rig.fake.delay_next("users.lookupByEmail", 3s);
+  Outcomes outcomes;
+  rig.notifier->send_async(delivery(engine::NotificationKind::page, alice(false), 1), outcomes.collect("alice", rig.net));
+  REQUIRE(rig.fake.peer().wait_for_requests(1, 10s));  // her lookup is on its way
+  engine::Person bob;
+  bob.id = "bob";
+  bob.name = "Bob Example";
+  bob.slack_user_id = "U0BOB";
+  auto second = delivery(engine::NotificationKind::page, bob, 2);
+  rig.notifier->send_async(second, outcomes.collect("bob", rig.net));
+  REQUIRE(outcomes.wait_for(2));
+  CHECK(outcomes.done[0].first == "bob");
+  CHECK(outcomes.done[0].second);
+  CHECK(outcomes.done[1].first == "alice");
+  CHECK(outcomes.done[1].second);
+  CHECK(rig.fake.messages(rig.fake.dm_channel("U0ALICE")).size() == 1);
+  CHECK(rig.fake.messages(rig.fake.dm_channel("U0BOB")).size() == 1);
+}
+
+TEST_CASE("SlackNotifier: an update and an open_channel chain their calls asynchronously", "[slack][notifier][async]") {
+  // Scenario: with Slack slow on chat.update (2 s), an acknowledgement's
+  // update (DM edit, channel post edit) is started with send_async() and
+  // reported later, while a channel opening for another incident completes
+  // meanwhile (create, setTopic, invite).
+  Rig rig;
+  REQUIRE(rig.notifier->send(delivery(engine::NotificationKind::page, alice(), 1)));
+  rig.fake.delay_next("chat.update", 2s);
+  Outcomes outcomes;
+  rig.notifier->send_async(update(engine::IncidentState::acknowledged, 2, kT0 + 60s), outcomes.collect("update", rig.net));
+  auto open = delivery(engine::NotificationKind::open_channel, std::nullopt, 3);
+  open.incident.number = 43;
+  open.notification.incident = 43;
+  rig.notifier->send_async(open, outcomes.collect("open", rig.net));
+  REQUIRE(outcomes.wait_for(2));
+  CHECK(outcomes.done[0].first == "open");
+  for (const auto& [label, r] : outcomes.done) {
+    INFO(label);
+    CHECK(r);
+  }
+  CHECK(rig.fake.calls("chat.update").size() == 2);
+  auto channel = rig.fake.channel_by_name("inc-43-disk-full-on-db-1");
+  REQUIRE(channel);
+  CHECK(std::find(channel->members.begin(), channel->members.end(), "U0ALICE") != channel->members.end());
 }

@@ -2,9 +2,14 @@
 
 #include <boost/json.hpp>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 
 #include "integrations/slack/web_api.hpp"
 #include "tests/support/fake_slack.hpp"
+#include "tests/support/http_peer.hpp"
 
 using namespace baton;
 using namespace baton::slack;
@@ -16,12 +21,59 @@ namespace {
 const std::string kBot = "xoxb-test-token";
 const std::string kApp = "xapp-test-token";
 
-SlackWebApi api_for(const test::FakeSlack& fake, std::string token = kBot) {
+// The asynchronous API with a wait for each answer, so the cases read as
+// before; each owns its network loop (declared first: it goes last).
+struct BlockingApi {
+  std::shared_ptr<test::SlackNet> net = std::make_shared<test::SlackNet>();
+  SlackWebApi api;
+
+  explicit BlockingApi(SlackConfig c) : api(std::move(c), net->http(), net->io()) {}
+
+  Result<MessageTs> post_message(std::string channel, std::string text, std::string blocks) {
+    return test::await_result<MessageTs>([&](auto done) { api.post_message_async(channel, text, blocks, done); });
+  }
+  Result<void> update_message(std::string channel, std::string ts, std::string text, std::string blocks) {
+    return test::await_result<void>([&](auto done) { api.update_message_async(channel, ts, text, blocks, done); });
+  }
+  Result<std::string> post_ephemeral(std::string channel, std::string user, std::string text, std::string blocks) {
+    return test::await_result<std::string>(
+        [&](auto done) { api.post_ephemeral_async(channel, user, text, blocks, done); });
+  }
+  Result<std::string> open_dm(std::string user) {
+    return test::await_result<std::string>([&](auto done) { api.open_dm_async(user, done); });
+  }
+  Result<std::string> create_channel(std::string name, bool is_private = false) {
+    return test::await_result<std::string>([&](auto done) { api.create_channel_async(name, is_private, done); });
+  }
+  Result<void> invite(std::string channel, std::vector<std::string> users) {
+    return test::await_result<void>([&](auto done) { api.invite_async(channel, users, done); });
+  }
+  Result<void> set_topic(std::string channel, std::string topic) {
+    return test::await_result<void>([&](auto done) { api.set_topic_async(channel, topic, done); });
+  }
+  Result<void> archive(std::string channel) {
+    return test::await_result<void>([&](auto done) { api.archive_async(channel, done); });
+  }
+  Result<std::string> lookup_user_by_email(std::string email) {
+    return test::await_result<std::string>([&](auto done) { api.lookup_user_by_email_async(email, done); });
+  }
+  Result<SlackUser> user_info(std::string user) {
+    return test::await_result<SlackUser>([&](auto done) { api.user_info_async(user, done); });
+  }
+  Result<AuthInfo> auth_test() {
+    return test::await_result<AuthInfo>([&](auto done) { api.auth_test_async(done); });
+  }
+  Result<std::string> open_connection(std::string token) {
+    return test::await_result<std::string>([&](auto done) { api.open_connection_async(token, done); });
+  }
+};
+
+BlockingApi api_for(const test::FakeSlack& fake, std::string token = kBot) {
   SlackConfig c;
   c.base_url = fake.base_url();
   c.bot_token = std::move(token);
   c.timeout = 5000ms;
-  return SlackWebApi(c);
+  return BlockingApi(c);
 }
 
 integrations::HttpResponse answer(int status, std::string body, integrations::HeaderList headers = {}) {
@@ -312,7 +364,7 @@ TEST_CASE("SlackWebApi: outages are transient", "[slack][web_api]") {
     test::HttpPeer dead;
     dead_url = dead.url();
   }  // closed: nothing listens there now
-  SlackWebApi unreachable(SlackConfig{dead_url + "/api", kBot, 2000ms});
+  BlockingApi unreachable(SlackConfig{dead_url + "/api", kBot, 2000ms});
   auto refused = unreachable.auth_test();
   REQUIRE_FALSE(refused);
   CHECK(refused.error().kind == ErrorKind::transient);
@@ -331,7 +383,7 @@ TEST_CASE("SlackWebApi: per-method tier pacing", "[slack][web_api]") {
   CHECK(slack::slack_tier_per_minute("apps.connections.open") == 0);
 
   test::FakeSlack fake;
-  slack::SlackWebApi api(slack::SlackConfig{fake.base_url(), "xoxb-test-token", std::chrono::seconds(5)});
+  BlockingApi api(slack::SlackConfig{fake.base_url(), "xoxb-test-token", std::chrono::seconds(5)});
   for (int i = 0; i < 20; ++i) REQUIRE(api.create_channel("burst-" + std::to_string(i)));
   CHECK(fake.calls("conversations.create").size() == 20);
   // The 21st is not sent: no worker sleeps for seconds; the caller gets a
@@ -342,4 +394,85 @@ TEST_CASE("SlackWebApi: per-method tier pacing", "[slack][web_api]") {
   CHECK(late.error().retry_after > 2000ms);
   CHECK(late.error().retry_after <= 3000ms);
   CHECK(fake.calls("conversations.create").size() == 20);
+}
+
+// ---------------------------------------------------------------- asynchronous calls
+
+TEST_CASE("SlackWebApi: calls return at once; answers come on the network thread", "[slack][web_api][async]") {
+  // Scenario: Slack takes 3 s to answer a chat.postMessage. The call returns
+  // at once, and an auth.test started after it is answered first; both
+  // answers arrive on the loop's thread, never inside the call.
+  test::FakeSlack fake;
+  const auto channel = fake.add_channel("ops");
+  auto client = api_for(fake);
+  fake.delay_next("chat.postMessage", 3s);
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::string> order;
+  bool off_loop = false;
+  auto note = [&](std::string what) {
+    std::lock_guard lock(mutex);
+    if (!client.net->on_loop_thread()) off_loop = true;
+    order.push_back(std::move(what));
+    changed.notify_all();
+  };
+  client.api.post_message_async(channel, "slow", "", [&](Result<MessageTs> r) { note(r ? "post" : "post failed"); });
+  {
+    std::lock_guard lock(mutex);
+    CHECK(order.empty());
+  }
+  client.api.auth_test_async([&](Result<AuthInfo> r) { note(r ? "auth" : "auth failed"); });
+  std::unique_lock lock(mutex);
+  REQUIRE(changed.wait_for(lock, 30s, [&] { return order.size() == 2; }));
+  CHECK(order == std::vector<std::string>{"auth", "post"});
+  CHECK_FALSE(off_loop);
+}
+
+TEST_CASE("SlackWebApi: a tier slot within 250 ms is waited for on a timer, not refused", "[slack][web_api][async]") {
+  // Scenario: users.info (Tier 4, 100/min) after a burst of 100: the next
+  // call is refused with the refill time (600 ms). Once its slot is less
+  // than 250 ms away, a call waits for it on a timer (no thread sleeps) and
+  // is sent; its answer still comes on the loop's thread.
+  test::FakeSlack fake;
+  seed(fake);
+  auto client = api_for(fake);
+  for (int i = 0; i < 100; ++i) REQUIRE(client.user_info("U0ALICE"));
+  auto refused = client.user_info("U0ALICE");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().kind == ErrorKind::rate_limited);
+  CHECK(refused.error().retry_after > 250ms);
+  CHECK(refused.error().retry_after <= 600ms);
+  CHECK(fake.calls("users.info").size() == 100);
+  std::this_thread::sleep_for(refused.error().retry_after - 150ms);
+  bool on_loop = false;
+  auto waited = test::await_result<SlackUser>([&](auto done) {
+    client.api.user_info_async("U0ALICE", [&, done](Result<SlackUser> r) {
+      on_loop = client.net->on_loop_thread();
+      done(std::move(r));
+    });
+  });
+  REQUIRE(waited);
+  CHECK(on_loop);
+  CHECK(fake.calls("users.info").size() == 101);
+}
+
+TEST_CASE("SlackWebApi: response_url posts", "[slack][web_api][async]") {
+  // A follow-up to an interaction's response_url: a JSON POST without a
+  // token; 2xx is success, 5xx transient, 404 permanent.
+  test::HttpPeer hook;
+  test::FakeSlack fake;
+  auto client = api_for(fake);
+  auto post = [&](std::string path) {
+    return test::await_result<void>(
+        [&](auto done) { client.api.post_response_url_async(hook.url() + path, R"({"text":"done"})", done); });
+  };
+  CHECK(post("/ok"));
+  REQUIRE(hook.requests().size() == 1);
+  CHECK(hook.requests()[0].body == R"({"text":"done"})");
+  CHECK(hook.requests()[0].header("content-type") == std::optional<std::string>("application/json"));
+  CHECK_FALSE(hook.requests()[0].header("authorization"));
+  hook.push_response(test::ScriptedResponse{503, {}, "", {}});
+  CHECK(post("/busy").error().kind == ErrorKind::transient);
+  hook.push_response(test::ScriptedResponse{404, {}, "", {}});
+  CHECK(post("/gone").error().kind == ErrorKind::permanent);
 }

@@ -23,10 +23,11 @@ constexpr const char* kUser = "29:1abcUser";
 constexpr const char* kCard = R"({"type":"message","text":"INC-42 is paged to you"})";
 
 struct Fixture {
+  test::AsyncNet net;  // first: the client outlives everything that holds it
   test::FakeClock clock;
   test::FakeTeams fake{clock};
-  std::shared_ptr<TokenProvider> tokens = std::make_shared<TokenProvider>(fake.config(), clock);
-  BotConnector connector{fake.config(), tokens};
+  std::shared_ptr<TokenProvider> tokens = std::make_shared<TokenProvider>(fake.config(), net.client(), clock);
+  BotConnector connector{fake.config(), tokens, net.client()};
   std::string svc = fake.service_url();
 };
 
@@ -138,29 +139,30 @@ TEST_CASE("teams tokens: short-lived tokens and invalidate", "[teams][tokens]") 
 // A bad secret (invalid_client) or an unknown app is auth_revoked; a token
 // endpoint outage is transient; no tenant means the botframework.com authority.
 TEST_CASE("teams tokens: endpoint errors and the multi-tenant authority", "[teams][tokens]") {
+  test::AsyncNet net;
   test::FakeClock clock;
   test::FakeTeams fake{clock};
   auto bad_secret = fake.config();
   bad_secret.app_password = "wrong";
-  auto r = TokenProvider(bad_secret, clock).bot_token();
+  auto r = TokenProvider(bad_secret, net.client(), clock).bot_token();
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::auth_revoked);
   CHECK_THAT(r.error().message, Catch::Contains("invalid_client"));
 
   auto bad_app = fake.config();
   bad_app.app_id = "not-our-app";
-  r = TokenProvider(bad_app, clock).bot_token();
+  r = TokenProvider(bad_app, net.client(), clock).bot_token();
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::auth_revoked);
 
   fake.fail_next("/" + std::string(test::FakeTeams::kTenantId) + "/oauth2", 503);
-  r = TokenProvider(fake.config(), clock).bot_token();
+  r = TokenProvider(fake.config(), net.client(), clock).bot_token();
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::transient);
 
   auto multi = fake.config();
   multi.tenant_id.clear();
-  REQUIRE(TokenProvider(multi, clock).bot_token());
+  REQUIRE(TokenProvider(multi, net.client(), clock).bot_token());
   CHECK(fake.token_requests().back().tenant == "botframework.com");
 }
 
@@ -326,7 +328,7 @@ TEST_CASE("teams connector: transport and token failures", "[teams][connector]")
 
   auto config = f.fake.config();
   config.app_password = "wrong";
-  BotConnector broken{config, std::make_shared<TokenProvider>(config, f.clock)};
+  BotConnector broken{config, std::make_shared<TokenProvider>(config, f.net.client(), f.clock), f.net.client()};
   auto b = broken.send(f.svc, "a:1", kCard);
   REQUIRE_FALSE(b);
   CHECK(b.error().kind == ErrorKind::auth_revoked);
@@ -431,7 +433,7 @@ TEST_CASE("teams graph: create_channel and name conflicts", "[teams][graph]") {
   Fixture f;
   const std::string group = "11111111-2222-3333-4444-555555555555";
   f.fake.add_team("19:general@thread.tacv2", group);
-  GraphClient graph{f.fake.config(), f.tokens};
+  GraphClient graph{f.fake.config(), f.tokens, f.net.client()};
   const auto name = teams_channel_name(42, "db-primary down");
   auto id = graph.create_channel(group, name, "SEV1 opened 2026-11-24 14:00Z");
   REQUIRE(id);
@@ -457,7 +459,7 @@ TEST_CASE("teams graph: create_channel and name conflicts", "[teams][graph]") {
   CHECK(f.fake.graph_channels().size() == 2);
 
   // The new channel is a conversation the bot can open a thread in at once.
-  CHECK(BotConnector(f.fake.config(), f.tokens).create_channel_thread(f.svc, *id, kCard));
+  CHECK(BotConnector(f.fake.config(), f.tokens, f.net.client()).create_channel_thread(f.svc, *id, kCard));
 
   auto nowhere = graph.create_channel("00000000-0000-0000-0000-000000000000", "INC-1", "");
   REQUIRE_FALSE(nowhere);
@@ -478,7 +480,7 @@ TEST_CASE("teams graph: nameAlreadyExists on a 400 is a conflict", "[teams][grap
       {400, {}, R"({"error":{"code":"nameAlreadyExists","message":"Channel name already existed","innerError":{}}})"});
   auto config = f.fake.config();
   config.graph_base = graph_peer.url() + "/v1.0";
-  GraphClient graph{config, f.tokens};
+  GraphClient graph{config, f.tokens, f.net.client()};
   auto r = graph.create_channel("g", "INC-1", "");
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::conflict);

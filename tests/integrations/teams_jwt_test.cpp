@@ -21,7 +21,8 @@ namespace {
 struct Fixture {
   test::FakeClock clock;
   test::FakeTeams fake{clock};
-  JwtValidator validator{fake.config(), clock};
+  test::AsyncNet net;
+  JwtValidator validator{fake.config(), clock, net.client()};
 
   std::int64_t now_s() const { return engine::to_ms(clock.now()) / 1000; }
   Result<void> check(const std::string& token, std::string_view channel = "msteams") {
@@ -74,15 +75,16 @@ struct Verdicts {
 struct HeldFixture {
   test::FakeClock clock;
   test::FakeTeams fake{clock};
+  test::AsyncNet net;
   std::unique_ptr<JwtValidator> validator;
 
   explicit HeldFixture(JwtValidatorOptions options = {}) {
     auto config = fake.config();
     config.openid_metadata_url = fake.held_metadata_url();
-    validator = std::make_unique<JwtValidator>(config, clock, options);
+    validator = std::make_unique<JwtValidator>(config, clock, net.client(), options);
   }
   ~HeldFixture() {
-    fake.release_keys();  // before the validator joins its fetch thread
+    fake.release_keys();  // the held answers go out before the validator goes
     validator.reset();
   }
   void check_async(const std::string& token, JwtValidator::Done done) {
@@ -304,7 +306,8 @@ TEST_CASE("teams jwt: signing keys unavailable", "[teams][jwt]") {
   test::FakeTeams fake{clock};
   auto config = fake.config();
   config.openid_metadata_url = fake.url() + "/no-such-metadata";
-  JwtValidator validator{config, clock};
+  test::AsyncNet net;
+  JwtValidator validator{config, clock, net.client()};
   const auto r = validator.validate("Bearer " + fake.mint_token(), fake.service_url(), "msteams");
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::unauthorized);
@@ -361,8 +364,8 @@ TEST_CASE("teams jwt: failed key fetches back off", "[teams][jwt]") {
 
 // While Microsoft's endpoints hang, twenty forged tokens and one genuine token
 // each return from validate_async at once with no verdict, and share ONE
-// metadata fetch. When the endpoint answers, the verdicts come on the
-// validator's "baton-jwks" thread: the forged signatures are refused, the
+// metadata fetch. When the endpoint answers, the verdicts come on the HTTP
+// client's loop thread (no thread of the validator's own): the forged signatures are refused, the
 // genuine token passes, and nothing was fetched twice.
 TEST_CASE("teams jwt: requests needing keys share one fetch and never wait on the caller's thread", "[teams][jwt]") {
   HeldFixture f;
@@ -380,7 +383,7 @@ TEST_CASE("teams jwt: requests needing keys share one fetch and never wait on th
   const auto all = verdicts.all();
   for (std::size_t i = 0; i < 20; ++i) {
     CHECK_THAT(all[i].reason, Catch::Contains("bad signature"));
-    CHECK(all[i].thread == "baton-jwks");
+    CHECK(all[i].thread == "test-net");
   }
   CHECK(all[20].reason == "");
   CHECK(f.fake.metadata_requests() == 1);

@@ -72,6 +72,7 @@ Delivery update(engine::IncidentState state, std::int64_t id, engine::TimePoint 
 }
 
 struct Rig {
+  test::AsyncNet net;  // first: the client outlives everything that holds it
   test::FakeTeams fake;
   std::shared_ptr<MemoryChatRefs> refs = std::make_shared<MemoryChatRefs>();
   std::unique_ptr<TeamsNotifier> notifier;
@@ -85,9 +86,10 @@ struct Rig {
     c.public_url = "https://baton.example.com";
     if (with_service_channel) c.service_channels["payments"] = kServiceChannel;
     if (with_team) c.service_teams["payments"] = kGroup;
-    auto tokens = std::make_shared<TokenProvider>(c.teams);
-    notifier = std::make_unique<TeamsNotifier>(c, std::make_shared<BotConnector>(c.teams, tokens),
-                                               std::make_shared<GraphClient>(c.teams, tokens), refs, std::move(limiter));
+    auto tokens = std::make_shared<TokenProvider>(c.teams, net.client());
+    notifier = std::make_unique<TeamsNotifier>(c, std::make_shared<BotConnector>(c.teams, tokens, net.client()),
+                                               std::make_shared<GraphClient>(c.teams, tokens, net.client()), refs,
+                                               std::move(limiter));
   }
 
   std::vector<ChatRef> refs_of(std::string_view kind) const {

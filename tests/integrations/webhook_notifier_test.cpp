@@ -194,7 +194,6 @@ TEST_CASE("Dispatcher with WebhookNotifier retries a 503", "[webhook][dispatcher
   std::mutex mutex;
   std::vector<DispatchOutcome> outcomes;
   Dispatcher::Options options;
-  options.workers = 2;
   options.base_backoff = 0ms;
   Dispatcher dispatcher({notifier}, clock, options, [&](const DispatchOutcome& o) {
     std::lock_guard lock(mutex);

@@ -1,5 +1,8 @@
 #include "tests/support/fake_slack.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -7,7 +10,12 @@
 #include <cstdio>
 #include <deque>
 #include <map>
+#include <future>
 #include <mutex>
+#include <optional>
+#include <thread>
+
+#include "integrations/common/async_http.hpp"
 
 namespace baton::test {
 namespace json = boost::json;
@@ -482,5 +490,39 @@ std::optional<FakeSlackChannel> FakeSlack::channel_by_name(std::string_view name
 }
 
 std::string FakeSlack::dm_channel(std::string_view user_id) const { return State::dm_id(user_id); }
+
+}  // namespace baton::test
+
+namespace baton::test {
+
+struct SlackNet::Impl {
+  boost::asio::io_context io{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work{io.get_executor()};
+  std::shared_ptr<integrations::AsyncHttpClient> http = std::make_shared<integrations::AsyncHttpClient>(io);
+  std::thread thread{[this] { io.run(); }};
+};
+
+SlackNet::SlackNet() : impl_(std::make_unique<Impl>()) {}
+
+SlackNet::~SlackNet() {
+  // Everything in flight completes (cancelled) on the loop, then the loop stops.
+  impl_->http->shutdown();
+  for (int i = 0; i < 500; ++i) {
+    const auto st = impl_->http->stats();
+    if (st.in_flight == 0 && st.queued == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::promise<void> shut;
+  boost::asio::post(impl_->io, [&shut] { shut.set_value(); });
+  shut.get_future().wait();
+  impl_->work.reset();
+  impl_->io.stop();
+  impl_->thread.join();
+  impl_->http.reset();  // the last reference, unless a test still holds one
+}
+
+boost::asio::io_context& SlackNet::io() { return impl_->io; }
+std::shared_ptr<integrations::AsyncHttpClient> SlackNet::http() const { return impl_->http; }
+bool SlackNet::on_loop_thread() const { return std::this_thread::get_id() == impl_->thread.get_id(); }
 
 }  // namespace baton::test

@@ -6,13 +6,23 @@
 // messages. Every call is recorded. Thread-safe.
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/result.hpp"
 #include "tests/support/http_peer.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+namespace baton::integrations {
+class AsyncHttpClient;
+}
 
 namespace baton::test {
 
@@ -91,5 +101,35 @@ class FakeSlack {
   std::shared_ptr<State> state_;
   HttpPeer peer_;
 };
+
+/// The network side the App gives Slack code: an io_context run by one thread
+/// (the App's `baton-net`) and an AsyncHttpClient on it. Declare it before
+/// whatever holds the client: its destructor shuts the client down and stops
+/// the loop, and the client must be gone before the loop is.
+class SlackNet {
+ public:
+  SlackNet();
+  ~SlackNet();
+  SlackNet(const SlackNet&) = delete;
+  SlackNet& operator=(const SlackNet&) = delete;
+
+  boost::asio::io_context& io();
+  std::shared_ptr<integrations::AsyncHttpClient> http() const;
+  /// True on the loop's thread (a callback's).
+  bool on_loop_thread() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Waits for the result of an asynchronous call: `start(done)` starts it.
+template <typename T, typename Start>
+Result<T> await_result(Start&& start) {
+  auto promise = std::make_shared<std::promise<Result<T>>>();
+  auto result = promise->get_future();
+  start([promise](Result<T> r) { promise->set_value(std::move(r)); });
+  return result.get();
+}
 
 }  // namespace baton::test

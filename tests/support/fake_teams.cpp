@@ -1,5 +1,7 @@
 #include "tests/support/fake_teams.hpp"
 
+#include "integrations/common/async_http.hpp"
+
 #include <array>
 
 #include <openssl/bn.h>
@@ -7,7 +9,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
+#include <pthread.h>
 
 #include <algorithm>
 #include <cctype>
@@ -18,6 +23,7 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 namespace baton::test {
 namespace json = boost::json;
@@ -239,6 +245,7 @@ struct FakeTeams::State {
   std::vector<std::array<std::string, 4>> members;  // user id, aad id, email, name
   std::vector<FakeGraphChannel> graph_channels;
   std::vector<RecordedRequest> graph_requests;
+  std::map<std::string, std::chrono::milliseconds> delays;  // raw target prefix -> delay
   std::int64_t next_activity = 1795480300000;
   int next_channel = 1;
 
@@ -541,7 +548,14 @@ FakeTeams::FakeTeams(const engine::Clock& clock) : state_(std::make_shared<State
   state_->current = generate_key("fake-key-1");
   state_->foreign = generate_key("foreign-key");
   state_->base_url = peer_.url();
-  peer_.set_handler([state = state_](const RecordedRequest& r) { return state->answer(r, state->base_url); });
+  peer_.set_handler([state = state_](const RecordedRequest& r) {
+    auto out = state->answer(r, state->base_url);
+    std::lock_guard lock(state->mutex);
+    const auto decoded = decode_percent(r.target, false);
+    for (const auto& [prefix, delay] : state->delays)
+      if (out && (r.target.starts_with(prefix) || decoded.starts_with(prefix))) out->delay = delay;
+    return out;
+  });
   // The keys listener serves nothing else, so holding its one thread holds only the key fetches.
   keys_peer_.set_handler([state = state_, base = keys_peer_.url()](const RecordedRequest& r) {
     auto out = state->answer(r, base);  // counted on arrival
@@ -669,6 +683,37 @@ std::vector<TokenRequestRecord> FakeTeams::token_requests() const {
   std::lock_guard lock(state_->mutex);
   return state_->token_records;
 }
+
+void FakeTeams::set_delay(std::string target_prefix, std::chrono::milliseconds delay) {
+  std::lock_guard lock(state_->mutex);
+  if (delay.count() <= 0) {
+    state_->delays.erase(target_prefix);
+  } else {
+    state_->delays[std::move(target_prefix)] = delay;
+  }
+}
+
+struct AsyncNet::Impl {
+  boost::asio::io_context io{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work{io.get_executor()};
+  std::shared_ptr<integrations::AsyncHttpClient> client = std::make_shared<integrations::AsyncHttpClient>(io);
+  std::thread thread{[this] {
+    pthread_setname_np(pthread_self(), "test-net");
+    io.run();
+  }};
+};
+
+AsyncNet::AsyncNet() : impl_(std::make_unique<Impl>()) {}
+
+AsyncNet::~AsyncNet() {
+  impl_->client->shutdown();
+  impl_->work.reset();
+  impl_->io.stop();
+  impl_->thread.join();
+  impl_->client.reset();  // the last reference, unless a test kept one
+}
+
+std::shared_ptr<integrations::AsyncHttpClient> AsyncNet::client() const { return impl_->client; }
 
 void FakeTeams::fail_next(std::string path_prefix, int status, int retry_after_s) {
   std::lock_guard lock(state_->mutex);

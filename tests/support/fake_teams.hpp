@@ -23,7 +23,27 @@
 #include "integrations/teams/teams_config.hpp"
 #include "tests/support/http_peer.hpp"
 
+namespace baton::integrations {
+class AsyncHttpClient;
+}
+
 namespace baton::test {
+
+/// The non-blocking outbound client on an io_context run by a thread of its
+/// own, as the App runs it on "baton-net". Declare it before everything that
+/// holds its client: the client must go before the io_context.
+class AsyncNet {
+ public:
+  AsyncNet();
+  ~AsyncNet();  ///< cancels what is still in flight, stops the thread
+  AsyncNet(const AsyncNet&) = delete;
+  AsyncNet& operator=(const AsyncNet&) = delete;
+  std::shared_ptr<integrations::AsyncHttpClient> client() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 /// Overrides for mint_token(); unset fields take a valid default.
 struct JwtOverrides {
@@ -125,6 +145,12 @@ class FakeTeams {
   /// Every token issued so far is refused from now on (401).
   void revoke_tokens();
   std::vector<TokenRequestRecord> token_requests() const;
+
+  /// Answers to requests whose target (as sent or percent-decoded) starts with `target_prefix`
+  /// ("/teams/" for the Bot Connector, "/v1.0/" for Graph, "/<tenant>/" for
+  /// tokens) wait this long first (per connection, so concurrent requests
+  /// wait concurrently). Zero removes the delay.
+  void set_delay(std::string target_prefix, std::chrono::milliseconds delay);
 
   // --- Bot Connector and Graph ---
   /// The next request whose path starts with `path_prefix` is answered with

@@ -111,6 +111,8 @@ SmtpServer::SmtpServer(SmtpServerOptions options) : options_(std::move(options))
   if (!options_.username.empty()) args.insert(args.end(), {"--user", options_.username, "--password", options_.password});
   for (const auto& a : options_.reject_550) args.insert(args.end(), {"--reject-550", a});
   for (const auto& a : options_.reject_451) args.insert(args.end(), {"--reject-451", a});
+  if (options_.data_delay.count() > 0)
+    args.insert(args.end(), {"--data-delay-ms", std::to_string(options_.data_delay.count())});
 
   int in_pipe[2];
   int out_pipe[2];
@@ -202,6 +204,11 @@ std::vector<ReceivedMail> SmtpServer::messages() const {
     out.push_back(std::move(mail));
   }
   return out;
+}
+
+std::size_t SmtpServer::peak_data_in_progress() const {
+  const std::string text = read_file(fs::path(dir_) / "mail" / "peak");
+  return text.empty() ? 0 : static_cast<std::size_t>(std::stoul(text));
 }
 
 bool SmtpServer::wait_for_messages(std::size_t n, std::chrono::milliseconds timeout) const {

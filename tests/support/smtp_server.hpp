@@ -19,6 +19,7 @@ struct SmtpServerOptions {
   std::string password;
   std::vector<std::string> reject_550;  ///< RCPT TO these: "550 5.1.1 no such user"
   std::vector<std::string> reject_451;  ///< RCPT TO these: "451 4.3.0 try again later"
+  std::chrono::milliseconds data_delay{0};  ///< wait this long before answering each DATA
 };
 
 /// One message as the server accepted it.
@@ -49,6 +50,8 @@ class SmtpServer {
 
   /// Every message received so far, in order of arrival.
   std::vector<ReceivedMail> messages() const;
+  /// The most DATA transactions that were waiting for their answer at once.
+  std::size_t peak_data_in_progress() const;
   /// True once at least `n` messages were received; false after `timeout`.
   bool wait_for_messages(std::size_t n, std::chrono::milliseconds timeout) const;
 

@@ -5,6 +5,7 @@ Run with /usr/bin/python3 (Debian's python3-aiosmtpd lives in dist-packages).
 
     smtp_server.py --dir DIR [--cert C --key K [--require-starttls | --implicit-tls]]
                    [--user U --password P] [--reject-550 ADDR]... [--reject-451 ADDR]...
+                   [--data-delay-ms N]
 
 Binds 127.0.0.1 on a port the kernel picks and prints "PORT <n>" on stdout once
 it accepts connections. With a cert and key it offers STARTTLS (and refuses
@@ -12,7 +13,8 @@ mail before it with --require-starttls), or speaks implicit TLS (SMTPS) with
 --implicit-tls. With --user it requires AUTH (PLAIN or LOGIN; only after TLS
 when TLS is offered, as aiosmtpd's auth_require_tls does). RCPT TO an address
 given to --reject-550 is answered "550 5.1.1", one given to --reject-451
-"451 4.3.0". Each accepted message is written atomically to DIR/NNNNNN.msg as
+"451 4.3.0". With --data-delay-ms each DATA is answered that much later (the
+most transactions waiting at once is kept in DIR/peak). Each accepted message is written atomically to DIR/NNNNNN.msg as
 
     from <envelope sender>
     rcpt <recipient>          (one line per recipient)
@@ -25,6 +27,7 @@ It stops when stdin reaches end of file (the test process went away) or on
 SIGTERM/SIGINT.
 """
 import argparse
+import asyncio
 import os
 import signal
 import ssl
@@ -44,8 +47,11 @@ except ImportError as error:  # pragma: no cover - environment check
 class Recorder:
     """aiosmtpd handler: scripted RCPT answers, every message to a file."""
 
-    def __init__(self, directory, reject_550, reject_451):
+    def __init__(self, directory, reject_550, reject_451, data_delay=0.0):
         self.directory = directory
+        self.data_delay = data_delay
+        self.waiting = 0
+        self.peak = 0
         self.reject_550 = {a.lower() for a in reject_550}
         self.reject_451 = {a.lower() for a in reject_451}
         self.count = 0
@@ -60,6 +66,18 @@ class Recorder:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_delay > 0:
+            with self.lock:
+                self.waiting += 1
+                if self.waiting > self.peak:
+                    self.peak = self.waiting
+                    peak = os.path.join(self.directory, "peak")
+                    with open(peak + ".part", "w") as f:
+                        f.write("%d\n" % self.peak)
+                    os.rename(peak + ".part", peak)
+            await asyncio.sleep(self.data_delay)
+            with self.lock:
+                self.waiting -= 1
         with self.lock:
             self.count += 1
             number = self.count
@@ -104,6 +122,7 @@ def main():
     parser.add_argument("--password", default="")
     parser.add_argument("--reject-550", action="append", default=[])
     parser.add_argument("--reject-451", action="append", default=[])
+    parser.add_argument("--data-delay-ms", type=int, default=0)
     args = parser.parse_args()
 
     tls = None
@@ -129,7 +148,7 @@ def main():
         # AUTH only over TLS when TLS exists; plain-text AUTH otherwise (tests).
         kwargs["auth_require_tls"] = tls is not None
 
-    handler = Recorder(args.dir, args.reject_550, args.reject_451)
+    handler = Recorder(args.dir, args.reject_550, args.reject_451, args.data_delay_ms / 1000.0)
     controller = LoopbackController(handler, hostname="127.0.0.1", port=0, **kwargs)
     controller.start()
 

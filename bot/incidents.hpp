@@ -1,0 +1,143 @@
+#pragma once
+// The one writer of incident state. The engine runs on its own single-threaded
+// loop (`baton-engine`, with the engine's timer); every change is committed
+// through the group-commit writer (`baton-writer`) before its sender hears
+// back, and only then are its notifications handed to the dispatcher (on
+// `baton-net`), whose delivery outcomes come back here. After a failed commit
+// it refuses changes until the engine is rebuilt from the database (degraded
+// mode, docs/architecture.md "Durability"). Every inbound transport turns its
+// input into one of the commands below. Thread-safe: commands may come from
+// any thread; their callbacks run on the writer or engine thread. No Asio
+// here (pimpl).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bot/config.hpp"
+#include "engine/engine.hpp"
+#include "engine/time.hpp"
+#include "storage/store.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace baton::integrations {
+class Notifier;
+}
+
+namespace baton::storage {
+class GroupCommitWriter;
+}
+
+namespace baton::bot {
+
+class Metrics;
+class Queries;
+class StoredChatRefs;
+struct RuntimeState;
+
+enum class Command { acknowledge, resolve, escalate };
+
+/// What an accepted alert did.
+struct IngestOutcome {
+  std::string dedup_key;
+  std::optional<std::int64_t> incident;
+};
+
+/// One schedule's current on-call person.
+struct OnCallEntry {
+  std::string schedule_id;
+  std::string schedule_name;
+  std::string person;  ///< empty = nobody
+  std::optional<engine::TimePoint> until;
+};
+
+class Incidents {
+ public:
+  /// Restores every open incident, pending timer and undelivered notification
+  /// of `state` (loaded from `store`) and takes `store` for the writer.
+  /// `queries` and `metrics` must outlive this object. Does not run yet.
+  static std::unique_ptr<Incidents> create(const Config& config, const engine::Clock& clock,
+                                           std::unique_ptr<storage::Store> store, storage::LoadedState state,
+                                           Queries& queries, Metrics& metrics);
+  ~Incidents();
+  Incidents(const Incidents&) = delete;
+  Incidents& operator=(const Incidents&) = delete;
+
+  // Wiring, before start().
+  /// The group-commit writer, for other owners' small writes (Store access between commits).
+  storage::GroupCommitWriter& writer();
+  /// Deliveries go to `notifiers` through a dispatcher on `net_loop` (which
+  /// must outlive this object); the people paged get their Teams user ids from `people`.
+  void connect_channels(boost::asio::io_context& net_loop, std::vector<std::shared_ptr<integrations::Notifier>> notifiers,
+                        const DispatchConfig& dispatch, std::shared_ptr<const StoredChatRefs> people);
+  /// Called on the writer thread, once committed, with the timeline rows that
+  /// no page update announces (notes, delivery failures...), e.g. for the
+  /// incident's Slack channel. Must not block.
+  void on_committed_lines(std::function<void(std::vector<engine::TimelineEvent>)> sink);
+
+  // Life, driven by App::start and App::stop (in this order).
+  /// Starts the engine loop, resumes undelivered notifications, fires overdue timers.
+  void start();
+  /// Not ready from now on; false when stopping had already begun.
+  bool begin_stop();
+  /// Commits everything the loop accepted, stops the dispatcher, calls
+  /// `cancel_sends` (sends still in flight stay pending in the outbox), waits
+  /// for the dispatcher and commits the outcomes of the last sends.
+  void finish(const std::function<void()>& cancel_sends);
+  /// Stops the engine loop and flushes the writer.
+  void stop_loop();
+  /// Reload: the engine uses `directory` from now on; running escalations keep their snapshots.
+  void set_directory(engine::DirectoryPtr directory);
+
+  // Commands. `done` runs once the outcome is durable (or failed).
+  void ingest(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done);
+  void command(std::int64_t number, Command command, engine::Actor actor,
+               std::function<void(Result<engine::Incident>)> done);
+  /// Opens an incident by hand; with `assignee`, that person is paged first.
+  void create(std::string service, std::string summary, engine::Severity severity, engine::Actor actor,
+              std::optional<std::string> assignee, std::function<void(Result<engine::Incident>)> done);
+  /// Makes `person` the owner and pages them.
+  void reassign(std::int64_t number, std::string person, engine::Actor actor,
+                std::function<void(Result<engine::Incident>)> done);
+  /// Adds a line to an incident's timeline (e.g. a channel's status report).
+  void note(std::int64_t number, std::string message, engine::Actor actor);
+  /// A channel learned after the fact that a notification failed (e.g. an SMS
+  /// status callback): the contact chain moves on as for any failure.
+  void delivery_failed(engine::Notification notification, std::string detail);
+  /// Marks a single-use token (an action link, a Slack event id, an SMS sid)
+  /// as used; conflict when it already was.
+  Result<void> consume_token(const std::string& token_id);
+
+  // The engine's state (current, not only committed).
+  /// Open incidents owned by `person`, most recently paged first.
+  std::vector<engine::Incident> open_for_person(const std::string& person);
+  std::vector<OnCallEntry> on_call(std::optional<std::string> schedule, engine::TimePoint at);
+  /// Runtime overrides (kept in the database, applied to the engine at once).
+  Result<engine::Override> add_override(engine::Override o);
+  Result<void> remove_override(std::int64_t id);
+  std::vector<engine::Override> overrides();
+
+  /// Started, not stopping, and the database takes writes (see storage_failing).
+  bool ready() const;
+  /// A commit failed and the disk has not taken a write since: changes are
+  /// refused with 503 (transient, Retry-After) until the state is rebuilt.
+  bool storage_failing() const;
+  /// Fills in the engine's and the writer's part of /metrics.
+  void fill_metrics(RuntimeState& state);
+
+  // For tests with a fake clock.
+  void poke();   ///< fire due timers now
+  void drain();  ///< wait until the engine loop, the writer and the sends already due are idle
+
+ private:
+  struct Impl;
+  explicit Incidents(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace baton::bot
