@@ -82,6 +82,10 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
   std::map<std::string, Known, std::less<>> people;             // person id -> what we know
   std::map<std::string, std::string, std::less<>> email_users;  // email -> Slack user id
   std::map<std::string, std::string, std::less<>> dm_channels;  // Slack user id -> DM channel (conversations.open)
+  // Sends waiting for a conversations.open / users.lookupByEmail already in
+  // flight for the same user: a burst of pages to one person asks Slack once.
+  std::map<std::string, std::vector<OpPtr>, std::less<>> dm_opening;
+  std::map<std::string, std::vector<OpPtr>, std::less<>> email_lookups;
   std::set<std::int64_t> dm_posted;                             // notification ids whose DM went out
   std::set<std::int64_t> service_posted;                        // incidents with a service channel post
   std::map<std::int64_t, std::string> incident_channels;        // incident -> channel id
@@ -157,18 +161,33 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
       if (auto it = email_users.find(person.email); it != email_users.end()) user = it->second;
     }
     if (!user.empty()) return page_as(op, user);
-    api.lookup_user_by_email_async(person.email, [op, who](Result<std::string> found) {
-      if (!found) {
-        if (found.error().kind == ErrorKind::not_found) {
-          return op->finish(fail(ErrorKind::permanent, "no Slack user for " + who + " (" + found.error().message + ")"));
-        }
-        return op->finish(unexpected(found.error()));
-      }
+    {
+      std::lock_guard lock(mutex);
+      auto& waiting = email_lookups[person.email];
+      waiting.push_back(op);
+      if (waiting.size() > 1) return;  // the lookup in flight answers this page too
+    }
+    api.lookup_user_by_email_async(person.email, [self = op->self, email = person.email](Result<std::string> found) {
+      std::vector<OpPtr> waiting;
       {
-        std::lock_guard lock(op->self->mutex);
-        op->self->email_users[op->d.person->email] = *found;
+        std::lock_guard lock(self->mutex);
+        if (found) self->email_users[email] = *found;
+        waiting = std::move(self->email_lookups[email]);
+        self->email_lookups.erase(email);
       }
-      op->self->page_as(op, *found);
+      for (auto& w : waiting) {
+        if (found) {
+          self->page_as(w, *found);
+          continue;
+        }
+        const auto& p = *w->d.person;
+        std::string who = p.name.empty() ? p.id : p.name;
+        if (found.error().kind == ErrorKind::not_found) {
+          w->finish(fail(ErrorKind::permanent, "no Slack user for " + who + " (" + found.error().message + ")"));
+        } else {
+          w->finish(unexpected(found.error()));
+        }
+      }
     });
   }
 
@@ -187,14 +206,29 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
     }
     if (dm_done) return after_dm(op);
     if (!dm_channel.empty()) return post_dm(op, dm_channel);
-    // conversations.open is Tier 3: ask once per user, then reuse the channel.
-    api.open_dm_async(op->user, [op](Result<std::string> dm) {
-      if (!dm) return op->finish(unexpected(dm.error()));
+    // conversations.open is Tier 3: ask once per user (pages arriving while
+    // that call is in flight wait for its answer), then reuse the channel.
+    {
+      std::lock_guard lock(mutex);
+      auto& waiting = dm_opening[op->user];
+      waiting.push_back(op);
+      if (waiting.size() > 1) return;
+    }
+    api.open_dm_async(op->user, [self = op->self, user = op->user](Result<std::string> dm) {
+      std::vector<OpPtr> waiting;
       {
-        std::lock_guard lock(op->self->mutex);
-        op->self->dm_channels[op->user] = *dm;
+        std::lock_guard lock(self->mutex);
+        if (dm) self->dm_channels[user] = *dm;
+        waiting = std::move(self->dm_opening[user]);
+        self->dm_opening.erase(user);
       }
-      op->self->post_dm(op, *dm);
+      for (auto& w : waiting) {
+        if (dm) {
+          self->post_dm(w, *dm);
+        } else {
+          w->finish(unexpected(dm.error()));
+        }
+      }
     });
   }
 

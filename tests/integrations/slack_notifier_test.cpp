@@ -617,6 +617,34 @@ TEST_CASE("SlackNotifier: pages go out without a thread per page while Slack is 
   for (int i = 0; i < kPeople; ++i) CHECK(rig.fake.messages(rig.fake.dm_channel(person_n(i).slack_user_id)).size() == 4);
 }
 
+TEST_CASE("SlackNotifier: a burst of pages to one new person asks Slack once", "[slack][notifier][async]") {
+  // Scenario (found by the O6 benchmark): ten incidents page the same person,
+  // known only by email, before Slack has answered the first lookup. Every
+  // page used to start its own users.lookupByEmail and conversations.open, so
+  // a burst spent conversations.open's Tier 3 budget (50 a minute) on one
+  // person and the rest were refused as rate_limited. Now the calls in flight
+  // are shared: one lookup, one open, ten DMs.
+  Rig rig(false);
+  rig.fake.delay_next("users.lookupByEmail", 300ms);
+  rig.fake.delay_next("conversations.open", 300ms);
+  Outcomes outcomes;
+  constexpr int kPages = 10;
+  for (int i = 0; i < kPages; ++i) {
+    auto d = delivery(engine::NotificationKind::page, alice(false), 1 + i);
+    d.incident.number = 200 + i;
+    d.notification.incident = d.incident.number;
+    rig.notifier->send_async(d, outcomes.collect("p" + std::to_string(i), rig.net));
+  }
+  REQUIRE(outcomes.wait_for(kPages));
+  for (const auto& [label, r] : outcomes.done) {
+    INFO(label << ": " << (r ? std::string("ok") : r.error().message));
+    CHECK(r);
+  }
+  CHECK(rig.fake.calls("users.lookupByEmail").size() == 1);
+  CHECK(rig.fake.calls("conversations.open").size() == 1);
+  CHECK(rig.fake.messages(rig.fake.dm_channel("U0ALICE")).size() == kPages);
+}
+
 TEST_CASE("SlackNotifier: a slow users.lookupByEmail does not delay another person's page", "[slack][notifier][async]") {
   // Scenario: alice has no Slack id, so her page needs users.lookupByEmail,
   // and Slack takes 3 s to answer it. Bob's page, started after hers, is
