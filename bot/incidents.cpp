@@ -60,6 +60,18 @@ struct Incidents::Impl {
   std::vector<engine::Incident> resume_closed;  // incidents of outbox entries that are no longer open
 
   std::atomic<int> pending_commits{0};
+
+  // Alerts waiting for the engine loop. A burst is taken in one turn: the
+  // first alert of a batch posts the turn, later ones join it, and the loop
+  // ingests them all and hands their commits to the writer back to back, so
+  // one transaction (one fsync) serves the batch.
+  struct QueuedAlert {
+    engine::Alert alert;
+    std::function<void(Result<IngestOutcome>)> done;
+    std::chrono::steady_clock::time_point received;
+  };
+  std::mutex intake_mutex;
+  std::vector<QueuedAlert> intake;
   std::atomic<bool> started{false};
   std::atomic<bool> stopped{false};
 
@@ -526,7 +538,26 @@ void Incidents::ingest(engine::Alert alert, std::function<void(Result<IngestOutc
   impl_->metrics.count_event(engine::to_string(alert.source));
   if (impl_->degraded) return done(tl::unexpected(Impl::refused_while_failing()));
   repair_text(alert);
-  impl_->post([this, alert = std::move(alert), done = std::move(done), received]() mutable {
+  bool first;
+  {
+    std::lock_guard lock(impl_->intake_mutex);
+    first = impl_->intake.empty();
+    impl_->intake.push_back({std::move(alert), std::move(done), received});
+  }
+  if (!first) return;  // the turn already posted takes this one too
+  impl_->post([this] {
+    std::vector<Impl::QueuedAlert> batch;
+    {
+      std::lock_guard lock(impl_->intake_mutex);
+      batch.swap(impl_->intake);
+    }
+    for (auto& q : batch) ingest_now(std::move(q.alert), std::move(q.done), q.received);
+  });
+}
+
+void Incidents::ingest_now(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done,
+                           std::chrono::steady_clock::time_point received) {
+  {
     auto& d = *impl_;
     if (d.degraded) return done(tl::unexpected(Impl::refused_while_failing()));
     if (alert.dedup_key.empty() && alert.action == engine::AlertAction::trigger) {
@@ -553,7 +584,7 @@ void Incidents::ingest(engine::Alert alert, std::function<void(Result<IngestOutc
                done(outcome);
              },
              received);
-  });
+  }
 }
 
 void Incidents::command(std::int64_t number, Command command, engine::Actor actor,

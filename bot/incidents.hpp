@@ -10,6 +10,7 @@
 // any thread; their callbacks run on the writer or engine thread. No Asio
 // here (pimpl).
 #include <cstdint>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -137,6 +138,9 @@ class Incidents {
  private:
   struct Impl;
   explicit Incidents(std::unique_ptr<Impl> impl);
+  /// Loop thread: one alert of an intake batch.
+  void ingest_now(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done,
+                  std::chrono::steady_clock::time_point received);
   std::unique_ptr<Impl> impl_;
 };
 
