@@ -144,7 +144,7 @@ std::unique_ptr<Channels> Channels::build(const std::shared_ptr<const Config>& c
       spdlog::warn("TEAMS ACTIVITIES ARE NOT AUTHENTICATED (teams.allow_unauthenticated): Agents Playground only, "
                    "loopback only; never run this in production");
     else
-      impl->teams_validator = std::make_shared<teams::JwtValidator>(tc, clock, impl->async_http);
+      impl->teams_validator = std::make_shared<teams::JwtValidator>(tc, clock, teams::http_get_via(impl->async_http));
   }
   impl->notifiers = std::move(notifiers);
   return std::unique_ptr<Channels>(new Channels(std::move(impl)));

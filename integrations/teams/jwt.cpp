@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "integrations/crypto.hpp"
-#include "integrations/common/async_http.hpp"
 #include "integrations/http_client.hpp"
 
 namespace baton::teams {
@@ -214,7 +213,7 @@ struct JwtValidator::Impl : std::enable_shared_from_this<Impl> {
   TeamsConfig config;
   const engine::Clock& clock;
   JwtValidatorOptions options;
-  std::shared_ptr<integrations::AsyncHttpClient> http;
+  JwtValidator::HttpGet http;
 
   std::mutex mutex;  // guards the fields below; never held across a request or a callback
   std::string jwks_uri;  // from the metadata; empty until fetched
@@ -228,7 +227,7 @@ struct JwtValidator::Impl : std::enable_shared_from_this<Impl> {
   std::string last_failure;
   bool stopping = false;
 
-  Impl(TeamsConfig c, const engine::Clock& k, JwtValidatorOptions o, std::shared_ptr<integrations::AsyncHttpClient> h)
+  Impl(TeamsConfig c, const engine::Clock& k, JwtValidatorOptions o, JwtValidator::HttpGet h)
       : config(std::move(c)), clock(k), options(o), http(std::move(h)) {}
 
   // Caller holds `mutex`. The fetch starts once the lock is released (posted
@@ -281,7 +280,7 @@ struct JwtValidator::Impl : std::enable_shared_from_this<Impl> {
     request.url = url;
     request.timeout = config.timeout;
     request.headers = {{"Accept", "application/json"}, {"User-Agent", "baton/0.1"}};
-    http->request("teams-jwks", std::move(request), [url, done = std::move(done)](Result<integrations::HttpResponse> response) {
+    http(std::move(request), [url, done = std::move(done)](Result<integrations::HttpResponse> response) {
       if (!response) return done(tl::unexpected("signing keys unavailable: " + response.error().message));
       if (response->status != 200)
         return done(tl::unexpected("signing keys unavailable: HTTP " + std::to_string(response->status) + " from " + url));
@@ -374,8 +373,7 @@ struct JwtValidator::Impl : std::enable_shared_from_this<Impl> {
   }
 };
 
-JwtValidator::JwtValidator(TeamsConfig config, const engine::Clock& clock,
-                           std::shared_ptr<integrations::AsyncHttpClient> http, JwtValidatorOptions options)
+JwtValidator::JwtValidator(TeamsConfig config, const engine::Clock& clock, HttpGet http, JwtValidatorOptions options)
     : impl_(std::make_shared<Impl>(std::move(config), clock, options, std::move(http))) {}
 
 JwtValidator::~JwtValidator() { impl_->stop(); }

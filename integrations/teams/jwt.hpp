@@ -13,11 +13,9 @@
 
 #include "engine/result.hpp"
 #include "engine/time.hpp"
+#include "integrations/common/async_http.hpp"
+#include "integrations/http_client.hpp"
 #include "integrations/teams/teams_config.hpp"
-
-namespace baton::integrations {
-class AsyncHttpClient;
-}
 
 namespace baton::teams {
 
@@ -67,11 +65,15 @@ class JwtValidator {
   /// work elsewhere) and must not call validate().
   using Done = std::function<void(Result<void>)>;
 
-  /// Keys are fetched through `http`; without one (fuzzing, tools) no key can
+  /// Sends one GET and calls back with the answer, later, never inside the
+  /// call (the AsyncHttpClient contract; see http_get_via()).
+  using HttpGet =
+      std::function<void(integrations::HttpRequest, std::function<void(Result<integrations::HttpResponse>)>)>;
+
+  /// Keys are fetched through `get`; without one (fuzzing, tools) no key can
   /// be fetched and a token needing one is refused. `clock` (cache ages,
   /// back-off, exp/nbf) must outlive the validator.
-  JwtValidator(TeamsConfig config, const engine::Clock& clock, std::shared_ptr<integrations::AsyncHttpClient> http,
-               JwtValidatorOptions options = {});
+  JwtValidator(TeamsConfig config, const engine::Clock& clock, HttpGet get, JwtValidatorOptions options = {});
   /// Refuses every waiting request ("shutting down"); a fetch still in flight
   /// ends without effect.
   ~JwtValidator();
@@ -98,5 +100,13 @@ class JwtValidator {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+/// Key fetches through the service's non-blocking client, queued under "teams-jwks".
+inline JwtValidator::HttpGet http_get_via(std::shared_ptr<integrations::AsyncHttpClient> client) {
+  return [client = std::move(client)](integrations::HttpRequest request,
+                                      std::function<void(Result<integrations::HttpResponse>)> done) {
+    client->request("teams-jwks", std::move(request), std::move(done));
+  };
+}
 
 }  // namespace baton::teams

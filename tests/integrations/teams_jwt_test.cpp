@@ -22,7 +22,7 @@ struct Fixture {
   test::FakeClock clock;
   test::FakeTeams fake{clock};
   test::AsyncNet net;
-  JwtValidator validator{fake.config(), clock, net.client()};
+  JwtValidator validator{fake.config(), clock, http_get_via(net.client())};
 
   std::int64_t now_s() const { return engine::to_ms(clock.now()) / 1000; }
   Result<void> check(const std::string& token, std::string_view channel = "msteams") {
@@ -81,7 +81,7 @@ struct HeldFixture {
   explicit HeldFixture(JwtValidatorOptions options = {}) {
     auto config = fake.config();
     config.openid_metadata_url = fake.held_metadata_url();
-    validator = std::make_unique<JwtValidator>(config, clock, net.client(), options);
+    validator = std::make_unique<JwtValidator>(config, clock, http_get_via(net.client()), options);
   }
   ~HeldFixture() {
     fake.release_keys();  // the held answers go out before the validator goes
@@ -307,7 +307,7 @@ TEST_CASE("teams jwt: signing keys unavailable", "[teams][jwt]") {
   auto config = fake.config();
   config.openid_metadata_url = fake.url() + "/no-such-metadata";
   test::AsyncNet net;
-  JwtValidator validator{config, clock, net.client()};
+  JwtValidator validator{config, clock, http_get_via(net.client())};
   const auto r = validator.validate("Bearer " + fake.mint_token(), fake.service_url(), "msteams");
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::unauthorized);
