@@ -177,8 +177,12 @@ struct Incidents::Impl {
 
   /// Persists `fx` (and outbox updates) through the group-commit writer, then
   /// sends its notifications. Loop thread only.
+  /// `urgency` soon: nobody waits for it and it pages nobody (a delivery's
+  /// outcome), so it may ride along with the next commit (storage::Urgency).
   void commit(engine::Effects fx, std::vector<storage::OutboxUpdate> updates, std::function<void(Result<void>)> after,
-              std::optional<std::chrono::steady_clock::time_point> received = {}) {
+              std::optional<std::chrono::steady_clock::time_point> received = {},
+              storage::Urgency urgency = storage::Urgency::now) {
+    if (!fx.notifications.empty()) urgency = storage::Urgency::now;  // pages go out after their commit
     auto deliveries = deliveries_for(fx);
     if (received) {
       std::lock_guard lock(first_page_mutex);
@@ -213,12 +217,12 @@ struct Incidents::Impl {
       if (after) after(r);
     };
     if (updates.empty()) {
-      writer->submit(std::move(fx), std::move(on_done));
+      writer->submit(std::move(fx), std::move(on_done), urgency);
     } else if (fx.empty()) {
-      writer->submit_updates(std::move(updates), std::move(on_done));
+      writer->submit_updates(std::move(updates), std::move(on_done), urgency);
     } else {
-      writer->submit(std::move(fx), {});
-      writer->submit_updates(std::move(updates), std::move(on_done));
+      writer->submit(std::move(fx), {}, urgency);
+      writer->submit_updates(std::move(updates), std::move(on_done), urgency);
     }
     rearm();
   }
@@ -281,7 +285,7 @@ struct Incidents::Impl {
     // A page's failed attempt goes to the engine at once, so the next contact
     // method starts while this one retries; an update's retries are bookkeeping.
     if (o.kind == Kind::cancelled || (o.kind == Kind::retry && o.notification.kind != engine::NotificationKind::page)) {
-      writer->submit_updates({update}, {});
+      writer->submit_updates({update}, {}, storage::Urgency::soon);
       return;
     }
     post([this, o, update] { apply_outcome(o, update); });
@@ -297,9 +301,12 @@ struct Incidents::Impl {
                                       : o.kind == Kind::retry   ? engine::DeliveryStatus::retrying
                                                                 : engine::DeliveryStatus::failed,
                                       o.detail, clock.now());
-    commit(std::move(fx), {update}, [this, o, update](Result<void> r) {
-      if (!r) post([this, o, update] { defer([this, o, update] { apply_outcome(o, update); }); });
-    });
+    commit(
+        std::move(fx), {update},
+        [this, o, update](Result<void> r) {
+          if (!r) post([this, o, update] { defer([this, o, update] { apply_outcome(o, update); }); });
+        },
+        {}, storage::Urgency::soon);
   }
 
   /// Loop thread. Holds an internal event (a delivery outcome, a channel's

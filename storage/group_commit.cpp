@@ -6,8 +6,12 @@
 
 namespace baton::storage {
 
-GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Store> store, std::size_t max_batch, OnFailure on_failure)
-    : store_(std::move(store)), max_batch_(max_batch == 0 ? 1 : max_batch), on_failure_(std::move(on_failure)) {
+GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Store> store, std::size_t max_batch, OnFailure on_failure,
+                                     std::chrono::milliseconds soon_within)
+    : store_(std::move(store)),
+      max_batch_(max_batch == 0 ? 1 : max_batch),
+      soon_within_(soon_within),
+      on_failure_(std::move(on_failure)) {
   if (!store_) throw std::invalid_argument("GroupCommitWriter needs a Store");
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "baton-writer");  // the one thread that may block on fsync
@@ -24,18 +28,19 @@ GroupCommitWriter::~GroupCommitWriter() {
   thread_.join();
 }
 
-void GroupCommitWriter::submit(engine::Effects fx, Done done) {
-  enqueue(Item{std::move(fx), {}, std::move(done)});
+void GroupCommitWriter::submit(engine::Effects fx, Done done, Urgency urgency) {
+  enqueue(Item{std::move(fx), {}, std::move(done), urgency, std::chrono::steady_clock::now()});
 }
 
-void GroupCommitWriter::submit_updates(std::vector<OutboxUpdate> updates, Done done) {
-  enqueue(Item{{}, std::move(updates), std::move(done)});
+void GroupCommitWriter::submit_updates(std::vector<OutboxUpdate> updates, Done done, Urgency urgency) {
+  enqueue(Item{{}, std::move(updates), std::move(done), urgency, std::chrono::steady_clock::now()});
 }
 
 void GroupCommitWriter::enqueue(Item item) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) throw std::logic_error("GroupCommitWriter::submit after destruction began");
+    if (item.urgency == Urgency::now) ++now_queued_;
     queue_.push_back(std::move(item));
     ++submitted_;
   }
@@ -47,7 +52,10 @@ void GroupCommitWriter::flush() {
     throw std::logic_error("GroupCommitWriter::flush from the writer thread would deadlock");
   std::unique_lock lock(mutex_);
   const auto target = submitted_;
+  ++flushing_;
+  work_cv_.notify_one();
   done_cv_.wait(lock, [&] { return completed_ >= target; });
+  --flushing_;
 }
 
 GroupCommitStats GroupCommitWriter::stats() const {
@@ -80,7 +88,12 @@ void GroupCommitWriter::run() {
       std::unique_lock lock(mutex_);
       work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
+      // Only `soon` items: they wait for a `now` one (and its transaction), a
+      // flush, the stop, or the oldest one's deadline.
+      const auto deadline = queue_.front().queued_at + soon_within_;
+      work_cv_.wait_until(lock, deadline, [&] { return stopping_ || now_queued_ > 0 || flushing_ > 0; });
       while (!queue_.empty() && batch.size() < max_batch_) {
+        if (queue_.front().urgency == Urgency::now) --now_queued_;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

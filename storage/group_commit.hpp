@@ -2,6 +2,7 @@
 // Group commit: one writer thread owns the Store and turns everything queued
 // into one transaction (one fsync), so concurrent submitters share commits and
 // the network threads never wait on the disk.
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +26,13 @@ struct GroupCommitStats {
   bool failed = false;                ///< failed now: every submission fails until reset_failure()
 };
 
+/// How soon a submission must reach the disk. `now` items are committed at
+/// once (with whatever else is queued). `soon` items (bookkeeping nobody is
+/// waiting for, e.g. the outcome of a delivery) wait, up to the writer's
+/// `soon_within`, for the next `now` item, so they share its transaction and
+/// its fsync instead of costing one of their own.
+enum class Urgency { now, soon };
+
 class GroupCommitWriter {
  public:
   /// Called on the writer thread once the item is committed (or failed). Keep it
@@ -38,7 +46,8 @@ class GroupCommitWriter {
   /// Takes the Store (must not be used elsewhere afterwards). `max_batch` caps
   /// the submissions per transaction (>= 1).
   explicit GroupCommitWriter(std::unique_ptr<Store> store, std::size_t max_batch = 4096,
-                             OnFailure on_failure = {});
+                             OnFailure on_failure = {},
+                             std::chrono::milliseconds soon_within = std::chrono::milliseconds(20));
   /// Commits everything already submitted, then stops the thread.
   ~GroupCommitWriter();
   GroupCommitWriter(const GroupCommitWriter&) = delete;
@@ -56,11 +65,12 @@ class GroupCommitWriter {
   /// the first failed item on, every item fails without touching the disk
   /// ("an earlier change could not be committed") until reset_failure(). The
   /// owner of that in-memory state re-derives it from the store, then resets.
-  void submit(engine::Effects fx, Done done);
-  void submit_updates(std::vector<OutboxUpdate> updates, Done done);
+  void submit(engine::Effects fx, Done done, Urgency urgency = Urgency::now);
+  void submit_updates(std::vector<OutboxUpdate> updates, Done done, Urgency urgency = Urgency::now);
 
   /// Blocks until everything submitted before the call is committed and every
-  /// `done` of it has returned. Thread-safe; not from the writer thread.
+  /// `done` of it has returned (`soon` items go at once). Thread-safe; not
+  /// from the writer thread.
   void flush();
 
   GroupCommitStats stats() const;
@@ -82,6 +92,8 @@ class GroupCommitWriter {
     engine::Effects fx;
     std::vector<OutboxUpdate> updates;
     Done done;
+    Urgency urgency = Urgency::now;
+    std::chrono::steady_clock::time_point queued_at{};
   };
   void enqueue(Item item);
   void run();
@@ -89,6 +101,7 @@ class GroupCommitWriter {
 
   std::unique_ptr<Store> store_;
   std::size_t max_batch_;
+  std::chrono::milliseconds soon_within_;
   OnFailure on_failure_;
   std::mutex store_mutex_;  // held by the writer during apply, and by with_store
   mutable std::mutex mutex_;
@@ -97,6 +110,8 @@ class GroupCommitWriter {
   std::deque<Item> queue_;
   std::uint64_t submitted_ = 0;
   std::uint64_t completed_ = 0;
+  std::size_t now_queued_ = 0;   // Urgency::now items in queue_
+  std::size_t flushing_ = 0;     // flush() calls waiting: soon items go at once
   bool stopping_ = false;
   bool failed_ = false;  // guarded by mutex_
   std::optional<Error> failure_;

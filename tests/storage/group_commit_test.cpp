@@ -106,6 +106,50 @@ TEMPLATE_TEST_CASE("queued items share commits, capped per transaction", "[stora
   writer->with_store([](Store& s) { CHECK(s.count_incidents(std::nullopt).value() == 7); });
 }
 
+// Urgency::soon items (delivery outcomes) wait for the next `now` item and
+// share its transaction; flush() sends them at once; alone, they go out when
+// soon_within has passed.
+TEMPLATE_TEST_CASE("soon items ride along with the next commit", "[storage][group_commit]", BATON_STORAGE_BACKENDS) {
+  BATON_TEST_DB(db);
+  std::atomic<int> soon_done{0};
+  auto count = [&](Result<void> r) {
+    if (r) ++soon_done;
+  };
+  {
+    GroupCommitWriter writer(open_store(db.path()), 4096, {}, std::chrono::hours(1));
+    writer.submit(make_trigger_effects(1, 1), {});
+    writer.flush();
+    const auto before = writer.stats().commits;
+    for (int i = 1; i <= 3; ++i)
+      writer.submit_updates({{1, OutboxState::pending, i, t0(), "retry", t0()}}, count, storage::Urgency::soon);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(soon_done == 0);  // an hour to go and nothing urgent: they wait
+    std::promise<void> committed;
+    auto urgent = committed.get_future();
+    writer.submit(make_trigger_effects(2, 2), [&](Result<void>) { committed.set_value(); });
+    urgent.wait();
+    CHECK(soon_done == 3);
+    writer.flush();  // the stats are counted after the dones ran
+    CHECK(writer.stats().commits == before + 1);  // one transaction for all four
+    writer.submit_updates({{2, OutboxState::delivered, 1, t0(), "", t0()}}, count, storage::Urgency::soon);
+    writer.flush();
+    CHECK(soon_done == 4);
+  }
+  {
+    GroupCommitWriter writer(open_store(db.path()), 4096, {}, std::chrono::milliseconds(10));
+    std::promise<void> committed;
+    auto alone = committed.get_future();
+    writer.submit_updates({{1, OutboxState::delivered, 4, t0(), "", t0()}},
+                          [&](Result<void> r) {
+                            count(std::move(r));
+                            committed.set_value();
+                          },
+                          storage::Urgency::soon);
+    REQUIRE(alone.wait_for(std::chrono::seconds(30)) == std::future_status::ready);  // bound only for a failing run
+    CHECK(soon_done == 5);
+  }
+}
+
 // flush() returns only after every earlier done ran; flush on an idle writer
 // returns at once; the destructor commits what is still queued.
 TEMPLATE_TEST_CASE("flush and destructor drain the queue", "[storage][group_commit]", BATON_STORAGE_BACKENDS) {
