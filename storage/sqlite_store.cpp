@@ -2,7 +2,13 @@
 #include <sqlite3.h>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <pthread.h>
+
+#include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "storage/backend.hpp"
@@ -75,6 +81,76 @@ const std::string kOutboxSelect = std::string("SELECT ") + codec::kOutboxColumns
 
 int latest_known_version() { return codec::latest_version(embedded_migrations()); }
 
+// WAL checkpoints off the commit path. SQLite's automatic checkpoint runs
+// inside the commit that crosses wal_autocheckpoint pages, so now and then one
+// commit also copies the WAL into the database file and fsyncs it: a stall of
+// tens of ms for every alert queued behind it. The writer's connection turns
+// that off, and this thread runs PASSIVE checkpoints on a connection of its
+// own, which never wait for the writer (https://sqlite.org/wal.html#ckpt,
+// https://sqlite.org/c3ref/wal_checkpoint_v2.html).
+class Checkpointer {
+ public:
+  explicit Checkpointer(const std::string& path) : db_(path, SQLite::OPEN_READWRITE) {
+    db_.setBusyTimeout(0);  // PASSIVE: never wait for a lock
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "baton-ckpt");  // at most 15 characters
+      run();
+    });
+  }
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+  /// After each commit on the writer's connection; cheap.
+  void committed() {
+    bool wake = false;
+    {
+      std::lock_guard lock(mutex_);
+      wake = ++commits_ == kCommitsPerCheckpoint;
+    }
+    if (wake) wake_.notify_one();
+  }
+
+ private:
+  // About what SQLite's default (1,000 pages) gives for baton's commits.
+  static constexpr std::uint64_t kCommitsPerCheckpoint = 256;
+
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      // Soon after a burst of commits, or a second after the last few.
+      wake_.wait_for(lock, std::chrono::seconds(1),
+                     [this] { return stopping_ || commits_ >= kCommitsPerCheckpoint; });
+      if (stopping_) return;
+      if (commits_ == 0) {
+        wake_.wait(lock, [this] { return stopping_ || commits_ > 0; });  // idle: no wake-ups
+        continue;
+      }
+      commits_ = 0;
+      lock.unlock();
+      // A failure (busy, a full disk) leaves the frames in the WAL for the
+      // next round; the commits themselves report disk trouble.
+      int log = 0, done = 0;
+      sqlite3_wal_checkpoint_v2(db_.getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+      lock.lock();
+    }
+  }
+
+  SQLite::Database db_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::uint64_t commits_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;  // last
+};
+
 class SqliteBackend final : public Backend {
  public:
   SqliteBackend(const std::string& path, int flags) : db(path, flags) {}
@@ -125,6 +201,7 @@ class SqliteBackend final : public Backend {
   Result<void> import_tables(const std::function<Result<void>(const RowSink& write)>& fill) override;
 
   SQLite::Database db;  // declared before the statements: destroyed after them
+  std::unique_ptr<Checkpointer> checkpointer;  // the writer's, for a file database
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache;
   codec::PolicyJsonCache policy_json;
   int version = 0;
@@ -254,6 +331,7 @@ Result<void> SqliteBackend::apply(std::span<const engine::Effects* const> effect
       if (fx) write_effects(*fx);
     for (const auto& u : updates) write_update(u);
     tx.commit();  // deferred foreign keys are checked here; a failure rolls back in ~Transaction
+    if (checkpointer) checkpointer->committed();
     return {};
   });
 }
@@ -662,6 +740,10 @@ Result<std::unique_ptr<Backend>> open_sqlite(const std::string& path, Durability
       tx.commit();
     }
     b->version = b->read_version();
+    if (path != ":memory:" && !path.empty()) {
+      db.exec("PRAGMA wal_autocheckpoint = 0");
+      b->checkpointer = std::make_unique<Checkpointer>(path);
+    }
     return {};
   });
   if (!migrated) {
