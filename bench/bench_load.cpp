@@ -88,7 +88,9 @@ int main(int argc, char** argv) {
 
   int ep = epoll_create1(0);
   std::vector<Conn> conns(nconns);
-  for (int i = 0; i < nconns; ++i) {
+  // Opens connection i (again: a server may close a keep-alive connection
+  // that stayed idle, as baton does after server.header_timeout).
+  auto open_conn = [&](int i) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -96,16 +98,20 @@ int main(int argc, char** argv) {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
       std::perror("connect");
-      return 1;
+      return false;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     conns[i].fd = fd;
+    conns[i].in.clear();
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u32 = static_cast<uint32_t>(i);
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-  }
+    return true;
+  };
+  for (int i = 0; i < nconns; ++i)
+    if (!open_conn(i)) return 1;
   std::vector<Sent> sent(static_cast<size_t>(total));
   std::deque<long long> waiting;  // seqs whose time came while all connections were busy
   const long long start = now_ns() + 10'000'000;
@@ -136,8 +142,14 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n; ++i) {
       Conn& c = conns[events[i].data.u32];
       ssize_t r = read(c.fd, buf, sizeof buf);
+      if (r <= 0 && !c.busy) {  // an idle keep-alive connection closed: open it again
+        epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
+        close(c.fd);
+        if (!open_conn(static_cast<int>(events[i].data.u32))) return 1;
+        continue;
+      }
       if (r <= 0) {
-        std::fprintf(stderr, "connection closed by the server\n");
+        std::fprintf(stderr, "connection closed by the server with a request in flight\n");
         return 1;
       }
       c.in.append(buf, static_cast<size_t>(r));
