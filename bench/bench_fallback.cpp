@@ -374,27 +374,9 @@ engine::Alert alert_for(const std::string& service, const std::string& dedup) {
 constexpr auto kStep = engine::Seconds{300};  // step 1 timeout of every service
 constexpr auto kLink = engine::Seconds{120};  // the chain-link delay of the link kinds
 
-/// Deliveries for `fx`'s notifications, built like the bot's deliveries_for().
+/// Deliveries for `fx`'s notifications, built as the bot builds them.
 std::vector<integrations::Delivery> deliveries(const engine::Engine& eng, const engine::Effects& fx) {
-  std::vector<integrations::Delivery> out;
-  const auto& dir = eng.directory();
-  for (const auto& n : fx.notifications) {
-    integrations::Delivery d;
-    d.notification = n;
-    const engine::Incident* inc = nullptr;
-    for (auto it = fx.incidents.rbegin(); it != fx.incidents.rend(); ++it)
-      if (it->number == n.incident) {
-        inc = &*it;
-        break;
-      }
-    if (!inc) inc = eng.find(n.incident);
-    if (!inc) continue;
-    d.incident = *inc;
-    if (const auto* p = dir->person(n.person)) d.person = *p;
-    if (const auto* s = dir->service(inc->service_id)) d.service_name = s->name;
-    out.push_back(std::move(d));
-  }
-  return out;
+  return integrations::deliveries_for(eng, fx);
 }
 
 integrations::EmailConfig email_config(const SmtpSink& sink) {

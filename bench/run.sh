@@ -48,6 +48,28 @@ wait_http() {
   done
 }
 metric() { { curl -sf "http://127.0.0.1:$BATON_PORT/metrics" || true; } | awk -v m="$1" '$1 == m {v = $2} END {printf "%d", v + 0}'; }
+# bench_config_head DB DURABILITY: the server and storage sections of a generated bench
+# configuration (baton on 127.0.0.1:$BATON_PORT, database ./DB); used by slack.sh and outage.sh.
+bench_config_head() {
+  cat <<EOF
+server:
+  listen: "127.0.0.1:$BATON_PORT"
+  action_secret: "bench-only-action-secret"
+  api_tokens:
+    - {name: bench, token: bench-only-token}
+storage:
+  path: ./$1
+  durability: $2
+EOF
+}
+# bench_owner_policies N: escalation policies pol0..pol<N-1>, each paging only person p<i>.
+bench_owner_policies() {
+  local i
+  echo "escalation_policies:"
+  for i in $(seq 0 $(($1 - 1))); do
+    echo "  pol$i: {name: Policy $i, steps: [{targets: [{person: p$i}], timeout: 1h}]}"
+  done
+}
 # wrk_run NAME URL SCRIPT: one wrk run (1 thread, 16 keep-alive connections).
 wrk_run() {
   local name=$1 url=$2 script=$3

@@ -152,27 +152,7 @@ struct Incidents::Impl {
   engine::Person for_channels(const engine::Person& p) const { return people ? people->with_teams_id(p) : p; }
 
   std::vector<integrations::Delivery> deliveries_for(const engine::Effects& fx) {
-    std::vector<integrations::Delivery> out;
-    if (fx.notifications.empty()) return out;
-    const auto& dir = engine->directory();
-    out.reserve(fx.notifications.size());
-    for (const auto& n : fx.notifications) {
-      integrations::Delivery d;
-      d.notification = n;
-      const engine::Incident* inc = nullptr;
-      for (auto it = fx.incidents.rbegin(); it != fx.incidents.rend(); ++it)
-        if (it->number == n.incident) {
-          inc = &*it;
-          break;
-        }
-      if (!inc) inc = engine->find(n.incident);
-      if (!inc) continue;
-      d.incident = *inc;
-      if (const auto* p = dir->person(n.person)) d.person = for_channels(*p);
-      if (const auto* s = dir->service(inc->service_id)) d.service_name = s->name;
-      out.push_back(std::move(d));
-    }
-    return out;
+    return integrations::deliveries_for(*engine, fx, [this](const engine::Person& p) { return for_channels(p); });
   }
 
   /// Persists `fx` (and outbox updates) through the group-commit writer, then

@@ -18,6 +18,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "engine/engine.hpp"
+
 namespace baton::integrations {
 namespace asio = boost::asio;
 namespace {
@@ -364,6 +366,31 @@ std::size_t Dispatcher::queued() const {
   std::size_t parked = 0;
   for (const auto& [method, q] : core_->parked) parked += q.size();
   return core_->pending.size() + core_->ready.size() + parked;
+}
+
+std::vector<Delivery> deliveries_for(const engine::Engine& eng, const engine::Effects& fx,
+                                     const std::function<engine::Person(const engine::Person&)>& person) {
+  std::vector<Delivery> out;
+  if (fx.notifications.empty()) return out;
+  const auto& dir = eng.directory();
+  out.reserve(fx.notifications.size());
+  for (const auto& n : fx.notifications) {
+    Delivery d;
+    d.notification = n;
+    const engine::Incident* inc = nullptr;
+    for (auto it = fx.incidents.rbegin(); it != fx.incidents.rend(); ++it)
+      if (it->number == n.incident) {
+        inc = &*it;
+        break;
+      }
+    if (!inc) inc = eng.find(n.incident);
+    if (!inc) continue;
+    d.incident = *inc;
+    if (const auto* p = dir->person(n.person)) d.person = person ? person(*p) : *p;
+    if (const auto* s = dir->service(inc->service_id)) d.service_name = s->name;
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 }  // namespace baton::integrations

@@ -18,7 +18,19 @@ namespace boost::asio {
 class io_context;
 }
 
+namespace baton::engine {
+class Engine;
+struct Effects;
+}  // namespace baton::engine
+
 namespace baton::integrations {
+
+/// The Deliveries for `fx`'s notifications, as the bot submits them: each with its
+/// incident as `fx` last left it (else as `eng` holds it; a notification of
+/// neither is skipped), its addressee from `eng`'s directory passed through
+/// `person` when given (the bot adds learned chat ids), and the service's name.
+std::vector<Delivery> deliveries_for(const engine::Engine& eng, const engine::Effects& fx,
+                                     const std::function<engine::Person(const engine::Person&)>& person = {});
 
 struct DispatchOutcome {
   engine::Notification notification;

@@ -21,6 +21,20 @@ struct Delivery {
   int attempts = 0;  ///< attempts made before this one
 };
 
+/// The line chat channels (Slack, Teams) post beside an incident's messages when
+/// it changes: "Acknowledged by <owner>" ("someone" when empty), "Resolved",
+/// "Now paging <owner>" or "Nobody could be paged". `owner` as displayed
+/// (already escaped for the channel's markup).
+inline std::string change_line(engine::IncidentState state, const std::string& owner) {
+  switch (state) {
+    case engine::IncidentState::acknowledged: return "Acknowledged by " + (owner.empty() ? "someone" : owner);
+    case engine::IncidentState::resolved: return "Resolved";
+    case engine::IncidentState::triggered:
+      return owner.empty() ? std::string("Nobody could be paged") : "Now paging " + owner;
+  }
+  return {};
+}
+
 class Notifier {
  public:
   virtual ~Notifier() = default;

@@ -275,4 +275,14 @@ const std::vector<CopyTable>& copy_tables() {
   return tables;
 }
 
+std::string column_list(const CopyTable& table) {
+  std::string cols;
+  for (std::size_t c = 0; c < table.columns.size(); ++c) cols += (c ? ", " : "") + table.columns[c];
+  return cols;
+}
+
+std::string copy_select(const CopyTable& table, const std::string& order) {
+  return "SELECT " + column_list(table) + " FROM " + table.name + " ORDER BY " + order;
+}
+
 }  // namespace baton::storage::codec

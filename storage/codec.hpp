@@ -246,6 +246,12 @@ struct CopyTable {
 /// column of the SQLite schema.
 const std::vector<CopyTable>& copy_tables();
 
+/// "col1, col2, ..." of a copied table, in its order.
+std::string column_list(const CopyTable& table);
+/// "SELECT <column_list> FROM <name> ORDER BY <order>" (order: the back end's
+/// sqlite_order or pg_order).
+std::string copy_select(const CopyTable& table, const std::string& order);
+
 /// Runs a storage operation, turning decoding exceptions into values; database
 /// exceptions pass through to the back end's own wrapper.
 template <typename F>
@@ -263,6 +269,13 @@ auto guarded_common(const char* what, F&& f) -> decltype(f()) {
   } catch (const boost::system::system_error& e) {
     return fail(ErrorKind::permanent, std::string(what) + ": corrupt data: " + e.what());
   }
+}
+
+/// A failed migration as open_*() reports it: transient stays transient (the
+/// database may come back), anything else is permanent.
+inline tl::unexpected<Error> migration_failure(Error e) {
+  if (e.kind != ErrorKind::transient) e.kind = ErrorKind::permanent;
+  return tl::unexpected(std::move(e));
 }
 
 /// The newest embedded migration version of a set (0 if none).

@@ -509,9 +509,7 @@ Result<void> PgBackend::export_tables(const RowSink& sink) {
     const auto& tables = codec::copy_tables();
     for (std::size_t t = 0; t < tables.size(); ++t) {
       const auto& table = tables[t];
-      std::string sql = "SELECT ";
-      for (std::size_t c = 0; c < table.columns.size(); ++c) sql += (c ? ", " : "") + table.columns[c];
-      sql += " FROM " + table.name + " ORDER BY " + table.pg_order;
+      const std::string sql = codec::copy_select(table, table.pg_order);
       auto r = conn.exec(sql);
       const int n = static_cast<int>(table.columns.size());
       std::vector<TableRow> batch;
@@ -551,8 +549,7 @@ Result<void> PgBackend::import_tables(const std::function<Result<void>(const Row
     const RowSink write = [&](std::size_t t, std::span<const TableRow> rows) -> Result<void> {
       const auto& table = tables.at(t);
       return guarded("import", [&]() -> Result<void> {
-        std::string cols;
-        for (std::size_t c = 0; c < table.columns.size(); ++c) cols += (c ? ", " : "") + table.columns[c];
+        const std::string cols = codec::column_list(table);
         // Explicit ids go into identity columns as they are
         // (https://www.postgresql.org/docs/15/sql-insert.html, OVERRIDING SYSTEM VALUE).
         const std::string head = "INSERT INTO " + table.name + " (" + cols + ")" +
@@ -645,11 +642,7 @@ Result<std::unique_ptr<Backend>> open_postgres(const std::string& uri) {
     be.version = be.read_version();
     return {};
   });
-  if (!migrated) {
-    auto e = migrated.error();
-    if (e.kind != ErrorKind::transient) e.kind = ErrorKind::permanent;
-    return tl::unexpected(std::move(e));
-  }
+  if (!migrated) return codec::migration_failure(migrated.error());
   return std::unique_ptr<Backend>(std::move(*b));
 }
 

@@ -636,9 +636,7 @@ Result<void> SqliteBackend::export_tables(const RowSink& sink) {
     const auto& tables = codec::copy_tables();
     for (std::size_t t = 0; t < tables.size(); ++t) {
       const auto& table = tables[t];
-      std::string sql = "SELECT ";
-      for (std::size_t c = 0; c < table.columns.size(); ++c) sql += (c ? ", " : "") + table.columns[c];
-      sql += " FROM " + table.name + " ORDER BY " + table.sqlite_order;
+      const std::string sql = codec::copy_select(table, table.sqlite_order);
       SQLite::Statement s(db, sql);
       const int n = static_cast<int>(table.columns.size());
       std::vector<TableRow> batch;
@@ -678,11 +676,9 @@ Result<void> SqliteBackend::import_tables(const std::function<Result<void>(const
     const RowSink write = [&](std::size_t t, std::span<const TableRow> rows) -> Result<void> {
       const auto& table = tables.at(t);
       return guarded("import", [&]() -> Result<void> {
-        std::string cols, params;
-        for (std::size_t c = 0; c < table.columns.size(); ++c) {
-          cols += (c ? ", " : "") + table.columns[c];
-          params += c ? ", ?" : "?";
-        }
+        const std::string cols = codec::column_list(table);
+        std::string params;
+        for (std::size_t c = 0; c < table.columns.size(); ++c) params += c ? ", ?" : "?";
         // Text into an INTEGER column is stored as the integer it spells
         // (type affinity, https://www.sqlite.org/datatype3.html).
         auto& s = stmt("INSERT INTO " + table.name + " (" + cols + ") VALUES (" + params + ")");
@@ -746,11 +742,7 @@ Result<std::unique_ptr<Backend>> open_sqlite(const std::string& path, Durability
     }
     return {};
   });
-  if (!migrated) {
-    auto e = migrated.error();
-    if (e.kind != ErrorKind::transient) e.kind = ErrorKind::permanent;
-    return tl::unexpected(std::move(e));
-  }
+  if (!migrated) return codec::migration_failure(migrated.error());
   return std::unique_ptr<Backend>(std::move(b));
 }
 

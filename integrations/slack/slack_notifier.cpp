@@ -352,14 +352,7 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
     if (!channel) return finish({});
     const auto& inc = op->d.incident;
     const std::string owner = escape_mrkdwn(owner_display(op->d));
-    std::string line;
-    switch (inc.state) {
-      case engine::IncidentState::acknowledged: line = "Acknowledged by " + (owner.empty() ? "someone" : owner); break;
-      case engine::IncidentState::resolved: line = "Resolved"; break;
-      case engine::IncidentState::triggered:
-        line = owner.empty() ? std::string("Nobody could be paged") : "Now paging " + owner;
-        break;
-    }
+    const std::string line = integrations::change_line(inc.state, owner);
     api.post_message_async(*channel, line, "", [op, channel = *channel, finish](Result<MessageTs> posted) {
       if (!posted) {
         if (posted.error().retryable()) return finish(unexpected(posted.error()));

@@ -15,6 +15,7 @@ namespace baton::teams {
 namespace json = boost::json;
 namespace {
 
+using detail::trim_slashes;
 using integrations::HttpRequest;
 using integrations::HttpResponse;
 
@@ -49,11 +50,6 @@ constexpr std::array<std::pair<std::string_view, ErrorKind>, 4> kAadTable{{
 }};
 
 const engine::SystemClock kSystemClock;
-
-std::string trim_slashes(std::string_view url) {
-  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
-  return std::string(url);
-}
 
 std::string str(const json::object& obj, std::string_view key) {
   const auto* v = obj.if_contains(key);
@@ -300,6 +296,55 @@ std::size_t TokenProvider::fetches() const {
   return state_->fetches;
 }
 
+// --- requests with a token --------------------------------------------------
+
+namespace detail {
+
+std::string trim_slashes(std::string_view url) {
+  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
+  return std::string(url);
+}
+
+namespace {
+
+void send_authorized(std::shared_ptr<TokenProvider> tokens, TokenScope scope,
+                     std::shared_ptr<integrations::AsyncHttpClient> http, std::string key, HttpRequest request,
+                     std::function<void(Result<HttpResponse>)> done, int attempt) {
+  auto on_token = [tokens, scope, http = std::move(http), key = std::move(key), request = std::move(request), attempt,
+                   done = std::move(done)](Result<std::string> token) mutable {
+    if (!token) return done(tl::unexpected(token.error()));
+    HttpRequest authorized = request;
+    authorized.headers.insert(authorized.headers.begin(), {"Authorization", "Bearer " + *token});
+    auto client = http;
+    client->request(key, std::move(authorized),
+                    [tokens = std::move(tokens), scope, http = std::move(http), key, request = std::move(request),
+                     attempt, token = std::move(*token),
+                     done = std::move(done)](Result<HttpResponse> response) mutable {
+                      if (response && response->status == 401 && attempt == 0) {
+                        tokens->invalidate(token);
+                        return send_authorized(std::move(tokens), scope, std::move(http), std::move(key),
+                                               std::move(request), std::move(done), 1);
+                      }
+                      done(std::move(response));
+                    });
+  };
+  auto& provider = *tokens;
+  if (scope == TokenScope::bot)
+    provider.bot_token_async(std::move(on_token));
+  else
+    provider.graph_token_async(std::move(on_token));
+}
+
+}  // namespace
+
+void send_authorized(std::shared_ptr<TokenProvider> tokens, TokenScope scope,
+                     std::shared_ptr<integrations::AsyncHttpClient> http, std::string key, HttpRequest request,
+                     std::function<void(Result<HttpResponse>)> done) {
+  send_authorized(std::move(tokens), scope, std::move(http), std::move(key), std::move(request), std::move(done), 0);
+}
+
+}  // namespace detail
+
 // --- BotConnector ----------------------------------------------------------
 
 struct BotConnector::Shared {
@@ -314,41 +359,20 @@ using Connector = std::shared_ptr<const BotConnector::Shared>;
 using ResponseDone = std::function<void(Result<HttpResponse>)>;
 
 // One connector call: the bot token, the request, and on a first 401 (a token
-// revoked or rotated under us) a new token and one more try.
-void call(Connector c, std::string operation, std::string method, std::string url, std::string body, int attempt,
-          ResponseDone done) {
-  auto tokens = c->tokens;
-  tokens->bot_token_async([c = std::move(c), operation = std::move(operation), method = std::move(method),
-                           url = std::move(url), body = std::move(body), attempt,
-                           done = std::move(done)](Result<std::string> token) mutable {
-    if (!token) return done(tl::unexpected(token.error()));
-    HttpRequest request;
-    request.method = method;
-    request.url = url;
-    request.timeout = c->config.timeout;
-    request.body = body;
-    request.headers = {{"Authorization", "Bearer " + *token}, {"Accept", "application/json"}, {"User-Agent", "baton/0.1"}};
-    if (method != "GET") request.headers.emplace_back("Content-Type", "application/json; charset=utf-8");
-    auto http = c->http;
-    http->request("teams", std::move(request),
-                  [c = std::move(c), operation = std::move(operation), method = std::move(method), url = std::move(url),
-                   body = std::move(body), attempt, token = std::move(*token),
-                   done = std::move(done)](Result<HttpResponse> response) mutable {
-                    if (!response) return done(tl::unexpected(response.error()));
-                    if (response->status == 401 && attempt == 0) {
-                      c->tokens->invalidate(token);
-                      return call(std::move(c), std::move(operation), std::move(method), std::move(url),
-                                  std::move(body), 1, std::move(done));
-                    }
-                    if (auto ok = classify_teams(operation, *response); !ok) return done(tl::unexpected(ok.error()));
-                    done(std::move(*response));
-                  });
-  });
-}
-
+// revoked or rotated under us) a new token and one more try; then classify_teams().
 void call(const Connector& c, std::string operation, std::string method, std::string url, std::string body,
           ResponseDone done) {
-  call(c, std::move(operation), std::move(method), std::move(url), std::move(body), 0, std::move(done));
+  integrations::HeaderList headers = {{"Accept", "application/json"}, {"User-Agent", "baton/0.1"}};
+  if (method != "GET") headers.emplace_back("Content-Type", "application/json; charset=utf-8");
+  HttpRequest request{.method = std::move(method), .url = std::move(url), .headers = std::move(headers),
+                      .body = std::move(body), .timeout = c->config.timeout};
+  detail::send_authorized(c->tokens, detail::TokenScope::bot, c->http, "teams", std::move(request),
+                          [operation = std::move(operation), done = std::move(done)](Result<HttpResponse> response) {
+                            if (!response) return done(tl::unexpected(response.error()));
+                            if (auto ok = classify_teams(operation, *response); !ok)
+                              return done(tl::unexpected(ok.error()));
+                            done(std::move(*response));
+                          });
 }
 
 // A 2xx answer's body field `key` as the result.

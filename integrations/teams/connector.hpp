@@ -85,6 +85,26 @@ class TokenProvider {
   std::shared_ptr<State> state_;
 };
 
+namespace detail {
+
+/// Which of TokenProvider's tokens a request carries.
+enum class TokenScope { bot, graph };
+
+/// Sends `request` on `http` (under `key`) with a `scope` token as its bearer
+/// (the Authorization header goes first). On a first 401 (a token revoked or
+/// rotated under us) forgets that token (TokenProvider::invalidate) and sends
+/// once more with a new one. `done` gets the answer (any status but that first
+/// 401) or the token fetch's or the transport's error. Used by BotConnector and
+/// GraphClient.
+void send_authorized(std::shared_ptr<TokenProvider> tokens, TokenScope scope,
+                     std::shared_ptr<integrations::AsyncHttpClient> http, std::string key,
+                     integrations::HttpRequest request, std::function<void(Result<integrations::HttpResponse>)> done);
+
+/// `url` without trailing '/'.
+std::string trim_slashes(std::string_view url);
+
+}  // namespace detail
+
 struct ConversationRef {
   std::string service_url;
   std::string conversation_id;

@@ -18,15 +18,11 @@ namespace baton::teams {
 namespace json = boost::json;
 namespace {
 
+using detail::trim_slashes;
 using integrations::HttpRequest;
 
 constexpr std::size_t kMaxNameChars = 50;
 constexpr std::string_view kForbidden = "~#%&*{}+/\\:<>?|'\",.";
-
-std::string trim_slashes(std::string_view url) {
-  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
-  return std::string(url);
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -140,32 +136,20 @@ Result<std::string> channel_answer(const integrations::HttpResponse& response) {
   return fail(ErrorKind::transient, "teams create_channel: answer without 'id'");
 }
 
-void create(Graph g, std::string url, std::string body, int attempt, GraphClient::Done done) {
-  auto tokens = g->tokens;
-  tokens->graph_token_async([g = std::move(g), url = std::move(url), body = std::move(body), attempt,
-                             done = std::move(done)](Result<std::string> token) mutable {
-    if (!token) return done(tl::unexpected(token.error()));
-    HttpRequest request;
-    request.method = "POST";
-    request.url = url;
-    request.timeout = g->config.timeout;
-    request.body = body;
-    request.headers = {{"Authorization", "Bearer " + *token},
-                       {"Content-Type", "application/json"},
-                       {"Accept", "application/json"},
-                       {"User-Agent", "baton/0.1"}};
-    auto http = g->http;
-    http->request("teams-graph", std::move(request),
-                  [g = std::move(g), url = std::move(url), body = std::move(body), attempt, token = std::move(*token),
-                   done = std::move(done)](Result<integrations::HttpResponse> response) mutable {
-                    if (!response) return done(tl::unexpected(response.error()));
-                    if (response->status == 401 && attempt == 0) {  // a token revoked or rotated: once more
-                      g->tokens->invalidate(token);
-                      return create(std::move(g), std::move(url), std::move(body), 1, std::move(done));
-                    }
-                    done(channel_answer(*response));
-                  });
-  });
+// POST with the Graph token; on a first 401 a new token and one more try.
+void create(const Graph& g, std::string url, std::string body, GraphClient::Done done) {
+  HttpRequest request{.method = "POST",
+                      .url = std::move(url),
+                      .headers = {{"Content-Type", "application/json"},
+                                  {"Accept", "application/json"},
+                                  {"User-Agent", "baton/0.1"}},
+                      .body = std::move(body),
+                      .timeout = g->config.timeout};
+  detail::send_authorized(g->tokens, detail::TokenScope::graph, g->http, "teams-graph", std::move(request),
+                          [done = std::move(done)](Result<integrations::HttpResponse> response) {
+                            if (!response) return done(tl::unexpected(response.error()));
+                            done(channel_answer(*response));
+                          });
 }
 
 }  // namespace
@@ -181,7 +165,7 @@ void GraphClient::create_channel_async(std::string_view team_id, std::string_vie
                                        std::string_view description, Done done) {
   const json::object body{{"displayName", display_name}, {"description", description}, {"membershipType", "standard"}};
   create(shared_, trim_slashes(shared_->config.graph_base) + "/teams/" + integrations::percent_encode(team_id) + "/channels",
-         json::serialize(body), 0, std::move(done));
+         json::serialize(body), std::move(done));
 }
 
 Result<std::string> GraphClient::create_channel(std::string_view team_id, std::string_view display_name,

@@ -315,14 +315,7 @@ struct TeamsNotifier::Impl : std::enable_shared_from_this<TeamsNotifier::Impl> {
     }
     if (!first) return done({});
     const std::string owner = owner_display(*d);
-    std::string line;
-    switch (inc.state) {
-      case engine::IncidentState::acknowledged: line = "Acknowledged by " + (owner.empty() ? "someone" : owner); break;
-      case engine::IncidentState::resolved: line = "Resolved"; break;
-      case engine::IncidentState::triggered:
-        line = owner.empty() ? std::string("Nobody could be paged") : "Now paging " + owner;
-        break;
-    }
+    const std::string line = integrations::change_line(inc.state, owner);
     auto reply = std::make_shared<const std::string>(text_activity(line));
     auto threads = integrations::latest_refs(*saved, kChannelThread);
     const auto cards = integrations::latest_refs(*saved, kIncidentCard);

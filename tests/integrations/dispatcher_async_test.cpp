@@ -14,6 +14,7 @@
 #include "integrations/common/async_http.hpp"
 #include "integrations/dispatcher.hpp"
 #include "integrations/webhook/webhook_notifier.hpp"
+#include "tests/support/dispatch_outcomes.hpp"
 #include "tests/support/fake_clock.hpp"
 #include "tests/support/http_peer.hpp"
 #include "tests/support/sample_delivery.hpp"
@@ -34,22 +35,6 @@ struct NetLoop {
     work.reset();
     io.stop();
     thread.join();
-  }
-};
-
-struct Outcomes {
-  std::mutex mutex;
-  std::map<std::int64_t, std::vector<Kind>> by_id;
-  void add(const DispatchOutcome& o) {
-    std::lock_guard lock(mutex);
-    by_id[o.notification.id].push_back(o.kind);
-  }
-  std::size_t delivered() {
-    std::lock_guard lock(mutex);
-    std::size_t n = 0;
-    for (const auto& [id, kinds] : by_id)
-      for (auto k : kinds) n += k == Kind::delivered;
-    return n;
   }
 };
 
@@ -90,7 +75,7 @@ TEST_CASE("500 pages to a peer that answers after 300 ms are all delivered, each
   NetLoop net;
   auto webhook = async_webhook(net, peer, clock);
   REQUIRE(webhook->is_async());
-  Outcomes outcomes;
+  test::DispatchOutcomes outcomes;
   Dispatcher::Options opt;
   opt.max_in_flight_per_channel = 256;
   Dispatcher dispatcher({webhook}, clock, opt, [&](const DispatchOutcome& o) { outcomes.add(o); });
@@ -124,7 +109,7 @@ TEST_CASE("an asynchronous channel keeps to its in-flight limit", "[dispatcher][
   });
   NetLoop net;
   auto webhook = async_webhook(net, peer, clock);
-  Outcomes outcomes;
+  test::DispatchOutcomes outcomes;
   Dispatcher::Options opt;
   opt.max_in_flight_per_channel = 4;
   Dispatcher dispatcher({webhook}, clock, opt, [&](const DispatchOutcome& o) {
@@ -150,7 +135,7 @@ TEST_CASE("an asynchronous send that fails is retried and reported as a retry fi
   peer.push_response({503, {}, "{}", 0ms});
   NetLoop net;
   auto webhook = async_webhook(net, peer, clock);
-  Outcomes outcomes;
+  test::DispatchOutcomes outcomes;
   Dispatcher::Options opt;
   opt.base_backoff = 1s;
   Dispatcher dispatcher({webhook}, clock, opt, [&](const DispatchOutcome& o) { outcomes.add(o); });

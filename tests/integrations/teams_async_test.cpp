@@ -16,6 +16,7 @@
 #include "integrations/teams/connector.hpp"
 #include "integrations/teams/graph.hpp"
 #include "integrations/teams/teams_notifier.hpp"
+#include "tests/support/dispatch_outcomes.hpp"
 #include "tests/support/fake_clock.hpp"
 #include "tests/support/fake_teams.hpp"
 
@@ -68,22 +69,6 @@ Delivery page_to(std::int64_t id) {
   return d;
 }
 
-struct Outcomes {
-  std::mutex mutex;
-  std::map<std::int64_t, std::vector<Kind>> by_id;
-  void add(const DispatchOutcome& o) {
-    std::lock_guard lock(mutex);
-    by_id[o.notification.id].push_back(o.kind);
-  }
-  std::size_t delivered() {
-    std::lock_guard lock(mutex);
-    std::size_t n = 0;
-    for (const auto& [id, kinds] : by_id)
-      for (auto k : kinds) n += k == Kind::delivered;
-    return n;
-  }
-};
-
 }  // namespace
 
 TEST_CASE("teams async: 200 pages to distinct users, connector answering after 300 ms, each arrives once",
@@ -107,7 +92,7 @@ TEST_CASE("teams async: 200 pages to distinct users, connector answering after 3
                                                   std::make_shared<ConversationLimiter>());
   REQUIRE(notifier->is_async());
 
-  Outcomes outcomes;
+  test::DispatchOutcomes outcomes;
   Dispatcher::Options opt;
   opt.max_in_flight_per_channel = 256;
   Dispatcher dispatcher({notifier}, clock, opt, [&](const DispatchOutcome& o) { outcomes.add(o); });

@@ -18,11 +18,8 @@ using storage::Store;
 
 namespace {
 
-std::unique_ptr<Store> open_store(const std::string& path, storage::Durability d = storage::Durability::normal) {
-  auto s = Store::open(path, d);
-  REQUIRE(s.has_value());
-  return std::move(*s);
-}
+// The writer's tests run at durability normal (no fsync per commit).
+std::unique_ptr<Store> open_normal(const std::string& path) { return open_store(path, storage::Durability::normal); }
 
 }  // namespace
 
@@ -37,7 +34,7 @@ TEMPLATE_TEST_CASE("concurrent submitters all complete", "[storage][group_commit
   std::atomic<int> ok{0};
   std::atomic<int> failed{0};
   {
-    GroupCommitWriter writer(open_store(path));
+    GroupCommitWriter writer(open_normal(path));
     std::latch start(kThreads);
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
@@ -59,7 +56,7 @@ TEMPLATE_TEST_CASE("concurrent submitters all complete", "[storage][group_commit
     CHECK(stats.commits <= stats.items);
     CHECK(stats.failed_items == 0);
   }
-  auto store = open_store(path);
+  auto store = open_normal(path);
   CHECK(store->count_incidents(std::nullopt).value() == kThreads * kPerThread);
   auto loaded = store->load();
   CHECK(loaded->pending_outbox.size() == kThreads * kPerThread);
@@ -71,7 +68,7 @@ TEMPLATE_TEST_CASE("concurrent submitters all complete", "[storage][group_commit
 // The batch cap splits them: cap 3 with 7 queued items -> 3 commits.
 TEMPLATE_TEST_CASE("queued items share commits, capped per transaction", "[storage][group_commit]", BATON_STORAGE_BACKENDS) {
   BATON_TEST_DB(db);
-  auto writer = std::make_unique<GroupCommitWriter>(open_store(db.scratch()), 3);
+  auto writer = std::make_unique<GroupCommitWriter>(open_normal(db.scratch()), 3);
   std::mutex order_mutex;
   std::vector<int> order;
   std::promise<void> release;
@@ -116,7 +113,7 @@ TEMPLATE_TEST_CASE("soon items ride along with the next commit", "[storage][grou
     if (r) ++soon_done;
   };
   {
-    GroupCommitWriter writer(open_store(db.path()), 4096, {}, std::chrono::hours(1));
+    GroupCommitWriter writer(open_normal(db.path()), 4096, {}, std::chrono::hours(1));
     writer.submit(make_trigger_effects(1, 1), {});
     writer.flush();
     const auto before = writer.stats().commits;
@@ -136,7 +133,7 @@ TEMPLATE_TEST_CASE("soon items ride along with the next commit", "[storage][grou
     CHECK(soon_done == 4);
   }
   {
-    GroupCommitWriter writer(open_store(db.path()), 4096, {}, std::chrono::milliseconds(10));
+    GroupCommitWriter writer(open_normal(db.path()), 4096, {}, std::chrono::milliseconds(10));
     std::promise<void> committed;
     auto alone = committed.get_future();
     writer.submit_updates({{1, OutboxState::delivered, 4, t0(), "", t0()}},
@@ -157,7 +154,7 @@ TEMPLATE_TEST_CASE("flush and destructor drain the queue", "[storage][group_comm
   const auto path = db.path();
   std::atomic<int> done{0};
   {
-    GroupCommitWriter writer(open_store(path));
+    GroupCommitWriter writer(open_normal(path));
     writer.flush();  // nothing submitted: returns
     writer.submit(make_trigger_effects(1, 1), [&](Result<void>) { ++done; });
     writer.flush();
@@ -166,7 +163,7 @@ TEMPLATE_TEST_CASE("flush and destructor drain the queue", "[storage][group_comm
     writer.submit_updates({{1, OutboxState::delivered, 1, t0(), "", t0()}}, nullptr);  // empty done is fine
   }  // destructor drains
   CHECK(done == 20);
-  auto store = open_store(path);
+  auto store = open_normal(path);
   CHECK(store->count_incidents(std::nullopt).value() == 20);
   CHECK(store->load()->pending_outbox.size() == 19);
 }
@@ -179,7 +176,7 @@ TEMPLATE_TEST_CASE("flush and destructor drain the queue", "[storage][group_comm
 TEMPLATE_TEST_CASE("a failed item is a barrier until reset_failure", "[storage][group_commit]", BATON_STORAGE_BACKENDS) {
   BATON_TEST_DB(db);
   std::atomic<int> failures{0};
-  auto writer = std::make_unique<GroupCommitWriter>(open_store(db.scratch()), 4096,
+  auto writer = std::make_unique<GroupCommitWriter>(open_normal(db.scratch()), 4096,
                                                     [&](const Error&) { ++failures; });
   std::promise<void> release;
   auto released = release.get_future().share();
@@ -240,7 +237,7 @@ TEMPLATE_TEST_CASE("a failed item is a barrier until reset_failure", "[storage][
 // An update for an unknown outbox id reports not_found to its own done.
 TEMPLATE_TEST_CASE("an update for an unknown id reports not_found", "[storage][group_commit]", BATON_STORAGE_BACKENDS) {
   BATON_TEST_DB(db);
-  GroupCommitWriter writer(open_store(db.scratch()));
+  GroupCommitWriter writer(open_normal(db.scratch()));
   Result<void> result;
   writer.submit_updates({{99, OutboxState::delivered, 1, t0(), "", t0()}}, [&](Result<void> r) { result = r; });
   writer.flush();
@@ -254,7 +251,7 @@ TEMPLATE_TEST_CASE("probe reports whether the store takes writes", "[storage][gr
   BATON_TEST_DB(db);
   const auto path = db.path();
   {
-    GroupCommitWriter writer(open_store(path));
+    GroupCommitWriter writer(open_normal(path));
     CHECK(writer.probe(t0()).has_value());
   }
   auto reader = Store::open_reader(path);
@@ -268,7 +265,7 @@ TEMPLATE_TEST_CASE("probe reports whether the store takes writes", "[storage][gr
 TEMPLATE_TEST_CASE("a failed commit fails every done", "[storage][group_commit]", BATON_STORAGE_BACKENDS) {
   BATON_TEST_DB(db);
   const auto path = db.path();
-  { open_store(path); }
+  { open_normal(path); }
   auto reader = Store::open_reader(path);
   REQUIRE(reader.has_value());
   GroupCommitWriter writer(std::move(*reader));

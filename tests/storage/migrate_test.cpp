@@ -23,18 +23,6 @@ using storage::Store;
 
 namespace {
 
-std::unique_ptr<Store> open_store(const std::string& path) {
-  auto s = Store::open(path);
-  REQUIRE(s.has_value());
-  return std::move(*s);
-}
-
-std::unique_ptr<Store> open_reader(const std::string& path) {
-  auto s = Store::open_reader(path);
-  REQUIRE(s.has_value());
-  return std::move(*s);
-}
-
 // Fills an installation the way a running baton would: three incidents open
 // mid-escalation (one without a policy snapshot), one resolved; outbox entries
 // pending with retries, delivered and failed; an alert that touched nothing;
@@ -136,39 +124,6 @@ void fill(Store& s) {
   REQUIRE(s.save_teams_channel("team-1", "19:chan@thread.tacv2", "https://smba.example/emea/", t0()));
 }
 
-void check_same(const engine::Incident& a, const engine::Incident& b) {
-  INFO("incident #" << a.number);
-  CHECK(a.number == b.number);
-  CHECK(a.service_id == b.service_id);
-  CHECK(a.dedup_key == b.dedup_key);
-  CHECK(a.state == b.state);
-  CHECK(a.summary == b.summary);
-  CHECK(a.source_name == b.source_name);
-  CHECK(a.severity == b.severity);
-  CHECK(a.created_by == b.created_by);
-  CHECK(a.created_at == b.created_at);
-  CHECK(a.updated_at == b.updated_at);
-  CHECK(a.acknowledged_at == b.acknowledged_at);
-  CHECK(a.resolved_at == b.resolved_at);
-  CHECK(a.owner == b.owner);
-  CHECK(a.details_json == b.details_json);
-  CHECK(a.alert_count == b.alert_count);
-  CHECK(a.group_alert_keys == b.group_alert_keys);
-  REQUIRE((a.policy == nullptr) == (b.policy == nullptr));
-  if (a.policy) CHECK(storage::codec::encode_policy(*a.policy) == storage::codec::encode_policy(*b.policy));
-  CHECK(a.escalation.step == b.escalation.step);
-  CHECK(a.escalation.round == b.escalation.round);
-  CHECK(a.escalation.active == b.escalation.active);
-  CHECK(a.escalation.step_deadline == b.escalation.step_deadline);
-  CHECK(a.contact.person == b.contact.person);
-  CHECK(a.contact.page_started == b.contact.page_started);
-  CHECK(a.contact.next_rule == b.contact.next_rule);
-  CHECK(storage::codec::encode_chain(a.contact.chain) == storage::codec::encode_chain(b.contact.chain));
-  CHECK(a.contact.next_at == b.contact.next_at);
-  CHECK(a.contact.moved_on == b.contact.moved_on);
-  CHECK(a.notified == b.notified);
-}
-
 void check_same(const storage::OutboxEntry& a, const storage::OutboxEntry& b) {
   INFO("notification " << a.notification.id);
   CHECK(a.notification.id == b.notification.id);
@@ -206,7 +161,8 @@ void check_same_store(Store& a, Store& b) {
   auto lb = b.load();
   REQUIRE((la && lb));
   REQUIRE(la->open_incidents.size() == lb->open_incidents.size());
-  for (std::size_t i = 0; i < la->open_incidents.size(); ++i) check_same(la->open_incidents[i], lb->open_incidents[i]);
+  for (std::size_t i = 0; i < la->open_incidents.size(); ++i)
+    check_same_incident(la->open_incidents[i], lb->open_incidents[i]);
   REQUIRE(la->pending_outbox.size() == lb->pending_outbox.size());
   for (std::size_t i = 0; i < la->pending_outbox.size(); ++i) check_same(la->pending_outbox[i], lb->pending_outbox[i]);
   REQUIRE(la->overrides.size() == lb->overrides.size());
@@ -224,7 +180,7 @@ void check_same_store(Store& a, Store& b) {
   auto ib = b.list_incidents({std::nullopt, 100, std::nullopt});
   REQUIRE((ia && ib));
   REQUIRE(ia->size() == ib->size());
-  for (std::size_t i = 0; i < ia->size(); ++i) check_same((*ia)[i], (*ib)[i]);
+  for (std::size_t i = 0; i < ia->size(); ++i) check_same_incident((*ia)[i], (*ib)[i]);
 
   for (const auto& inc : *ia) {
     const auto n = inc.number;

@@ -19,12 +19,6 @@ using storage::Store;
 
 namespace {
 
-std::unique_ptr<Store> open_store(const std::string& path) {
-  auto s = Store::open(path);
-  REQUIRE(s.has_value());
-  return std::move(*s);
-}
-
 int latest_pg_version() { return storage::embedded_postgres_migrations().back().version; }
 
 // Starts the server again at scope exit if a test stopped it (also when an

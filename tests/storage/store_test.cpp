@@ -19,61 +19,6 @@ using storage::Store;
 
 namespace {
 
-std::unique_ptr<Store> open_store(const std::string& path) {
-  auto s = Store::open(path);
-  REQUIRE(s.has_value());
-  return std::move(*s);
-}
-
-void check_same(const engine::Incident& a, const engine::Incident& b) {
-  CHECK(a.number == b.number);
-  CHECK(a.service_id == b.service_id);
-  CHECK(a.dedup_key == b.dedup_key);
-  CHECK(a.summary == b.summary);
-  CHECK(a.source_name == b.source_name);
-  CHECK(a.severity == b.severity);
-  CHECK(a.state == b.state);
-  CHECK(a.created_by == b.created_by);
-  CHECK(a.created_at == b.created_at);
-  CHECK(a.updated_at == b.updated_at);
-  CHECK(a.acknowledged_at == b.acknowledged_at);
-  CHECK(a.resolved_at == b.resolved_at);
-  CHECK(a.owner == b.owner);
-  CHECK(a.details_json == b.details_json);
-  CHECK(a.alert_count == b.alert_count);
-  CHECK(a.group_alert_keys == b.group_alert_keys);
-  REQUIRE((a.policy == nullptr) == (b.policy == nullptr));
-  if (a.policy) {
-    CHECK(a.policy->policy_id == b.policy->policy_id);
-    CHECK(a.policy->repeat == b.policy->repeat);
-    REQUIRE(a.policy->steps.size() == b.policy->steps.size());
-    for (std::size_t i = 0; i < a.policy->steps.size(); ++i) {
-      const auto& sa = a.policy->steps[i];
-      const auto& sb = b.policy->steps[i];
-      CHECK(sa.timeout == sb.timeout);
-      REQUIRE(sa.targets.size() == sb.targets.size());
-      for (std::size_t j = 0; j < sa.targets.size(); ++j) {
-        CHECK(sa.targets[j].kind == sb.targets[j].kind);
-        CHECK(sa.targets[j].id == sb.targets[j].id);
-      }
-    }
-  }
-  CHECK(a.escalation.step == b.escalation.step);
-  CHECK(a.escalation.round == b.escalation.round);
-  CHECK(a.escalation.active == b.escalation.active);
-  CHECK(a.escalation.step_deadline == b.escalation.step_deadline);
-  CHECK(a.contact.person == b.contact.person);
-  CHECK(a.contact.page_started == b.contact.page_started);
-  CHECK(a.contact.next_rule == b.contact.next_rule);
-  REQUIRE(a.contact.chain.size() == b.contact.chain.size());
-  for (std::size_t i = 0; i < a.contact.chain.size(); ++i) {
-    CHECK(a.contact.chain[i].method == b.contact.chain[i].method);
-    CHECK(a.contact.chain[i].delay == b.contact.chain[i].delay);
-  }
-  CHECK(a.contact.next_at == b.contact.next_at);
-  CHECK(a.notified == b.notified);
-}
-
 // Reads the timers table directly: (kind, due_ms) rows of one incident.
 std::vector<std::pair<std::string, std::int64_t>> timers_of(const TestDb& db, std::int64_t number) {
   std::vector<std::pair<std::string, std::int64_t>> out;
@@ -149,7 +94,7 @@ TEMPLATE_TEST_CASE("incident round trip keeps every field", "[storage]", BATON_S
   auto got = store->get_incident(7);
   REQUIRE(got.has_value());
   REQUIRE(got->has_value());
-  check_same(**got, inc);
+  check_same_incident(**got, inc);
   CHECK_FALSE((*got)->resolved_at.has_value());
 
   // Edge: no policy, empty lists, empty strings, resolved with both times.
@@ -163,7 +108,7 @@ TEMPLATE_TEST_CASE("incident round trip keeps every field", "[storage]", BATON_S
   REQUIRE(apply_one(*store, fx2));
   auto got2 = store->get_incident(8);
   REQUIRE(got2->has_value());
-  check_same(**got2, bare);
+  check_same_incident(**got2, bare);
 
   // Unknown number: an empty optional, not an error.
   auto none = store->get_incident(999);
@@ -184,7 +129,7 @@ TEMPLATE_TEST_CASE("a newer snapshot replaces the stored incident", "[storage]",
   engine::Effects fx;
   fx.incidents.push_back(inc);
   REQUIRE(apply_one(*store, fx));
-  check_same(**store->get_incident(1), inc);
+  check_same_incident(**store->get_incident(1), inc);
   CHECK(store->count_incidents(std::nullopt).value() == 1);
 }
 
@@ -386,7 +331,7 @@ TEMPLATE_TEST_CASE("load after reopening resumes an escalation", "[storage]", BA
   REQUIRE(loaded->open_incidents.size() == 2);
   CHECK(loaded->open_incidents[0].number == 1);
   CHECK(loaded->open_incidents[0].state == engine::IncidentState::acknowledged);
-  check_same(loaded->open_incidents[1], mid);
+  check_same_incident(loaded->open_incidents[1], mid);
   CHECK(loaded->open_incidents[1].escalation.active);
   CHECK(loaded->open_incidents[1].escalation.step_deadline == mid.escalation.step_deadline);
   REQUIRE(loaded->pending_outbox.size() == 2);

@@ -11,10 +11,12 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <catch2/catch.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "storage/store.hpp"
 #include "tests/storage/storage_fixtures.hpp"
 #include "tests/support/pg_cluster.hpp"
 
@@ -90,6 +92,74 @@ class TestDb {
   std::string path_;
   std::optional<std::string> skip_reason_;
 };
+
+/// Store::open, or the test fails.
+inline std::unique_ptr<storage::Store> open_store(const std::string& path,
+                                                  storage::Durability d = storage::Durability::full) {
+  auto s = storage::Store::open(path, d);
+  REQUIRE(s.has_value());
+  return std::move(*s);
+}
+
+/// Store::open_reader, or the test fails.
+inline std::unique_ptr<storage::Store> open_reader(const std::string& path) {
+  auto s = storage::Store::open_reader(path);
+  REQUIRE(s.has_value());
+  return std::move(*s);
+}
+
+/// Every field of two incidents is the same (the policy snapshot's and the
+/// contact chain's by value, not by pointer).
+inline void check_same_incident(const engine::Incident& a, const engine::Incident& b) {
+  INFO("incident #" << a.number);
+  CHECK(a.number == b.number);
+  CHECK(a.service_id == b.service_id);
+  CHECK(a.dedup_key == b.dedup_key);
+  CHECK(a.state == b.state);
+  CHECK(a.summary == b.summary);
+  CHECK(a.source_name == b.source_name);
+  CHECK(a.severity == b.severity);
+  CHECK(a.created_by == b.created_by);
+  CHECK(a.created_at == b.created_at);
+  CHECK(a.updated_at == b.updated_at);
+  CHECK(a.acknowledged_at == b.acknowledged_at);
+  CHECK(a.resolved_at == b.resolved_at);
+  CHECK(a.owner == b.owner);
+  CHECK(a.details_json == b.details_json);
+  CHECK(a.alert_count == b.alert_count);
+  CHECK(a.group_alert_keys == b.group_alert_keys);
+  REQUIRE((a.policy == nullptr) == (b.policy == nullptr));
+  if (a.policy) {
+    CHECK(a.policy->policy_id == b.policy->policy_id);
+    CHECK(a.policy->repeat == b.policy->repeat);
+    REQUIRE(a.policy->steps.size() == b.policy->steps.size());
+    for (std::size_t i = 0; i < a.policy->steps.size(); ++i) {
+      const auto& sa = a.policy->steps[i];
+      const auto& sb = b.policy->steps[i];
+      CHECK(sa.timeout == sb.timeout);
+      REQUIRE(sa.targets.size() == sb.targets.size());
+      for (std::size_t j = 0; j < sa.targets.size(); ++j) {
+        CHECK(sa.targets[j].kind == sb.targets[j].kind);
+        CHECK(sa.targets[j].id == sb.targets[j].id);
+      }
+    }
+  }
+  CHECK(a.escalation.step == b.escalation.step);
+  CHECK(a.escalation.round == b.escalation.round);
+  CHECK(a.escalation.active == b.escalation.active);
+  CHECK(a.escalation.step_deadline == b.escalation.step_deadline);
+  CHECK(a.contact.person == b.contact.person);
+  CHECK(a.contact.page_started == b.contact.page_started);
+  CHECK(a.contact.next_rule == b.contact.next_rule);
+  REQUIRE(a.contact.chain.size() == b.contact.chain.size());
+  for (std::size_t i = 0; i < a.contact.chain.size(); ++i) {
+    CHECK(a.contact.chain[i].method == b.contact.chain[i].method);
+    CHECK(a.contact.chain[i].delay == b.contact.chain[i].delay);
+  }
+  CHECK(a.contact.next_at == b.contact.next_at);
+  CHECK(a.contact.moved_on == b.contact.moved_on);
+  CHECK(a.notified == b.notified);
+}
 
 }  // namespace baton::test
 
