@@ -58,7 +58,7 @@ class LeaseKeeper {
   /// removes our heartbeat row. Idempotent.
   void stop(bool release);
   LeaseStatus status() const;
-  /// The next round takes a new epoch even if we hold the lease (after a
+  /// The next round (within renew_every) takes a new epoch even if we hold the lease (after a
   /// failed commit the owner reloads from the database under a fresh epoch).
   void renew_epoch();
   /// One round now on the caller's thread (tests; do not mix with start()):

@@ -144,7 +144,9 @@ struct LeaseKeeper::Impl {
       lock.unlock();
       round();
       lock.lock();
-      cv.wait_for(lock, options.renew_every, [&] { return stopping || want_new_epoch.load(); });
+      // A new epoch asked for (renew_epoch) waits for the next round too: a
+      // database that keeps failing the new owner's load is not hammered.
+      cv.wait_for(lock, options.renew_every, [&] { return stopping; });
     }
   }
 };
@@ -187,11 +189,7 @@ LeaseStatus LeaseKeeper::status() const {
 }
 
 void LeaseKeeper::renew_epoch() {
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->want_new_epoch = true;
-  }
-  impl_->cv.notify_all();  // the next round now rather than at its time
+  impl_->want_new_epoch = true;
 }
 
 LeaseStatus LeaseKeeper::round() { return impl_->round(); }
