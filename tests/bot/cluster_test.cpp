@@ -211,3 +211,34 @@ TEST_CASE("cluster: while the database is down instances answer 503, then recove
   REQUIRE(within_a_minute([&] { return scalar(db, "SELECT COUNT(*) FROM incidents WHERE dedup_key = 'after'") == "1"; }));
   CHECK(scalar(db, "SELECT COUNT(*) FROM incidents WHERE dedup_key = 'during'") == "0");
 }
+
+TEST_CASE("cluster: an old owner that was paused during the takeover writes nothing", "[cluster][postgres]") {
+  BATON_REQUIRE_POSTGRES();
+  const auto db = test::PgCluster::shared().create_database();
+  test::FakeClock clock;
+  test::ServiceHarness a(clock, cluster_yaml(db));
+  REQUIRE(within_a_minute([&] { return owner(a); }));
+  test::ServiceHarness b(clock, cluster_yaml(db));
+  REQUIRE(a.call("POST", "/v2/enqueue", trigger("before"), "application/json", false).status == 202);
+
+  // `a` stops renewing (as if SIGSTOPped); `b` takes over. `a` still believes it
+  // owns the engine (as a process does right after SIGCONT): its next commit is
+  // fenced, answered 503, and writes nothing.
+  a.app->incidents().abandon_lease_for_test();
+  REQUIRE(within_a_minute([&] { return owner(b); }));
+  CHECK(owner(a));
+  CHECK(a.call("POST", "/v2/enqueue", trigger("after"), "application/json", false).status == 503);
+  CHECK(scalar(db, "SELECT COUNT(*) FROM incidents WHERE dedup_key = 'after'") == "0");
+  REQUIRE(within_a_minute([&] { return !owner(a); }));
+
+  // From then on `a` is a non-owner: its timers are gone, what it takes goes to `b`.
+  clock.advance(std::chrono::minutes(5) + std::chrono::seconds(1));
+  REQUIRE(within_a_minute(
+      [&] { return scalar(db, "SELECT COUNT(*) FROM outbox WHERE person = 'bob' AND kind = 'page'") == "1"; }));
+  auto again = a.call("POST", "/v2/enqueue", trigger("after"), "application/json", false);
+  CHECK(again.status == 202);
+  REQUIRE(within_a_minute(
+      [&] { return scalar(db, "SELECT COUNT(*) FROM incidents WHERE dedup_key = 'after'") == "1"; }));
+  CHECK(scalar(db, "SELECT COUNT(*) FROM outbox WHERE person = 'bob' AND kind = 'page'") == "1");
+  CHECK(scalar(db, "SELECT COUNT(*) FROM incidents") == "2");
+}
