@@ -683,7 +683,14 @@ Result<std::unique_ptr<PgBackend>> connect(const std::string& uri, std::vector<s
 }  // namespace
 
 Result<std::unique_ptr<Backend>> open_postgres(const std::string& uri) {
-  auto b = connect(uri, {});
+  // A client stalled inside a transaction (a SIGSTOPped engine owner between
+  // its fencing check and COMMIT) would hold its FOR SHARE lock on the lease
+  // row and so block every takeover: the server ends such a session after 5 s
+  // idle in a transaction, rolling it back
+  // (https://www.postgresql.org/docs/15/runtime-config-client.html#GUC-IDLE-IN-TRANSACTION-SESSION-TIMEOUT).
+  // Only idle time counts: a long transaction that keeps sending statements is
+  // not affected.
+  auto b = connect(uri, {"SET idle_in_transaction_session_timeout = 5000"});
   if (!b) return tl::unexpected(b.error());
   auto& be = **b;
   const auto name = be.conn.display_name();
