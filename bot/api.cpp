@@ -45,6 +45,7 @@ int status_for(ErrorKind kind) {
     case ErrorKind::rate_limited: return 429;
     case ErrorKind::transient:
     case ErrorKind::auth_revoked:
+    case ErrorKind::fenced:
     case ErrorKind::permanent: return 503;
   }
   return 500;
@@ -325,6 +326,10 @@ class Router {
       if (!method_is(req, "GET")) return respond(not_allowed());
       return oncall(req, std::move(respond));
     }
+    if (path == "/api/v1/cluster") {
+      if (!method_is(req, "GET")) return respond(not_allowed());
+      return cluster(std::move(respond));
+    }
     constexpr std::string_view kSchedules = "/api/v1/schedules/";
     if (path.starts_with(kSchedules)) {
       auto rest = path.substr(kSchedules.size());
@@ -476,9 +481,43 @@ class Router {
     respond(json_response(200, o));
   }
 
+  /// GET /api/v1/cluster: this instance, the engine owner, the live instances
+  /// (seen within 10 s, the database's clock) and the lease epoch. A single
+  /// SQLite instance is its own owner with epoch 0.
+  void cluster(Responder respond) {
+    const auto self = app_.incidents().cluster_status();
+    if (!self.enabled) {
+      return respond(json_response(200, json::object{{"self", json::object{{"id", "local"}, {"owner", true}}},
+                                                     {"owner", "local"},
+                                                     {"instances", json::array{}},
+                                                     {"epoch", 0}}));
+    }
+    auto view = app_.queries().cluster(engine::Millis{10'000});
+    if (!view) return respond(error_response(view.error()));
+    json::array instances;
+    for (const auto& i : view->instances)
+      instances.push_back(json::object{{"id", i.id},
+                                       {"address", i.address},
+                                       {"last_seen", engine::format_iso8601(i.last_seen)},
+                                       {"owner", view->owner && *view->owner == i.id}});
+    json::value owner = nullptr;
+    if (view->owner) owner = *view->owner;
+    respond(json_response(200, json::object{{"self", json::object{{"id", self.instance_id}, {"owner", self.owner}}},
+                                            {"owner", std::move(owner)},
+                                            {"instances", std::move(instances)},
+                                            {"epoch", view->epoch}}));
+  }
+
+  /// A command taken by an instance that does not run the engine is queued
+  /// in the inbox (committed): 202, the owner applies it.
+  static Response queued_response(std::int64_t number) {
+    return json_response(202, json::object{{"status", "queued"}, {"incident", number}});
+  }
+
   void act(std::int64_t number, Command cmd, engine::Actor actor, Responder respond) {
     app_.incidents().command(number, cmd, std::move(actor), [this, respond = std::move(respond)](Result<Incident> r) {
       if (!r) return respond(error_response(r.error()));
+      if (is_queued(*r)) return respond(queued_response(r->number));
       auto cfg = app_.config();
       respond(json_response(200, incident_json(*r, *cfg->directory)));
     });
@@ -546,6 +585,8 @@ class Router {
                  [respond = std::move(respond), what](Result<Incident> r) {
                    if (!r) return respond(html_page(status_for(r.error().kind), "Nothing was done",
                                                     "<p>" + html_escape(r.error().message) + "</p>"));
+                   if (is_queued(*r))
+                     return respond(html_page(202, "Accepted", "<p>" + html_escape(what) + ": accepted.</p>"));
                    respond(html_page(200, "Done", "<p>" + html_escape(what) + ": done. The incident is now " +
                                                      engine::to_string(r->state) + ".</p>"));
                  });
@@ -685,6 +726,8 @@ class Router {
                  [respond = std::move(respond), number](Result<Incident> r) {
                    if (!r) return respond(twiml(integrations::twiml_message(
                        "Incident #" + std::to_string(number) + ": " + r.error().message)));
+                   if (is_queued(*r))
+                     return respond(twiml(integrations::twiml_message("Incident #" + std::to_string(number) + ": accepted.")));
                    respond(twiml(integrations::twiml_message("Incident #" + std::to_string(number) + " " +
                                                              engine::to_string(r->state) + ".")));
                  });

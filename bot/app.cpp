@@ -26,6 +26,7 @@
 #include "integrations/chat_refs.hpp"
 #include "integrations/common/async_http.hpp"
 #include "integrations/slack/web_api.hpp"
+#include "storage/cluster.hpp"
 #include "storage/store.hpp"
 
 namespace baton::bot {
@@ -85,7 +86,11 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
       cfg->storage.durability == "normal" ? storage::Durability::normal : storage::Durability::full;
   auto store = storage::Store::open(cfg->storage.path, durability);
   if (!store) return tl::unexpected(store.error());
-  auto state = (*store)->load();
+  // PostgreSQL: any number of instances share the database; the one holding
+  // the lease runs the engine and loads the state when it takes over
+  // (docs/architecture.md, "High availability"). SQLite: one instance.
+  const bool cluster = storage::is_postgres_uri(cfg->storage.path);
+  auto state = cluster ? Result<storage::LoadedState>(storage::LoadedState{}) : (*store)->load();
   if (!state) return tl::unexpected(state.error());
   auto reader = storage::Store::open_reader(cfg->storage.path);
   if (!reader) return tl::unexpected(reader.error());
@@ -104,6 +109,13 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
   }
   impl->incidents =
       Incidents::create(*cfg, clock, std::move(*store), std::move(*state), *impl->queries, impl->metrics);
+  if (cluster) {
+    ClusterOptions co;
+    co.uri = cfg->storage.path;
+    co.instance_id = storage::new_instance_id();
+    co.address = cfg->server.public_url.empty() ? cfg->server.listen : cfg->server.public_url;
+    impl->incidents->enable_cluster(std::move(co));
+  }
   impl->chat_refs = std::make_shared<StoredChatRefs>(impl->incidents->writer(), clock, chat_incidents);
 
   {
@@ -199,6 +211,13 @@ std::string App::metrics_text() {
   auto& d = *impl_;
   RuntimeState st;
   d.incidents->fill_metrics(st);
+  if (const auto c = d.incidents->cluster_status(); c.enabled) {
+    st.cluster = true;
+    st.cluster_owner = c.owner;
+    st.cluster_epoch = c.epoch;
+    st.cluster_takeovers = c.takeovers;
+    st.inbox_lag_seconds = c.inbox_lag_seconds;
+  }
   if (d.server) {
     const auto http = d.server->stats();
     st.accept_errors = http.accept_errors_total;

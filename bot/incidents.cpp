@@ -27,12 +27,29 @@
 #include "engine/oncall.hpp"
 #include "integrations/common/utf8.hpp"
 #include "integrations/dispatcher.hpp"
+#include "storage/cluster.hpp"
 #include "storage/group_commit.hpp"
 
 namespace baton::bot {
 
 namespace net = boost::asio;
 using engine::TimePoint;
+
+namespace {
+constexpr const char* kQueuedMarker = "\x01queued";
+// The last line of defence for text from outside: everything the engine keeps
+// and storage serves as JSON must be UTF-8 (transports repair their own input;
+// this catches any that did not).
+void repair_text(engine::Alert& a) {
+  for (std::string* s : {&a.integration_key, &a.dedup_key, &a.summary, &a.source_name, &a.client, &a.client_url})
+    integrations::repair_utf8_in_place(*s);
+  for (auto& g : a.group)
+    for (std::string* s : {&g.fingerprint, &g.starts_at, &g.summary}) integrations::repair_utf8_in_place(*s);
+  if (integrations::repair_utf8_in_place(a.details_json)) a.details_json = "{}";  // never stored half-valid
+}
+}  // namespace
+
+bool is_queued(const engine::Incident& incident) { return incident.dedup_key == kQueuedMarker; }
 
 struct Incidents::Impl {
   const engine::Clock& clock;
@@ -111,9 +128,32 @@ struct Incidents::Impl {
   }
 
   bool page_wanted(const integrations::Delivery& d) {
+    if (not_owner()) return false;  // the owner's successor sends what is pending
     if (d.notification.kind != engine::NotificationKind::page) return true;
     std::lock_guard lock(quiet_mutex);
     return !quiet.contains(d.notification.incident);
+  }
+
+  // High availability (enable_cluster, docs/architecture.md "High availability"):
+  // the engine runs only while `owner`; the lease keeper's changes and the
+  // inbox rows come to the loop thread as posts.
+  bool ha = false;
+  ClusterOptions cluster;
+  std::atomic<bool> owner{false};
+  std::atomic<std::int64_t> epoch{0};       // ours while owner (loop thread writes)
+  std::atomic<std::int64_t> epoch_seen{0};  // the lease's as last seen
+  std::atomic<std::uint64_t> generation{0};  // ownership stints; loop thread writes
+  std::atomic<std::uint64_t> takeovers{0};
+  std::atomic<std::uint64_t> key_seq{0};
+  std::unique_ptr<storage::LeaseKeeper> lease;
+  std::unique_ptr<storage::InboxListener> inbox;
+
+  bool not_owner() const { return ha && !owner; }
+
+  static Error not_owner_error() {
+    return Error{ErrorKind::transient,
+                 "this instance does not run the engine now (another one does); nothing was changed, retry",
+                 std::chrono::seconds(1)};
   }
 
   // Time to first page: notification id -> when the alert that caused it arrived.
@@ -123,6 +163,8 @@ struct Incidents::Impl {
   Impl(const engine::Clock& clk, Queries& q, Metrics& m) : clock(clk), queries(q), metrics(m) {}
   ~Impl() {
     // Normally stopped by stop_loop(); this only covers a start() without a stop.
+    if (lease) lease->stop(false);
+    if (inbox) inbox->stop();
     work.reset();
     loop.stop();
     if (loop_thread.joinable()) loop_thread.join();
@@ -161,7 +203,7 @@ struct Incidents::Impl {
   /// outcome), so it may ride along with the next commit (storage::Urgency).
   void commit(engine::Effects fx, std::vector<storage::OutboxUpdate> updates, std::function<void(Result<void>)> after,
               std::optional<std::chrono::steady_clock::time_point> received = {},
-              storage::Urgency urgency = storage::Urgency::now) {
+              storage::Urgency urgency = storage::Urgency::now, std::vector<std::int64_t> consumed_inbox = {}) {
     if (!fx.notifications.empty()) urgency = storage::Urgency::now;  // pages go out after their commit
     auto deliveries = deliveries_for(fx);
     if (received) {
@@ -196,7 +238,10 @@ struct Incidents::Impl {
       --pending_commits;
       if (after) after(r);
     };
-    if (updates.empty()) {
+    if (!consumed_inbox.empty()) {
+      writer->submit_consumed(std::move(fx), std::move(consumed_inbox), std::move(on_done));
+      if (!updates.empty()) writer->submit_updates(std::move(updates), {});
+    } else if (updates.empty()) {
       writer->submit(std::move(fx), std::move(on_done), urgency);
     } else if (fx.empty()) {
       writer->submit_updates(std::move(updates), std::move(on_done), urgency);
@@ -227,6 +272,7 @@ struct Incidents::Impl {
 
   void fire() {
     if (degraded) return;  // timers fire again once the engine is rebuilt
+    if (not_owner()) return;
     auto fx = engine->tick(clock.now());
     if (!fx.empty()) {
       commit(std::move(fx), {}, {});
@@ -237,6 +283,7 @@ struct Incidents::Impl {
 
   void on_outcome(const integrations::DispatchOutcome& o) {
     using Kind = integrations::DispatchOutcome::Kind;
+    if (not_owner()) return;  // not ours to record: the owner's successor resends what is pending
     const char* result = o.kind == Kind::delivered   ? "delivered"
                          : o.kind == Kind::retry     ? "retry"
                          : o.kind == Kind::cancelled ? "cancelled"
@@ -304,7 +351,171 @@ struct Incidents::Impl {
   /// Writer thread: a commit failed and the writer refuses everything after it.
   void on_commit_failure(const Error& e) {
     degraded = true;
+    if (ha) {
+      const auto stint = generation.load();
+      return post([this, e, stint] { cluster_commit_failed(e, stint); });
+    }
     post([this, e] { begin_recovery(e); });
+  }
+
+  // ---- high availability (loop thread) ----
+
+  /// A commit of this owner failed (fenced, or the database failed): the
+  /// engine holds changes the database may not. Instead of probing, give up
+  /// the engine and take the lease again under a new epoch, which reloads the
+  /// state from the database (as a takeover does).
+  void cluster_commit_failed(const Error& e, std::uint64_t stint) {
+    if (!owner || stint != generation) {
+      degraded = false;
+      return;
+    }
+    spdlog::error("a commit failed ({}); this instance stops running the engine and takes the lease again under a "
+                  "new epoch (reloading from the database)",
+                  e.message);
+    lose_owner();
+    if (lease) lease->renew_epoch();
+  }
+
+  void on_lease(const storage::LeaseStatus& s) {
+    if (stopped) return;
+    epoch_seen = s.epoch;
+    if (s.owner && (!owner || s.epoch != epoch)) return become_owner(s.epoch);
+    if (!s.owner && owner) lose_owner();
+  }
+
+  /// Restores every open incident, arms every timer (overdue ones fire now),
+  /// resumes the outbox and starts consuming the inbox, as at start-up.
+  void become_owner(std::int64_t new_epoch) {
+    if (owner) lose_owner();
+    writer->flush();  // the previous stint's commits are over
+    Result<storage::LoadedState> state = fail(ErrorKind::transient, "not loaded");
+    writer->with_store([&](storage::Store& s) {
+      s.set_fence(storage::Fence{cluster.instance_id, new_epoch});
+      state = s.load();
+    });
+    if (!state) {
+      spdlog::error("cluster: cannot load the state as the new owner ({}); trying again", state.error().message);
+      if (lease) lease->renew_epoch();
+      return;
+    }
+    writer->reset_failure();
+    auto fresh = std::make_unique<engine::Engine>(current_directory(), state->next_incident, state->next_notification);
+    fresh->set_overrides(std::move(state->overrides));
+    for (auto& inc : state->open_incidents) fresh->restore(std::move(inc));
+    engine = std::move(fresh);
+    resume_outbox = std::move(state->pending_outbox);
+    resume_closed.clear();
+    for (const auto& e : resume_outbox) {
+      if (engine->find(e.notification.incident)) continue;
+      auto closed = queries.get_incident(e.notification.incident);
+      if (closed && *closed) resume_closed.push_back(**closed);
+    }
+    epoch = new_epoch;
+    ++generation;
+    ++takeovers;
+    deferred.clear();
+    recovering = false;
+    degraded = false;
+    owner = true;
+    spdlog::info("cluster: {} runs the engine (epoch {}): {} open incidents, {} undelivered notifications",
+                 cluster.instance_id, new_epoch, engine->open_count(), resume_outbox.size());
+    resume();
+    if (inbox) inbox->activate(generation);
+  }
+
+  /// Stops running the engine: no timers, no commits, no outcomes recorded;
+  /// the in-memory state is dropped (the next owner loads it from the database).
+  void lose_owner() {
+    owner = false;
+    ++generation;
+    if (inbox) inbox->deactivate();
+    timer.cancel();
+    armed_for.reset();
+    engine = std::make_unique<engine::Engine>(current_directory(), 1, 1);
+    deferred.clear();
+    resume_outbox.clear();
+    resume_closed.clear();
+    degraded = false;
+    spdlog::warn("cluster: {} no longer runs the engine", cluster.instance_id);
+  }
+
+  /// Inbox rows (alerts and commands another instance took), applied through
+  /// the engine; each row is deleted in the transaction of its effects.
+  void apply_inbox(const storage::InboxRow& row, std::uint64_t stint) {
+    if (!owner || stint != generation || degraded) return;  // a later stint hands them over again
+    const auto now = clock.now();
+    Result<engine::Effects> fx = engine::Effects{};
+    if (row.kind == "alert") {
+      auto alert = storage::decode_inbox_alert(row.payload);
+      if (!alert) {
+        fx = tl::unexpected(alert.error());
+      } else {
+        repair_text(*alert);
+        fx = engine->ingest(*alert, now);
+      }
+    } else {
+      auto c = storage::decode_inbox_command(row.payload);
+      if (!c) fx = tl::unexpected(c.error());
+      else if (c->command == "acknowledge") fx = engine->acknowledge(c->incident, c->actor, now);
+      else if (c->command == "resolve") fx = engine->resolve(c->incident, c->actor, now);
+      else fx = engine->escalate(c->incident, c->actor, now);
+    }
+    if (!fx) {
+      // Its sender was answered when it was queued; what it asked for does not
+      // apply (e.g. an unknown incident). The row is consumed all the same.
+      spdlog::warn("inbox row {} ({}) not applied: {}", row.id, row.kind, fx.error().message);
+      fx = engine::Effects{};
+    }
+    commit(std::move(*fx), {}, {}, std::chrono::steady_clock::now(), storage::Urgency::now, {row.id});
+  }
+
+  /// A non-owner's alert: one inbox row, committed before `done` hears of it.
+  void queue_alert(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done) {
+    if (alert.dedup_key.empty() && alert.action == engine::AlertAction::trigger)
+      alert.dedup_key = "baton-" + cluster.instance_id + "-" + std::to_string(engine::to_ms(clock.now())) + "-" +
+                        std::to_string(++key_seq);
+    IngestOutcome outcome{alert.dedup_key, {}};
+    queue("alert", storage::encode_inbox_alert(alert), [done = std::move(done), outcome](Result<void> r) {
+      if (!r) return done(tl::unexpected(r.error()));
+      done(outcome);
+    });
+  }
+
+  void queue(const char* kind, std::string payload, std::function<void(Result<void>)> done) {
+    writer->submit_write(
+        [kind, payload = std::move(payload), origin = cluster.instance_id](storage::Store& s) -> Result<void> {
+          auto id = s.add_inbox(kind, payload, origin);
+          if (!id) {
+            auto e = id.error();
+            if (e.kind == ErrorKind::transient) e.retry_after = std::chrono::seconds(1);
+            return tl::unexpected(std::move(e));
+          }
+          return {};
+        },
+        std::move(done));
+  }
+
+  /// Hands the undelivered notifications to the dispatcher, fires overdue
+  /// timers and arms the next (start-up and takeover).
+  void resume() {
+    for (auto& e : resume_outbox) {
+      integrations::Delivery del;
+      del.notification = e.notification;
+      del.attempts = e.attempts;
+      const engine::Incident* inc = engine->find(e.notification.incident);
+      for (const auto& c : resume_closed)
+        if (!inc && c.number == e.notification.incident) inc = &c;
+      if (!inc) continue;
+      if (inc->state != engine::IncidentState::triggered) set_quiet(inc->number, true);
+      del.incident = *inc;
+      const auto& dir = engine->directory();
+      if (const auto* p = dir->person(e.notification.person)) del.person = for_channels(*p);
+      if (const auto* s = dir->service(inc->service_id)) del.service_name = s->name;
+      dispatcher->submit(std::move(del), e.next_attempt);
+    }
+    resume_outbox.clear();
+    resume_closed.clear();
+    fire();
   }
 
   /// Loop thread.
@@ -430,27 +641,54 @@ void Incidents::start() {
     d.loop.run();
   });
   d.started = true;
+  if (d.ha) {
+    // The engine starts when the lease is ours (become_owner).
+    d.inbox->start();
+    d.lease->start();
+    return;
+  }
   // Resume undelivered notifications, then fire overdue timers and arm the next.
-  d.post([&d] {
-    for (auto& e : d.resume_outbox) {
-      integrations::Delivery del;
-      del.notification = e.notification;
-      del.attempts = e.attempts;
-      const engine::Incident* inc = d.engine->find(e.notification.incident);
-      for (const auto& c : d.resume_closed)
-        if (!inc && c.number == e.notification.incident) inc = &c;
-      if (!inc) continue;
-      if (inc->state != engine::IncidentState::triggered) d.set_quiet(inc->number, true);
-      del.incident = *inc;
-      const auto& dir = d.engine->directory();
-      if (const auto* p = dir->person(e.notification.person)) del.person = d.for_channels(*p);
-      if (const auto* s = dir->service(inc->service_id)) del.service_name = s->name;
-      d.dispatcher->submit(std::move(del), e.next_attempt);
-    }
-    d.resume_outbox.clear();
-    d.resume_closed.clear();
-    d.fire();
-  });
+  d.post([&d] { d.resume(); });
+}
+
+void Incidents::enable_cluster(ClusterOptions options) {
+  auto& d = *impl_;
+  d.ha = true;
+  d.cluster = std::move(options);
+  storage::LeaseOptions lo;
+  lo.uri = d.cluster.uri;
+  lo.instance_id = d.cluster.instance_id;
+  lo.address = d.cluster.address;
+  lo.ttl = d.cluster.lease_ttl;
+  lo.renew_every = d.cluster.lease_renew;
+  d.lease = std::make_unique<storage::LeaseKeeper>(
+      lo, [&d](const storage::LeaseStatus& s) { d.post([&d, s] { d.on_lease(s); }); });
+  d.inbox = std::make_unique<storage::InboxListener>(
+      d.cluster.uri, [&d](std::vector<storage::InboxRow> rows, std::uint64_t stint) {
+        d.post([&d, rows = std::move(rows), stint] {
+          for (const auto& row : rows) d.apply_inbox(row, stint);
+        });
+      });
+}
+
+ClusterStatus Incidents::cluster_status() const {
+  const auto& d = *impl_;
+  ClusterStatus st;
+  if (!d.ha) return st;
+  st.enabled = true;
+  st.instance_id = d.cluster.instance_id;
+  st.owner = d.owner;
+  st.epoch = d.owner ? d.epoch.load() : d.epoch_seen.load();
+  st.takeovers = d.takeovers;
+  st.inbox_lag_seconds = d.inbox ? d.inbox->lag_seconds() : 0;
+  st.database_reachable = d.lease ? d.lease->status().reachable : true;
+  return st;
+}
+
+void Incidents::abandon_lease_for_test() {
+  auto& d = *impl_;
+  if (d.lease) d.lease->stop(false);
+  if (d.inbox) d.inbox->stop();
 }
 
 bool Incidents::begin_stop() {
@@ -488,6 +726,10 @@ void Incidents::finish(const std::function<void()>& cancel_sends) {
 
 void Incidents::stop_loop() {
   auto& d = *impl_;
+  // Everything was committed (finish): hand the lease over now rather than
+  // after its TTL.
+  if (d.lease) d.lease->stop(true);
+  if (d.inbox) d.inbox->stop();
   if (d.started) {
     d.work.reset();
     d.loop.stop();
@@ -506,19 +748,6 @@ void Incidents::set_directory(engine::DirectoryPtr directory) {
     return 0;
   });
 }
-
-namespace {
-// The last line of defence for text from outside: everything the engine keeps
-// and storage serves as JSON must be UTF-8 (transports repair their own input;
-// this catches any that did not).
-void repair_text(engine::Alert& a) {
-  for (std::string* s : {&a.integration_key, &a.dedup_key, &a.summary, &a.source_name, &a.client, &a.client_url})
-    integrations::repair_utf8_in_place(*s);
-  for (auto& g : a.group)
-    for (std::string* s : {&g.fingerprint, &g.starts_at, &g.summary}) integrations::repair_utf8_in_place(*s);
-  if (integrations::repair_utf8_in_place(a.details_json)) a.details_json = "{}";  // never stored half-valid
-}
-}  // namespace
 
 void Incidents::ingest(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done) {
   auto received = std::chrono::steady_clock::now();
@@ -547,6 +776,7 @@ void Incidents::ingest_now(engine::Alert alert, std::function<void(Result<Ingest
   {
     auto& d = *impl_;
     if (d.degraded) return done(tl::unexpected(Impl::refused_while_failing()));
+    if (d.not_owner()) return d.queue_alert(std::move(alert), std::move(done));
     if (alert.dedup_key.empty() && alert.action == engine::AlertAction::trigger) {
       // PagerDuty generates a key when the sender gives none; ours is unique per event.
       alert.dedup_key = "baton-" + std::to_string(engine::to_ms(d.clock.now())) + "-" +
@@ -580,6 +810,19 @@ void Incidents::command(std::int64_t number, Command command, engine::Actor acto
   impl_->post([this, number, command, actor = std::move(actor), done = std::move(done)]() mutable {
     auto& d = *impl_;
     if (d.degraded) return done(tl::unexpected(Impl::refused_while_failing()));
+    if (d.not_owner()) {
+      const char* name = command == Command::acknowledge ? "acknowledge"
+                         : command == Command::resolve   ? "resolve"
+                                                         : "escalate";
+      return d.queue("command", storage::encode_inbox_command(storage::InboxCommand{number, name, actor}),
+                     [done = std::move(done), number](Result<void> r) {
+                       if (!r) return done(tl::unexpected(r.error()));
+                       engine::Incident queued;
+                       queued.number = number;
+                       queued.dedup_key = kQueuedMarker;
+                       done(queued);
+                     });
+    }
     const auto now = d.clock.now();
     Result<engine::Effects> fx = command == Command::acknowledge ? d.engine->acknowledge(number, actor, now)
                                  : command == Command::resolve   ? d.engine->resolve(number, actor, now)
@@ -609,6 +852,7 @@ void run_command(Impl& d, Call call, std::function<void(Result<engine::Incident>
   if (d.degraded) return done(tl::unexpected(Impl::refused_while_failing()));
   d.post([&d, call = std::move(call), done = std::move(done)]() mutable {
     if (d.degraded) return done(tl::unexpected(Impl::refused_while_failing()));
+    if (d.not_owner()) return done(tl::unexpected(Impl::not_owner_error()));
     Result<engine::Effects> fx = call(*d.engine, d.clock.now());
     if (!fx) return done(tl::unexpected(fx.error()));
     engine::Incident snapshot = fx->incidents.empty() ? engine::Incident{} : fx->incidents.back();
@@ -641,6 +885,7 @@ void Incidents::note(std::int64_t number, std::string message, engine::Actor act
   integrations::repair_utf8_in_place(actor.id);
   impl_->post([this, number, message = std::move(message), actor = std::move(actor)]() mutable {
     auto& d = *impl_;
+    if (d.not_owner()) return spdlog::warn("note on #{} dropped: this instance does not run the engine", number);
     if (d.degraded) {
       return d.defer([this, number, message = std::move(message), actor = std::move(actor)]() mutable {
         note(number, std::move(message), std::move(actor));
@@ -658,6 +903,8 @@ void Incidents::delivery_failed(engine::Notification notification, std::string d
   integrations::repair_utf8_in_place(detail);
   impl_->post([this, notification = std::move(notification), detail = std::move(detail)]() mutable {
     auto& d = *impl_;
+    if (d.not_owner())
+      return spdlog::warn("failure of notification {} dropped: this instance does not run the engine", notification.id);
     if (d.degraded) {
       return d.defer([this, notification = std::move(notification), detail = std::move(detail)]() mutable {
         delivery_failed(std::move(notification), std::move(detail));
@@ -707,6 +954,7 @@ Result<engine::Override> Incidents::add_override(engine::Override o) {
   if (!directory->schedule(o.schedule_id)) return fail(ErrorKind::not_found, "unknown schedule '" + o.schedule_id + "'");
   if (!directory->person(o.person)) return fail(ErrorKind::not_found, "unknown person '" + o.person + "'");
   if (o.end <= o.start) return fail(ErrorKind::invalid_request, "an override must end after it starts");
+  if (d.not_owner()) return tl::unexpected(Impl::not_owner_error());
   Result<std::int64_t> id = 0;
   d.writer->with_store([&](storage::Store& s) { id = s.add_override(o, d.clock.now()); });
   if (!id) return tl::unexpected(id.error());
@@ -722,6 +970,7 @@ Result<engine::Override> Incidents::add_override(engine::Override o) {
 
 Result<void> Incidents::remove_override(std::int64_t id) {
   auto& d = *impl_;
+  if (d.not_owner()) return tl::unexpected(Impl::not_owner_error());
   Result<void> r;
   d.writer->with_store([&](storage::Store& s) { r = s.remove_override(id); });
   if (!r) return r;
@@ -738,9 +987,17 @@ std::vector<engine::Override> Incidents::overrides() {
   return impl_->run_sync([this] { return impl_->engine->overrides(); });
 }
 
-bool Incidents::ready() const { return impl_->started && !impl_->stopped && !impl_->degraded; }
+bool Incidents::ready() const {
+  const auto& d = *impl_;
+  if (!d.started || d.stopped || d.degraded) return false;
+  // In a cluster: ready while the database answers the lease keeper.
+  return !d.ha || d.lease->status().reachable;
+}
 
-bool Incidents::storage_failing() const { return impl_->degraded; }
+bool Incidents::storage_failing() const {
+  const auto& d = *impl_;
+  return d.degraded || (d.ha && d.started && !d.lease->status().reachable);
+}
 
 void Incidents::fill_metrics(RuntimeState& st) {
   auto& d = *impl_;

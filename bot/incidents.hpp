@@ -49,6 +49,31 @@ struct IngestOutcome {
   std::optional<std::int64_t> incident;
 };
 
+/// High availability (PostgreSQL, docs/architecture.md "High availability").
+struct ClusterOptions {
+  std::string uri;          ///< the PostgreSQL URI of storage.path
+  std::string instance_id;  ///< unique per process
+  std::string address;      ///< shown by GET /api/v1/cluster
+  engine::Millis lease_ttl{3000};
+  engine::Millis lease_renew{1000};
+};
+
+/// This instance's part in the cluster, for /metrics and GET /api/v1/cluster.
+struct ClusterStatus {
+  bool enabled = false;
+  std::string instance_id;
+  bool owner = false;           ///< runs the engine now
+  std::int64_t epoch = 0;       ///< the lease epoch this instance last saw (its own while owner)
+  std::uint64_t takeovers = 0;  ///< times this instance became owner
+  double inbox_lag_seconds = 0;
+  bool database_reachable = true;
+};
+
+/// A command taken by an instance that does not own the engine is queued in the
+/// inbox: its `done` gets an Incident with only `number` set, for which this
+/// is true (answer 202 "queued").
+bool is_queued(const engine::Incident& incident);
+
 /// One schedule's current on-call person.
 struct OnCallEntry {
   std::string schedule_id;
@@ -80,6 +105,15 @@ class Incidents {
   /// no page update announces (notes, delivery failures...), e.g. for the
   /// incident's Slack channel. Must not block.
   void on_committed_lines(std::function<void(std::vector<engine::TimelineEvent>)> sink);
+  /// PostgreSQL with several instances: the engine runs only while this
+  /// instance holds the lease (created with an empty state, it loads the
+  /// database when it becomes owner); otherwise alerts and commands go to the
+  /// inbox. Before start().
+  void enable_cluster(ClusterOptions options);
+  ClusterStatus cluster_status() const;
+  /// For tests: stop renewing the lease without giving it up, as a killed
+  /// process would (the lease expires after its TTL and another instance takes over).
+  void abandon_lease_for_test();
 
   // Life, driven by App::start and App::stop (in this order).
   /// Starts the engine loop, resumes undelivered notifications, fires overdue timers.

@@ -1,5 +1,6 @@
 #include "bot/metrics.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace baton::bot {
@@ -92,6 +93,20 @@ std::string Metrics::render(const RuntimeState& st) const {
   metric(out, "baton_http_accept_backing_off", "gauge",
          "1 while the HTTP server pauses accepting for lack of descriptors.", st.accept_backing_off ? 1 : 0);
   metric(out, "baton_http_connections_open", "gauge", "Open HTTP connections.", st.connections_open);
+  if (st.cluster) {
+    metric(out, "baton_cluster_owner", "gauge", "1 while this instance holds the engine lease and runs the engine.",
+           st.cluster_owner ? 1 : 0);
+    metric(out, "baton_cluster_epoch", "gauge",
+           "The engine lease's epoch (this instance's own while it is the owner).",
+           static_cast<std::uint64_t>(std::max<std::int64_t>(0, st.cluster_epoch)));
+    metric(out, "baton_cluster_takeovers_total", "counter", "Times this instance became the engine owner.",
+           st.cluster_takeovers);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3f", st.inbox_lag_seconds);
+    out += std::string("# HELP baton_inbox_lag_seconds How long the oldest unconsumed inbox row has waited.\n"
+                       "# TYPE baton_inbox_lag_seconds gauge\nbaton_inbox_lag_seconds ") +
+           buf + "\n";
+  }
   out += time_to_first_page.render("baton_time_to_first_page_seconds",
                                    "From receiving the alert to the first page's delivery by its channel.");
   return out;

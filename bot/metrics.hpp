@@ -38,6 +38,12 @@ struct RuntimeState {
   std::uint64_t fd_exhausted = 0;  ///< accepts that failed for lack of descriptors (EMFILE/ENFILE)
   bool accept_backing_off = false;
   std::uint64_t connections_open = 0;
+  // High availability (PostgreSQL); rendered only when `cluster` is set.
+  bool cluster = false;
+  bool cluster_owner = false;
+  std::int64_t cluster_epoch = 0;
+  std::uint64_t cluster_takeovers = 0;
+  double inbox_lag_seconds = 0;
 };
 
 class Metrics {

@@ -32,6 +32,11 @@ Result<std::int64_t> Queries::count_incidents(std::optional<engine::IncidentStat
   return reader_->count_incidents(state);
 }
 
+Result<storage::ClusterView> Queries::cluster(engine::Millis live_within) {
+  std::lock_guard lock(mutex_);
+  return reader_->cluster_view(live_within);
+}
+
 std::optional<std::int64_t> Queries::incident_for_conversation(const std::string& conversation) {
   std::lock_guard lock(mutex_);
   auto found = reader_->incident_for_conversation(conversation);

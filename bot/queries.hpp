@@ -28,6 +28,8 @@ class Queries {
   Result<std::vector<engine::TimelineEvent>> timeline(std::int64_t number);
   Result<std::vector<storage::OutboxEntry>> outbox(std::int64_t number);
   Result<std::int64_t> count_incidents(std::optional<engine::IncidentState> state);
+  /// PostgreSQL: the instances seen within `live_within` and the lease.
+  Result<storage::ClusterView> cluster(engine::Millis live_within);
   /// The incident whose chat channel is `conversation` (e.g. a Slack incident channel).
   std::optional<std::int64_t> incident_for_conversation(const std::string& conversation);
   /// The Teams channels baton was added to (team id, channel id, service url), for admins.

@@ -314,6 +314,7 @@ void SlackFrontend::act(std::int64_t number, int command, const std::string& per
   app_.incidents().command(number, static_cast<Command>(command), engine::Actor{person, engine::Source::slack},
                [reply = std::move(reply), number, command](Result<engine::Incident> r) {
                  if (!r) return reply(ephemeral("Incident #" + std::to_string(number) + ": " + r.error().message));
+                 if (is_queued(*r)) return reply(ephemeral("Incident #" + std::to_string(number) + ": accepted."));
                  reply(ephemeral("Incident #" + std::to_string(number) + " " + past_tense(command) + "."));
                });
 }

@@ -208,6 +208,9 @@ void TeamsFrontend::act(const teams::TeamsActivity& a, const Responder& respond,
                           if (!r) return respond(json_body(200, teams::invoke_message(
                                                                     409, "Incident #" + std::to_string(n) + ": " +
                                                                              r.error().message)));
+                          if (is_queued(*r))
+                            return respond(json_body(200, teams::invoke_message(
+                                                              200, "Incident #" + std::to_string(n) + ": accepted.")));
                           auto c = app_.config();
                           const auto* svc = c->directory->service(r->service_id);
                           const auto* owner = c->directory->person(r->owner);
@@ -225,7 +228,7 @@ void TeamsFrontend::act(const teams::TeamsActivity& a, const Responder& respond,
     if (!person) return reply(a, "Your Teams account is not linked to a person in baton, so nothing was done.");
     return app_.incidents().command(*a.incident, *command, engine::Actor{*person, engine::Source::teams},
                         [this, a, n = *a.incident, c = *command](Result<engine::Incident> r) {
-                          reply(a, r ? "Incident #" + std::to_string(n) + " " + past_tense(c) + "."
+                          reply(a, r ? "Incident #" + std::to_string(n) + (is_queued(*r) ? ": accepted." : " " + std::string(past_tense(c)) + ".")
                                      : "Incident #" + std::to_string(n) + ": " + r.error().message);
                         });
   }
@@ -270,7 +273,7 @@ void TeamsFrontend::act(const teams::TeamsActivity& a, const Responder& respond,
                                                     : Command::escalate;
       return app_.incidents().command(*number, c, engine::Actor{*person, engine::Source::teams},
                           [this, a, n = *number, c](Result<engine::Incident> r) {
-                            reply(a, r ? "Incident #" + std::to_string(n) + " " + past_tense(c) + "."
+                            reply(a, r ? "Incident #" + std::to_string(n) + (is_queued(*r) ? ": accepted." : " " + std::string(past_tense(c)) + ".")
                                        : "Incident #" + std::to_string(n) + ": " + r.error().message);
                           });
     }

@@ -18,6 +18,7 @@ const char* to_string(ErrorKind kind) {
     case ErrorKind::rate_limited: return "rate_limited";
     case ErrorKind::auth_revoked: return "auth_revoked";
     case ErrorKind::permanent: return "permanent";
+    case ErrorKind::fenced: return "fenced";
   }
   return "permanent";
 }

@@ -16,6 +16,7 @@ enum class ErrorKind {
   rate_limited,     ///< a peer asked us to slow down; see retry_after
   auth_revoked,     ///< our credentials for a peer no longer work
   permanent,        ///< the peer refused for good (bad number, unknown user...)
+  fenced,           ///< HA: this instance no longer holds the engine lease; nothing was written
 };
 
 struct Error {

@@ -30,7 +30,14 @@ class Backend {
   virtual ~Backend() = default;
 
   virtual Result<void> apply(std::span<const engine::Effects* const> effects,
-                             std::span<const OutboxUpdate> updates) = 0;
+                             std::span<const OutboxUpdate> updates,
+                             std::span<const std::int64_t> consumed_inbox) = 0;
+  /// PostgreSQL only; SQLite keeps the defaults below (no lease, no inbox).
+  virtual void set_fence(std::optional<Fence>) {}
+  virtual Result<std::int64_t> add_inbox(const std::string&, const std::string&, const std::string&) {
+    return fail(ErrorKind::invalid_request, "the inbox needs PostgreSQL");
+  }
+  virtual Result<ClusterView> cluster_view(engine::Millis) { return ClusterView{}; }
   virtual Result<LoadedState> load() = 0;
   virtual Result<std::vector<engine::Incident>> list_incidents(const IncidentQuery& q) = 0;
   virtual Result<std::optional<engine::Incident>> get_incident(std::int64_t number) = 0;

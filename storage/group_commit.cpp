@@ -36,6 +36,15 @@ void GroupCommitWriter::submit_updates(std::vector<OutboxUpdate> updates, Done d
   enqueue(Item{{}, std::move(updates), std::move(done), urgency, std::chrono::steady_clock::now()});
 }
 
+void GroupCommitWriter::submit_consumed(engine::Effects fx, std::vector<std::int64_t> consumed_inbox, Done done) {
+  enqueue(Item{std::move(fx), {}, std::move(done), Urgency::now, std::chrono::steady_clock::now(),
+               std::move(consumed_inbox), {}});
+}
+
+void GroupCommitWriter::submit_write(Write write, Done done) {
+  enqueue(Item{{}, {}, std::move(done), Urgency::now, std::chrono::steady_clock::now(), {}, std::move(write)});
+}
+
 void GroupCommitWriter::enqueue(Item item) {
   {
     std::lock_guard lock(mutex_);
@@ -92,15 +101,41 @@ void GroupCommitWriter::run() {
       // flush, the stop, or the oldest one's deadline.
       const auto deadline = queue_.front().queued_at + soon_within_;
       work_cv_.wait_until(lock, deadline, [&] { return stopping_ || now_queued_ > 0 || flushing_ > 0; });
-      while (!queue_.empty() && batch.size() < max_batch_) {
+      // A write of its own goes alone; a batch of changes stops before one.
+      if (queue_.front().write) {
         if (queue_.front().urgency == Urgency::now) --now_queued_;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
+      } else {
+        while (!queue_.empty() && batch.size() < max_batch_ && !queue_.front().write) {
+          if (queue_.front().urgency == Urgency::now) --now_queued_;
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
       }
+    }
+    if (batch.front().write) {
+      run_write(batch.front());
+      batch.clear();
+      continue;
     }
     commit(batch);
     batch.clear();
   }
+}
+
+void GroupCommitWriter::run_write(Item& item) {
+  Result<void> r;
+  {
+    std::lock_guard lock(store_mutex_);
+    r = item.write(*store_);
+  }
+  if (item.done) item.done(std::move(r));
+  {
+    std::lock_guard lock(mutex_);
+    ++completed_;
+  }
+  done_cv_.notify_all();
 }
 
 void GroupCommitWriter::commit(std::vector<Item>& batch) {
@@ -115,15 +150,17 @@ void GroupCommitWriter::commit(std::vector<Item>& batch) {
   if (!failure) {
     std::vector<const engine::Effects*> effects;
     std::vector<OutboxUpdate> updates;
+    std::vector<std::int64_t> consumed;
     effects.reserve(batch.size());
     for (auto& item : batch) {
       if (!item.fx.empty()) effects.push_back(&item.fx);
       for (auto& u : item.updates) updates.push_back(u);
+      for (auto id : item.consumed_inbox) consumed.push_back(id);
     }
     std::lock_guard lock(store_mutex_);
     // Effects only insert outbox rows and updates only change existing ones, so
     // applying all effects before all updates keeps the submission order's meaning.
-    auto r = store_->apply(effects, updates);
+    auto r = store_->apply(effects, updates, consumed);
     if (r) {
       ++commits;
       results.assign(batch.size(), Result<void>{});
@@ -137,7 +174,7 @@ void GroupCommitWriter::commit(std::vector<Item>& batch) {
         if (failure) break;
         const engine::Effects* one[] = {&item.fx};
         auto ri = store_->apply(std::span<const engine::Effects* const>(one, item.fx.empty() ? 0 : 1),
-                                item.updates);
+                                item.updates, item.consumed_inbox);
         if (ri) ++commits;
         else failure = ri.error();
         results.push_back(std::move(ri));

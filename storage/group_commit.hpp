@@ -67,6 +67,14 @@ class GroupCommitWriter {
   /// owner of that in-memory state re-derives it from the store, then resets.
   void submit(engine::Effects fx, Done done, Urgency urgency = Urgency::now);
   void submit_updates(std::vector<OutboxUpdate> updates, Done done, Urgency urgency = Urgency::now);
+  /// As submit(), and deletes the inbox rows `consumed_inbox` in the same
+  /// transaction (PostgreSQL, Store::apply): the effects of applying them.
+  void submit_consumed(engine::Effects fx, std::vector<std::int64_t> consumed_inbox, Done done);
+  /// A write of its own (e.g. Store::add_inbox), run alone on the writer thread
+  /// in submission order. It stands outside the barrier: it runs whether or not
+  /// the writer is in the failed state, and its failure fails only itself.
+  using Write = std::function<Result<void>(Store&)>;
+  void submit_write(Write write, Done done);
 
   /// Blocks until everything submitted before the call is committed and every
   /// `done` of it has returned (`soon` items go at once). Thread-safe; not
@@ -94,10 +102,13 @@ class GroupCommitWriter {
     Done done;
     Urgency urgency = Urgency::now;
     std::chrono::steady_clock::time_point queued_at{};
+    std::vector<std::int64_t> consumed_inbox;
+    Write write;  // set: a write of its own, always in a batch of one
   };
   void enqueue(Item item);
   void run();
   void commit(std::vector<Item>& batch);
+  void run_write(Item& item);
 
   std::unique_ptr<Store> store_;
   std::size_t max_batch_;

@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
 #include <charconv>
 #include <cstring>
 
@@ -168,6 +170,27 @@ Rows Connection::exec(const std::string& sql, const Params& params) {
 Rows Connection::exec_script(const std::string& sql) {
   connect();
   return check(PQexec(conn_, sql.c_str()));
+}
+
+bool Connection::wait_notification(int timeout_ms) {
+  connect();
+  auto drain = [&] {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(conn_)) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  };
+  if (drain()) return true;
+  pollfd fd{PQsocket(conn_), POLLIN, 0};
+  if (fd.fd < 0) throw PgError("connection to the server was lost", "", true);
+  const int n = ::poll(&fd, 1, timeout_ms);
+  if (n > 0) {
+    if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK)
+      throw PgError("connection to the server was lost: " + trimmed(PQerrorMessage(conn_)), "", true);
+  }
+  return drain();
 }
 
 void Connection::rollback_quietly() {

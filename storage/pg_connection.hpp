@@ -105,6 +105,13 @@ class Connection {
   /// several statements: migrations, BEGIN/COMMIT). Throws PgError.
   Rows exec_script(const std::string& sql);
 
+  /// Waits up to `timeout_ms` for a notification on a channel this session
+  /// LISTENs to (put the LISTEN in `session_setup` so a reconnect renews it);
+  /// true if at least one arrived (all pending ones are consumed). Throws
+  /// PgError (lost) when the connection is gone.
+  /// https://www.postgresql.org/docs/15/libpq-notify.html
+  bool wait_notification(int timeout_ms);
+
   /// Rolls back an open (or failed) transaction; ignores errors.
   void rollback_quietly();
 

@@ -62,7 +62,12 @@ class PgBackend final : public Backend {
   void write_update(const OutboxUpdate& u);
 
   Result<void> apply(std::span<const engine::Effects* const> effects,
-                     std::span<const OutboxUpdate> updates) override;
+                     std::span<const OutboxUpdate> updates,
+                     std::span<const std::int64_t> consumed_inbox) override;
+  void set_fence(std::optional<Fence> f) override { fence = std::move(f); }
+  Result<std::int64_t> add_inbox(const std::string& kind, const std::string& payload,
+                                 const std::string& origin) override;
+  Result<ClusterView> cluster_view(engine::Millis live_within) override;
   Result<LoadedState> load() override;
   Result<std::vector<engine::Incident>> list_incidents(const IncidentQuery& q) override;
   Result<std::optional<engine::Incident>> get_incident(std::int64_t number) override;
@@ -90,6 +95,7 @@ class PgBackend final : public Backend {
   Result<void> import_tables(const std::function<Result<void>(const RowSink& write)>& fill) override;
 
   pg::Connection conn;
+  std::optional<Fence> fence;
   codec::PolicyJsonCache policy_json;
   int version = 0;
 };
@@ -193,17 +199,82 @@ void PgBackend::write_update(const OutboxUpdate& u) {
 }
 
 Result<void> PgBackend::apply(std::span<const engine::Effects* const> effects,
-                              std::span<const OutboxUpdate> updates) {
+                              std::span<const OutboxUpdate> updates,
+                              std::span<const std::int64_t> consumed_inbox) {
   return guarded("apply", [&]() -> Result<void> {
     // READ COMMITTED is enough: one writer; atomicity comes from the
     // transaction. Deferred foreign keys are checked at COMMIT; a failure
     // anywhere rolls everything back (~Transaction).
     Transaction tx(conn);
+    if (fence) {
+      // Fencing (docs/architecture.md, "High availability"): the lease row must
+      // still carry our epoch. FOR SHARE keeps it so until COMMIT: a takeover's
+      // UPDATE of the row waits for this transaction, and a takeover that came
+      // first leaves no row matching here (READ COMMITTED re-checks the WHERE
+      // on the newest row version,
+      // https://www.postgresql.org/docs/15/transaction-iso.html#XACT-READ-COMMITTED).
+      Params p;
+      p.text(fence->holder);
+      p.i64(fence->epoch);
+      auto r = conn.exec(
+          "SELECT 1 FROM cluster_lease WHERE name = 'leader' AND holder = $1 AND epoch = $2 FOR SHARE", p);
+      if (r.size() == 0)
+        return fail(ErrorKind::fenced, "apply: the engine lease moved on from epoch " + std::to_string(fence->epoch) +
+                                           "; nothing was written");
+    }
     for (const engine::Effects* fx : effects)
       if (fx) write_effects(*fx);
     for (const auto& u : updates) write_update(u);
+    for (const auto id : consumed_inbox) {
+      Params p;
+      p.i64(id);
+      if (conn.exec("DELETE FROM inbox WHERE id = $1", p).affected() == 0)
+        return fail(ErrorKind::conflict, "apply: inbox row " + std::to_string(id) + " was already consumed");
+    }
     tx.commit();
     return {};
+  });
+}
+
+Result<std::int64_t> PgBackend::add_inbox(const std::string& kind, const std::string& payload,
+                                          const std::string& origin) {
+  return guarded("add_inbox", [&]() -> Result<std::int64_t> {
+    // NOTIFY is delivered when (and only if) the transaction commits
+    // (https://www.postgresql.org/docs/15/sql-notify.html).
+    Transaction tx(conn);
+    Params p;
+    p.text(kind);
+    p.text(payload);
+    p.text(origin);
+    auto r = conn.exec(
+        "INSERT INTO inbox (kind, payload, origin, created_ms) "
+        "VALUES ($1, $2, $3, (extract(epoch FROM clock_timestamp()) * 1000)::bigint) RETURNING id",
+        p);
+    const auto id = r[0].i64(0);
+    conn.exec_script("NOTIFY baton_inbox");
+    tx.commit();
+    return id;
+  });
+}
+
+Result<ClusterView> PgBackend::cluster_view(engine::Millis live_within) {
+  return guarded("cluster_view", [&]() -> Result<ClusterView> {
+    ClusterView v;
+    Params p;
+    p.i64(live_within.count());
+    auto r = conn.exec(
+        "SELECT id, address, last_seen_ms FROM instances "
+        "WHERE last_seen_ms >= (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1 ORDER BY id",
+        p);
+    for (int i = 0; i < r.size(); ++i) v.instances.push_back(InstanceRow{r[i].text(0), r[i].text(1), from_ms(r[i].i64(2))});
+    auto l = conn.exec(
+        "SELECT holder, epoch, expires_ms > (extract(epoch FROM clock_timestamp()) * 1000)::bigint "
+        "FROM cluster_lease WHERE name = 'leader'");
+    if (l.size() > 0) {
+      v.epoch = l[0].i64(1);
+      if (l[0].text(2) == "t") v.owner = l[0].text(0);
+    }
+    return v;
   });
 }
 
@@ -609,7 +680,14 @@ Result<std::unique_ptr<PgBackend>> connect(const std::string& uri, std::vector<s
 }  // namespace
 
 Result<std::unique_ptr<Backend>> open_postgres(const std::string& uri) {
-  auto b = connect(uri, {});
+  // A client stalled inside a transaction (a SIGSTOPped engine owner between
+  // its fencing check and COMMIT) would hold its FOR SHARE lock on the lease
+  // row and so block every takeover: the server ends such a session after 5 s
+  // idle in a transaction, rolling it back
+  // (https://www.postgresql.org/docs/15/runtime-config-client.html#GUC-IDLE-IN-TRANSACTION-SESSION-TIMEOUT).
+  // Only idle time counts: a long transaction that keeps sending statements is
+  // not affected.
+  auto b = connect(uri, {"SET idle_in_transaction_session_timeout = 5000"});
   if (!b) return tl::unexpected(b.error());
   auto& be = **b;
   const auto name = be.conn.display_name();

@@ -173,7 +173,8 @@ class SqliteBackend final : public Backend {
   void write_update(const OutboxUpdate& u);
 
   Result<void> apply(std::span<const engine::Effects* const> effects,
-                     std::span<const OutboxUpdate> updates) override;
+                     std::span<const OutboxUpdate> updates,
+                     std::span<const std::int64_t> consumed_inbox) override;
   Result<LoadedState> load() override;
   Result<std::vector<engine::Incident>> list_incidents(const IncidentQuery& q) override;
   Result<std::optional<engine::Incident>> get_incident(std::int64_t number) override;
@@ -323,7 +324,10 @@ void SqliteBackend::write_update(const OutboxUpdate& u) {
 }
 
 Result<void> SqliteBackend::apply(std::span<const engine::Effects* const> effects,
-                                  std::span<const OutboxUpdate> updates) {
+                                  std::span<const OutboxUpdate> updates,
+                                  std::span<const std::int64_t> consumed_inbox) {
+  // One instance, no inbox (docs/architecture.md, "High availability").
+  if (!consumed_inbox.empty()) return fail(ErrorKind::invalid_request, "the inbox needs PostgreSQL");
   return guarded("apply", [&]() -> Result<void> {
     // IMMEDIATE takes the write lock up front: no deadlock-prone upgrade from a read.
     SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);

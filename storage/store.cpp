@@ -74,9 +74,19 @@ Result<std::unique_ptr<Store>> Store::open_reader(const std::string& path) {
 
 int Store::schema_version() const { return backend_->schema_version(); }
 
-Result<void> Store::apply(std::span<const engine::Effects* const> effects, std::span<const OutboxUpdate> updates) {
-  return backend_->apply(effects, updates);
+Result<void> Store::apply(std::span<const engine::Effects* const> effects, std::span<const OutboxUpdate> updates,
+                          std::span<const std::int64_t> consumed_inbox) {
+  return backend_->apply(effects, updates, consumed_inbox);
 }
+
+void Store::set_fence(std::optional<Fence> fence) { backend_->set_fence(std::move(fence)); }
+
+Result<std::int64_t> Store::add_inbox(const std::string& kind, const std::string& payload, const std::string& origin) {
+  if (kind != "alert" && kind != "command") return fail(ErrorKind::invalid_request, "unknown inbox kind '" + kind + "'");
+  return backend_->add_inbox(kind, payload, origin);
+}
+
+Result<ClusterView> Store::cluster_view(engine::Millis live_within) { return backend_->cluster_view(live_within); }
 
 Result<LoadedState> Store::load() { return backend_->load(); }
 

@@ -75,6 +75,29 @@ struct TableCount {
   std::int64_t rows = 0;
 };
 
+/// High availability (PostgreSQL only, docs/architecture.md): the lease an
+/// engine owner holds. While a Store has a fence, every apply() first checks,
+/// in the same transaction, that cluster_lease still names `holder` with
+/// `epoch`; if not it writes nothing and fails with ErrorKind::fenced.
+struct Fence {
+  std::string holder;
+  std::int64_t epoch = 0;
+};
+
+/// One instance's heartbeat (the instances table).
+struct InstanceRow {
+  std::string id;
+  std::string address;
+  engine::TimePoint last_seen{};  ///< the database server's clock
+};
+
+/// What GET /api/v1/cluster shows: live instances and the lease.
+struct ClusterView {
+  std::vector<InstanceRow> instances;  ///< seen within the last `live_within`, by id
+  std::optional<std::string> owner;    ///< the lease holder while the lease is unexpired
+  std::int64_t epoch = 0;              ///< the lease's epoch (0: never taken)
+};
+
 class Backend;  // storage/backend.hpp, private to storage/
 
 /// True for "postgres://..." and "postgresql://..." (case-insensitive scheme):
@@ -116,8 +139,22 @@ class Store {
   /// Effects.alerts are stored with Effects.touched[0] as incident (NULL if
   /// empty) and received_ms = that incident's updated_at in the same Effects
   /// (else the latest timeline time, else NULL).
+  /// `consumed_inbox` (PostgreSQL): inbox rows deleted in the same
+  /// transaction (conflict if one is already gone: it was applied before).
+  /// With a fence set (set_fence), checks the lease first (ErrorKind::fenced).
   Result<void> apply(std::span<const engine::Effects* const> effects,
-                     std::span<const OutboxUpdate> updates);
+                     std::span<const OutboxUpdate> updates,
+                     std::span<const std::int64_t> consumed_inbox = {});
+  /// PostgreSQL: the lease every later apply() checks; nullopt = no check.
+  /// SQLite ignores it (one instance, no lease).
+  void set_fence(std::optional<Fence> fence);
+  /// PostgreSQL: stores one inbox row ("alert" or "command", JSON from
+  /// storage/cluster.hpp) and NOTIFY baton_inbox in one transaction; returns
+  /// its id once committed. SQLite: invalid_request.
+  Result<std::int64_t> add_inbox(const std::string& kind, const std::string& payload, const std::string& origin);
+  /// PostgreSQL: the instances seen within `live_within` and the lease.
+  /// SQLite: an empty view.
+  Result<ClusterView> cluster_view(engine::Millis live_within);
   Result<LoadedState> load();
   /// Newest first.
   Result<std::vector<engine::Incident>> list_incidents(const IncidentQuery& q);

@@ -117,14 +117,18 @@ std::string config_yaml(const ConfigOptions& o, int generation) {
     << "  timeout: " << o.webhook_timeout << "\n"
     << "  headers: {X-Fault-Generation: \"" << generation << "\"}\n"
     << "dispatch: {max_attempts: " << o.max_attempts
-    << ", base_backoff: " << o.base_backoff << "}\n"
-    << "people:\n"
-    << "  pat: {name: Pat, email: pat@example.com, contact_chain: [{method: webhook, after: 0s}]}\n"
-    << "escalation_policies:\n"
-    << "  only-pat: {steps: [{targets: [{person: pat}], timeout: 1h}]}\n"
-    << "services:\n"
-    << "  faults: {name: Faults, escalation_policy: only-pat, integration_keys: [" << kRoutingKey << "]}\n"
-    << o.extra_yaml;
+    << ", base_backoff: " << o.base_backoff << "}\n";
+  if (!o.directory_yaml.empty()) {
+    y << o.directory_yaml;
+  } else {
+    y << "people:\n"
+      << "  pat: {name: Pat, email: pat@example.com, contact_chain: [{method: webhook, after: 0s}]}\n"
+      << "escalation_policies:\n"
+      << "  only-pat: {steps: [{targets: [{person: pat}], timeout: 1h}]}\n"
+      << "services:\n"
+      << "  faults: {name: Faults, escalation_policy: only-pat, integration_keys: [" << kRoutingKey << "]}\n";
+  }
+  y << o.extra_yaml;
   return y.str();
 }
 
@@ -173,7 +177,7 @@ bool BatonProcess::spawn_once() {
   const std::string bin = baton_binary();
   const std::string config = (dir_ / "baton.yaml").string();
   const std::string listen = "127.0.0.1:" + std::to_string(port_.load());
-  const std::string db = db_path().string();
+  const std::string db = config_.db.empty() ? db_path().string() : config_.db;
   std::vector<std::string> args{bin, "serve", "--config", config, "--listen", listen, "--db", db};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

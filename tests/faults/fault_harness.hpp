@@ -59,6 +59,10 @@ struct ConfigOptions {
   int max_attempts = 100;  ///< high: pages must outlast the faults
   std::string base_backoff = "100ms";
   std::string extra_yaml;  ///< appended as is (e.g. a teams: section)
+  /// Replaces the people, escalation_policies and services sections when set.
+  std::string directory_yaml;
+  /// --db: a PostgreSQL URI shared by several processes; empty = baton.db in the directory.
+  std::string db;
 };
 std::string config_yaml(const ConfigOptions& options, int generation);
 
