@@ -16,12 +16,6 @@ using storage::Store;
 
 namespace {
 
-std::unique_ptr<Store> open_store(const std::string& path) {
-  auto s = Store::open(path);
-  REQUIRE(s.has_value());
-  return std::move(*s);
-}
-
 storage::LeaseOptions lease_for(const std::string& uri, const std::string& id) {
   storage::LeaseOptions o;
   o.uri = uri;
