@@ -1,0 +1,188 @@
+// Who may run the engine (see incidents_impl.hpp). With SQLite: after a failed
+// commit, refuse changes, probe the disk and rebuild the engine from what is
+// committed (docs/architecture.md, "Durability"). With PostgreSQL: the lease
+// keeper's verdicts, taking over (load, arm timers, resume the outbox), giving
+// the engine up, and the inbox that carries other instances' intake
+// (docs/architecture.md, "High availability"). Everything here runs on the
+// engine loop (`baton-engine`) unless it says otherwise.
+#include "bot/incidents_impl.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace baton::bot {
+
+void Incidents::Impl::begin_recovery(const Error& e) {
+  if (recovering) return;
+  recovering = true;
+  spdlog::error("a commit failed ({}); refusing changes (503) and answering /readyz 503 until the database "
+                "takes writes again",
+                e.message);
+  timer.cancel();
+  armed_for.reset();
+  probe_backoff = engine::Millis{100};
+  last_probe_log = std::chrono::steady_clock::now();
+  schedule_probe(engine::Millis{0});
+}
+
+void Incidents::Impl::schedule_probe(engine::Millis delay) {
+  recovery_timer.expires_after(delay);
+  recovery_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) try_recover();
+  });
+}
+
+void Incidents::Impl::try_recover() {
+  writer->flush();  // everything submitted before the failure has failed by now
+  auto probe = writer->probe(clock.now());
+  Result<storage::LoadedState> state = probe ? Result<storage::LoadedState>{} : tl::unexpected(probe.error());
+  if (probe) writer->with_store([&](storage::Store& s) { state = s.load(); });
+  if (!state) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_probe_log >= std::chrono::seconds(30)) {
+      spdlog::error("the database still fails writes: {}", state.error().message);
+      last_probe_log = now;
+    }
+    probe_backoff = std::min(probe_backoff * 2, engine::Millis{2000});
+    return schedule_probe(probe_backoff);
+  }
+  auto fresh = std::make_unique<engine::Engine>(engine->directory(), state->next_incident, state->next_notification);
+  fresh->set_overrides(std::move(state->overrides));
+  for (auto& inc : state->open_incidents) fresh->restore(std::move(inc));
+  engine = std::move(fresh);
+  writer->reset_failure();
+  recovering = false;
+  degraded = false;
+  ++recoveries;
+  spdlog::warn("the database takes writes again; state rebuilt from it ({} open incidents), taking changes",
+               engine->open_count());
+  auto held = std::move(deferred);
+  deferred.clear();
+  for (auto& fn : held) fn();
+  fire();
+}
+
+void Incidents::Impl::cluster_commit_failed(const Error& e, std::uint64_t stint) {
+  if (!owner || stint != generation) {
+    degraded = false;
+    return;
+  }
+  spdlog::error("a commit failed ({}); this instance stops running the engine and takes the lease again under a "
+                "new epoch (reloading from the database)",
+                e.message);
+  lose_owner();
+  if (lease) lease->renew_epoch();
+}
+
+void Incidents::Impl::on_lease(const storage::LeaseStatus& s) {
+  if (stopped) return;
+  epoch_seen = s.epoch;
+  if (s.owner && (!owner || s.epoch != epoch)) return become_owner(s.epoch);
+  if (!s.owner && owner) lose_owner();
+}
+
+void Incidents::Impl::become_owner(std::int64_t new_epoch) {
+  if (owner) lose_owner();
+  writer->flush();  // the previous stint's commits are over
+  Result<storage::LoadedState> state = fail(ErrorKind::transient, "not loaded");
+  writer->with_store([&](storage::Store& s) {
+    s.set_fence(storage::Fence{cluster.instance_id, new_epoch});
+    state = s.load();
+  });
+  if (!state) {
+    spdlog::error("cluster: cannot load the state as the new owner ({}); trying again", state.error().message);
+    if (lease) lease->renew_epoch();
+    return;
+  }
+  writer->reset_failure();
+  auto fresh = std::make_unique<engine::Engine>(current_directory(), state->next_incident, state->next_notification);
+  fresh->set_overrides(std::move(state->overrides));
+  for (auto& inc : state->open_incidents) fresh->restore(std::move(inc));
+  engine = std::move(fresh);
+  resume_outbox = std::move(state->pending_outbox);
+  resume_closed.clear();
+  for (const auto& e : resume_outbox) {
+    if (engine->find(e.notification.incident)) continue;
+    auto closed = queries.get_incident(e.notification.incident);
+    if (closed && *closed) resume_closed.push_back(**closed);
+  }
+  epoch = new_epoch;
+  ++generation;
+  ++takeovers;
+  deferred.clear();
+  recovering = false;
+  degraded = false;
+  owner = true;
+  spdlog::info("cluster: {} runs the engine (epoch {}): {} open incidents, {} undelivered notifications",
+               cluster.instance_id, new_epoch, engine->open_count(), resume_outbox.size());
+  resume();
+  if (inbox) inbox->activate(generation);
+}
+
+void Incidents::Impl::lose_owner() {
+  owner = false;
+  ++generation;
+  if (inbox) inbox->deactivate();
+  timer.cancel();
+  armed_for.reset();
+  engine = std::make_unique<engine::Engine>(current_directory(), 1, 1);
+  deferred.clear();
+  resume_outbox.clear();
+  resume_closed.clear();
+  degraded = false;
+  spdlog::warn("cluster: {} no longer runs the engine", cluster.instance_id);
+}
+
+void Incidents::Impl::apply_inbox(const storage::InboxRow& row, std::uint64_t stint) {
+  if (!owner || stint != generation || degraded) return;  // a later stint hands them over again
+  const auto now = clock.now();
+  Result<engine::Effects> fx = engine::Effects{};
+  if (row.kind == "alert") {
+    auto alert = storage::decode_inbox_alert(row.payload);
+    if (!alert) {
+      fx = tl::unexpected(alert.error());
+    } else {
+      detail::repair_text(*alert);
+      fx = engine->ingest(*alert, now);
+    }
+  } else {
+    auto c = storage::decode_inbox_command(row.payload);
+    if (!c) fx = tl::unexpected(c.error());
+    else if (c->command == "acknowledge") fx = engine->acknowledge(c->incident, c->actor, now);
+    else if (c->command == "resolve") fx = engine->resolve(c->incident, c->actor, now);
+    else fx = engine->escalate(c->incident, c->actor, now);
+  }
+  if (!fx) {
+    // Its sender was answered when it was queued; what it asked for does not
+    // apply (e.g. an unknown incident). The row is consumed all the same.
+    spdlog::warn("inbox row {} ({}) not applied: {}", row.id, row.kind, fx.error().message);
+    fx = engine::Effects{};
+  }
+  commit(std::move(*fx), {}, {}, std::chrono::steady_clock::now(), storage::Urgency::now, {row.id});
+}
+
+void Incidents::Impl::queue_alert(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done) {
+  if (alert.dedup_key.empty() && alert.action == engine::AlertAction::trigger)
+    alert.dedup_key = "baton-" + cluster.instance_id + "-" + std::to_string(engine::to_ms(clock.now())) + "-" +
+                      std::to_string(++key_seq);
+  IngestOutcome outcome{alert.dedup_key, {}};
+  queue("alert", storage::encode_inbox_alert(alert), [done = std::move(done), outcome](Result<void> r) {
+    if (!r) return done(tl::unexpected(r.error()));
+    done(outcome);
+  });
+}
+
+void Incidents::Impl::queue(const char* kind, std::string payload, std::function<void(Result<void>)> done) {
+  writer->submit_write(
+      [kind, payload = std::move(payload), origin = cluster.instance_id](storage::Store& s) -> Result<void> {
+        auto id = s.add_inbox(kind, payload, origin);
+        if (!id) {
+          auto e = id.error();
+          if (e.kind == ErrorKind::transient) e.retry_after = std::chrono::seconds(1);
+          return tl::unexpected(std::move(e));
+        }
+        return {};
+      },
+      std::move(done));
+}
+
+}  // namespace baton::bot
