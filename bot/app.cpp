@@ -117,6 +117,11 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
     impl->incidents->enable_cluster(std::move(co));
   }
   impl->chat_refs = std::make_shared<StoredChatRefs>(impl->incidents->writer(), clock, chat_incidents);
+  if (cluster && (cfg->slack.enabled || cfg->teams.enabled))
+    impl->incidents->on_takeover(
+        [refs = std::weak_ptr<StoredChatRefs>(impl->chat_refs)](const std::vector<std::int64_t>& numbers) {
+          if (auto r = refs.lock()) r->reload(numbers);
+        });
 
   {
     integrations::AsyncHttpOptions ao;
@@ -168,8 +173,30 @@ Result<std::uint16_t> App::start() {
     so.open_url_async = [api = d.channels->slack_api(), token = cfg->slack.app_token](auto done) {
       api->open_connection_async(token, std::move(done));
     };
-    d.slack_socket = std::make_unique<SlackSocketMode>(
-        so, [&d](const Envelope& e, AckFn ack) { handle_envelope(*d.slack_frontend, e, std::move(ack)); });
+    EnvelopeHandler handler = [&d](const Envelope& e, AckFn ack) { handle_envelope(*d.slack_frontend, e, std::move(ack)); };
+    if (d.incidents->cluster_status().enabled) {
+      // Every instance holds its own connection, and Slack may hand a retry of
+      // an envelope that was not acknowledged in time to any of them
+      // (https://api.slack.com/apis/socket-mode): the envelope id is claimed in
+      // the shared database first, so that exactly one instance handles it.
+      handler = [&d, inner = std::move(handler)](const Envelope& e, AckFn ack) {
+        d.incidents->consume_token_async("slack-envelope:" + e.envelope_id,
+                                         [e, ack = std::move(ack), inner](Result<void> claimed) mutable {
+                                           if (!claimed && claimed.error().kind == ErrorKind::conflict) {
+                                             spdlog::info("slack socket mode: envelope {} was handled by another "
+                                                          "instance; acked only",
+                                                          e.envelope_id);
+                                             return ack(std::nullopt);
+                                           }
+                                           if (!claimed)
+                                             spdlog::warn("slack socket mode: envelope {} could not be claimed ({}); "
+                                                          "handled here",
+                                                          e.envelope_id, claimed.error().message);
+                                           inner(e, std::move(ack));
+                                         });
+      };
+    }
+    d.slack_socket = std::make_unique<SlackSocketMode>(so, std::move(handler));
     d.slack_socket->start();
   }
   spdlog::info("baton listening on {}:{}", hopt.host, *port);

@@ -3,6 +3,8 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "storage/group_commit.hpp"
@@ -12,11 +14,19 @@ namespace baton::bot {
 StoredChatRefs::StoredChatRefs(storage::GroupCommitWriter& writer, const engine::Clock& clock,
                                const std::vector<std::int64_t>& preload)
     : writer_(writer), clock_(clock), max_incidents_(kMaxCachedIncidents + preload.size()) {
+  const auto refs = load(preload);
+  if (!preload.empty())
+    spdlog::info("loaded {} chat message references of {} incidents", refs, cache_.size());
+}
+
+std::size_t StoredChatRefs::load(const std::vector<std::int64_t>& incidents) {
+  std::map<std::string, std::string> users;
+  std::map<std::int64_t, std::vector<integrations::ChatRef>> loaded;
   std::size_t refs = 0;
   writer_.with_store([&](storage::Store& s) {
-    if (auto users = s.teams_users())
-      for (auto& [aad, id] : *users) teams_users_.emplace(std::move(aad), std::move(id));
-    for (const auto number : preload) {
+    if (auto stored = s.teams_users())
+      for (auto& [aad, id] : *stored) users.emplace(std::move(aad), std::move(id));
+    for (const auto number : incidents) {
       auto rows = s.chat_messages(number);
       if (!rows) {
         spdlog::warn("could not load the chat messages of incident #{}: {} (updates post new messages)", number,
@@ -24,13 +34,35 @@ StoredChatRefs::StoredChatRefs(storage::GroupCommitWriter& writer, const engine:
         continue;
       }
       if (rows->empty()) continue;
-      auto& cached = cache_[number];
-      for (auto& m : *rows) cached.push_back({m.incident, m.kind, m.conversation, m.message_id, m.person});
+      auto& into = loaded[number];
+      for (auto& m : *rows) into.push_back({m.incident, m.kind, m.conversation, m.message_id, m.person});
       refs += rows->size();
     }
   });
-  if (!preload.empty())
-    spdlog::info("loaded {} chat message references of {} incidents", refs, cache_.size());
+  {
+    std::lock_guard lock(teams_users_mutex_);
+    for (auto& [aad, id] : users) teams_users_.insert_or_assign(aad, std::move(id));
+  }
+  std::lock_guard lock(mutex_);
+  for (auto& [number, from_db] : loaded) {
+    // What this instance saved itself stays; the database adds what others saved.
+    auto& cached = cache_[number];
+    for (auto& ref : from_db) {
+      const bool known = std::any_of(cached.begin(), cached.end(), [&](const integrations::ChatRef& c) {
+        return c.kind == ref.kind && c.conversation == ref.conversation && c.message_id == ref.message_id;
+      });
+      if (!known) cached.push_back(std::move(ref));
+    }
+  }
+  while (cache_.size() > max_incidents_) cache_.erase(cache_.begin());
+  return refs;
+}
+
+void StoredChatRefs::reload(const std::vector<std::int64_t>& incidents) {
+  const auto refs = load(incidents);
+  if (incidents.empty()) return;
+  spdlog::info("cluster: loaded {} chat message references of {} incidents from the previous owner", refs,
+               incidents.size());
 }
 
 StoredChatRefs::~StoredChatRefs() {

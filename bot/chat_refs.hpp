@@ -48,6 +48,11 @@ class StoredChatRefs final : public integrations::ChatRefs {
   StoredChatRefs(const StoredChatRefs&) = delete;
   StoredChatRefs& operator=(const StoredChatRefs&) = delete;
 
+  /// Another instance ran the engine until now (PostgreSQL, docs/architecture.md
+  /// "High availability"): loads the references of `incidents` that it saved,
+  /// and the Teams users learned since, next to what this instance has. Reads
+  /// the database on the caller's thread.
+  void reload(const std::vector<std::int64_t>& incidents);
   /// Write-through: find() sees it at once; the database write is batched.
   void save(const integrations::ChatRef& ref) override;
   /// Every reference of `incident` in memory, in the order saved. Never reads the disk.
@@ -67,6 +72,9 @@ class StoredChatRefs final : public integrations::ChatRefs {
 
  private:
   void run();
+  /// Reads the Teams users and the references of `incidents` from the database;
+  /// returns how many references were read. Takes the locks itself.
+  std::size_t load(const std::vector<std::int64_t>& incidents);
 
   storage::GroupCommitWriter& writer_;
   const engine::Clock& clock_;

@@ -24,6 +24,13 @@ using detail::repair_text;
 
 bool is_queued(const engine::Incident& incident) { return incident.dedup_key == kQueuedMarker; }
 
+static engine::Incident queued_incident(std::int64_t number) {
+  engine::Incident queued;
+  queued.number = number;
+  queued.dedup_key = kQueuedMarker;
+  return queued;
+}
+
 
 Incidents::Incidents(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -67,6 +74,10 @@ void Incidents::connect_channels(boost::asio::io_context& net_loop,
   dopt.still_wanted = [raw](const integrations::Delivery& d) { return raw->page_wanted(d); };
   raw->dispatcher = std::make_unique<integrations::Dispatcher>(
       net_loop, std::move(notifiers), raw->clock, dopt, [raw](const integrations::DispatchOutcome& o) { raw->on_outcome(o); });
+}
+
+void Incidents::on_takeover(std::function<void(const std::vector<std::int64_t>&)> hook) {
+  impl_->takeover_hook = std::move(hook);
 }
 
 void Incidents::on_committed_lines(std::function<void(std::vector<engine::TimelineEvent>)> sink) {
@@ -264,10 +275,7 @@ void Incidents::command(std::int64_t number, Command command, engine::Actor acto
       return d.queue("command", storage::encode_inbox_command(storage::InboxCommand{number, name, actor}),
                      [done = std::move(done), number](Result<void> r) {
                        if (!r) return done(tl::unexpected(r.error()));
-                       engine::Incident queued;
-                       queued.number = number;
-                       queued.dedup_key = kQueuedMarker;
-                       done(queued);
+                       done(queued_incident(number));
                      });
     }
     const auto now = d.clock.now();
@@ -293,13 +301,20 @@ void Incidents::command(std::int64_t number, Command command, engine::Actor acto
 
 namespace {
 // Runs an engine call that returns Effects on the loop, commits it, and hands
-// back the snapshot of the incident it touched.
+// back the snapshot of the incident it touched. On an instance that does not
+// run the engine, `queued` goes to the inbox instead (answered as queued).
 template <typename Impl, typename Call>
-void run_command(Impl& d, Call call, std::function<void(Result<engine::Incident>)> done) {
+void run_command(Impl& d, Call call, storage::InboxCommand queued, std::function<void(Result<engine::Incident>)> done) {
   if (d.degraded) return done(tl::unexpected(Impl::refused_while_failing()));
-  d.post([&d, call = std::move(call), done = std::move(done)]() mutable {
+  d.post([&d, call = std::move(call), queued = std::move(queued), done = std::move(done)]() mutable {
     if (d.degraded) return done(tl::unexpected(Impl::refused_while_failing()));
-    if (d.not_owner()) return done(tl::unexpected(Impl::not_owner_error()));
+    if (d.not_owner()) {
+      const auto number = queued.incident;
+      return d.queue("command", storage::encode_inbox_command(queued), [done = std::move(done), number](Result<void> r) {
+        if (!r) return done(tl::unexpected(r.error()));
+        done(queued_incident(number));
+      });
+    }
     Result<engine::Effects> fx = call(*d.engine, d.clock.now());
     if (!fx) return done(tl::unexpected(fx.error()));
     engine::Incident snapshot = fx->incidents.empty() ? engine::Incident{} : fx->incidents.back();
@@ -314,17 +329,38 @@ void run_command(Impl& d, Call call, std::function<void(Result<engine::Incident>
 void Incidents::create(std::string service, std::string summary, engine::Severity severity, engine::Actor actor,
                        std::optional<std::string> assignee, std::function<void(Result<engine::Incident>)> done) {
   integrations::repair_utf8_in_place(summary);
+  if (impl_->not_owner()) {
+    // Checked here so that the sender hears of a mistake the owner would refuse.
+    auto directory = impl_->current_directory();
+    if (!directory->service(service)) return done(fail(ErrorKind::not_found, "unknown service '" + service + "'"));
+    if (assignee && !directory->person(*assignee))
+      return done(fail(ErrorKind::not_found, "unknown person '" + *assignee + "'"));
+  }
+  storage::InboxCommand queued;
+  queued.command = "create";
+  queued.actor = actor;
+  queued.service = service;
+  queued.text = summary;
+  queued.severity = severity;
+  queued.assignee = assignee;
   run_command(
       *impl_,
       [=](engine::Engine& e, engine::TimePoint now) { return e.create(service, summary, severity, actor, now, assignee); },
-      std::move(done));
+      std::move(queued), std::move(done));
 }
 
 void Incidents::reassign(std::int64_t number, std::string person, engine::Actor actor,
                          std::function<void(Result<engine::Incident>)> done) {
+  if (impl_->not_owner() && !impl_->current_directory()->person(person))
+    return done(fail(ErrorKind::not_found, "unknown person '" + person + "'"));
+  storage::InboxCommand queued;
+  queued.command = "reassign";
+  queued.incident = number;
+  queued.actor = actor;
+  queued.text = person;
   run_command(
       *impl_, [=](engine::Engine& e, engine::TimePoint now) { return e.reassign(number, person, actor, now); },
-      std::move(done));
+      std::move(queued), std::move(done));
 }
 
 void Incidents::note(std::int64_t number, std::string message, engine::Actor actor) {
@@ -332,7 +368,16 @@ void Incidents::note(std::int64_t number, std::string message, engine::Actor act
   integrations::repair_utf8_in_place(actor.id);
   impl_->post([this, number, message = std::move(message), actor = std::move(actor)]() mutable {
     auto& d = *impl_;
-    if (d.not_owner()) return spdlog::warn("note on #{} dropped: this instance does not run the engine", number);
+    if (d.not_owner()) {
+      storage::InboxCommand queued;
+      queued.command = "note";
+      queued.incident = number;
+      queued.actor = std::move(actor);
+      queued.text = std::move(message);
+      return d.queue("command", storage::encode_inbox_command(queued), [number](Result<void> r) {
+        if (!r) spdlog::error("note on #{} lost: the inbox did not take it ({})", number, r.error().message);
+      });
+    }
     if (d.degraded) {
       return d.defer([this, number, message = std::move(message), actor = std::move(actor)]() mutable {
         note(number, std::move(message), std::move(actor));
@@ -350,8 +395,16 @@ void Incidents::delivery_failed(engine::Notification notification, std::string d
   integrations::repair_utf8_in_place(detail);
   impl_->post([this, notification = std::move(notification), detail = std::move(detail)]() mutable {
     auto& d = *impl_;
-    if (d.not_owner())
-      return spdlog::warn("failure of notification {} dropped: this instance does not run the engine", notification.id);
+    if (d.not_owner()) {
+      storage::InboxCommand queued;
+      queued.command = "delivery_failed";
+      queued.notification = std::move(notification);
+      queued.text = std::move(detail);
+      const auto id = queued.notification.id;
+      return d.queue("command", storage::encode_inbox_command(queued), [id](Result<void> r) {
+        if (!r) spdlog::error("failure of notification {} lost: the inbox did not take it ({})", id, r.error().message);
+      });
+    }
     if (d.degraded) {
       return d.defer([this, notification = std::move(notification), detail = std::move(detail)]() mutable {
         delivery_failed(std::move(notification), std::move(detail));
@@ -368,8 +421,14 @@ Result<void> Incidents::consume_token(const std::string& token_id) {
   return result;
 }
 
+void Incidents::consume_token_async(std::string token_id, std::function<void(Result<void>)> done) {
+  impl_->writer->submit_write(
+      [this, token_id = std::move(token_id)](storage::Store& s) { return s.consume_token(token_id, impl_->clock.now()); },
+      std::move(done));
+}
+
 std::vector<engine::Incident> Incidents::open_for_person(const std::string& person) {
-  auto out = impl_->run_sync([this, &person] {
+  auto out = impl_->not_owner() ? impl_->committed_open_for(person) : impl_->run_sync([this, &person] {
     std::vector<engine::Incident> v;
     for (const auto& [n, inc] : impl_->engine->open_incidents())
       if (inc.owner == person) v.push_back(inc);
@@ -383,7 +442,7 @@ std::vector<engine::Incident> Incidents::open_for_person(const std::string& pers
 
 std::vector<OnCallEntry> Incidents::on_call(std::optional<std::string> schedule, engine::TimePoint at) {
   auto directory = impl_->current_directory();
-  auto overrides = impl_->run_sync([this] { return impl_->engine->overrides(); });
+  auto overrides = this->overrides();
   std::vector<OnCallEntry> out;
   for (const auto& [id, s] : directory->schedules) {
     if (schedule && *schedule != id) continue;
@@ -401,11 +460,18 @@ Result<engine::Override> Incidents::add_override(engine::Override o) {
   if (!directory->schedule(o.schedule_id)) return fail(ErrorKind::not_found, "unknown schedule '" + o.schedule_id + "'");
   if (!directory->person(o.person)) return fail(ErrorKind::not_found, "unknown person '" + o.person + "'");
   if (o.end <= o.start) return fail(ErrorKind::invalid_request, "an override must end after it starts");
-  if (d.not_owner()) return tl::unexpected(Impl::not_owner_error());
   Result<std::int64_t> id = 0;
   d.writer->with_store([&](storage::Store& s) { id = s.add_override(o, d.clock.now()); });
   if (!id) return tl::unexpected(id.error());
   o.id = *id;
+  if (d.not_owner()) {
+    // Stored; the owner hears of it through the inbox (a successor loads it anyway).
+    if (auto told = d.tell_owner_about_override("override_added", o); !told) {
+      d.writer->with_store([&](storage::Store& s) { (void)s.remove_override(o.id); });
+      return tl::unexpected(told.error());
+    }
+    return o;
+  }
   d.run_sync([&d, o] {
     auto all = d.engine->overrides();
     all.push_back(o);
@@ -417,10 +483,14 @@ Result<engine::Override> Incidents::add_override(engine::Override o) {
 
 Result<void> Incidents::remove_override(std::int64_t id) {
   auto& d = *impl_;
-  if (d.not_owner()) return tl::unexpected(Impl::not_owner_error());
   Result<void> r;
   d.writer->with_store([&](storage::Store& s) { r = s.remove_override(id); });
   if (!r) return r;
+  if (d.not_owner()) {
+    engine::Override removed;
+    removed.id = id;
+    return d.tell_owner_about_override("override_removed", removed);
+  }
   d.run_sync([&d, id] {
     auto all = d.engine->overrides();
     std::erase_if(all, [id](const engine::Override& o) { return o.id == id; });
@@ -431,6 +501,16 @@ Result<void> Incidents::remove_override(std::int64_t id) {
 }
 
 std::vector<engine::Override> Incidents::overrides() {
+  if (impl_->not_owner()) {
+    // This instance's engine is idle; the database has what the owner applies.
+    // Overrides from the config file come with the directory, as in the engine.
+    auto stored = impl_->queries.overrides();
+    if (!stored) {
+      spdlog::warn("overrides could not be read ({}); answering without them", stored.error().message);
+      return {};
+    }
+    return std::move(*stored);
+  }
   return impl_->run_sync([this] { return impl_->engine->overrides(); });
 }
 

@@ -110,6 +110,10 @@ class Incidents {
   /// database when it becomes owner); otherwise alerts and commands go to the
   /// inbox. Before start().
   void enable_cluster(ClusterOptions options);
+  /// Called on the engine loop when this instance takes the engine over, with
+  /// the open incidents and those with undelivered notifications, before the
+  /// outbox is resumed (e.g. to load the chat references the last owner saved).
+  void on_takeover(std::function<void(const std::vector<std::int64_t>&)> hook);
   ClusterStatus cluster_status() const;
   /// For tests: stop renewing the lease without giving it up, as a killed
   /// process would (the lease expires after its TTL and another instance takes over).
@@ -147,6 +151,9 @@ class Incidents {
   /// Marks a single-use token (an action link, a Slack event id, an SMS sid)
   /// as used; conflict when it already was.
   Result<void> consume_token(const std::string& token_id);
+  /// The same without waiting: `done` runs on the writer thread once it is
+  /// committed (or refused: conflict when the token was already used).
+  void consume_token_async(std::string token_id, std::function<void(Result<void>)> done);
 
   // The engine's state (current, not only committed).
   /// Open incidents owned by `person`, most recently paged first.

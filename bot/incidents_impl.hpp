@@ -367,12 +367,36 @@ struct Incidents::Impl {
 
   /// Inbox rows (alerts and commands another instance took), applied through
   /// the engine; each row is deleted in the transaction of its effects.
+  std::function<void(const std::vector<std::int64_t>&)> takeover_hook;  // set before start()
   void apply_inbox(const storage::InboxRow& row, std::uint64_t stint);
 
   /// A non-owner's alert: one inbox row, committed before `done` hears of it.
   void queue_alert(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done);
 
   void queue(const char* kind, std::string payload, std::function<void(Result<void>)> done);
+  /// Non-owner: the open incidents `person` owns, as committed (this
+  /// instance's engine is idle). Reads the database on the caller's thread.
+  std::vector<engine::Incident> committed_open_for(const std::string& person) {
+    std::vector<engine::Incident> out;
+    for (auto state : {engine::IncidentState::triggered, engine::IncidentState::acknowledged}) {
+      storage::IncidentQuery q;
+      q.state = state;
+      q.limit = 10000;
+      auto found = queries.list_incidents(q);
+      if (!found) {
+        spdlog::warn("open incidents of {} could not be read: {}", person, found.error().message);
+        continue;
+      }
+      for (auto& inc : *found)
+        if (inc.owner == person) out.push_back(std::move(inc));
+    }
+    return out;
+  }
+  /// Non-owner: an override was stored (or deleted) here; the owner's engine
+  /// learns of it through the inbox. Blocks on the database, as overrides do.
+  Result<void> tell_owner_about_override(const char* what, const engine::Override& o);
+  /// Owner: what an inbox command asks of the engine.
+  Result<engine::Effects> apply_command(const storage::InboxCommand& c, engine::TimePoint now);
 
   /// Hands the undelivered notifications to the dispatcher, fires overdue
   /// timers and arms the next (start-up and takeover).

@@ -7,6 +7,8 @@
 // engine loop (`baton-engine`) unless it says otherwise.
 #include "bot/incidents_impl.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace baton::bot {
@@ -105,6 +107,14 @@ void Incidents::Impl::become_owner(std::int64_t new_epoch) {
     auto closed = queries.get_incident(e.notification.incident);
     if (closed && *closed) resume_closed.push_back(**closed);
   }
+  if (takeover_hook) {
+    std::vector<std::int64_t> numbers;
+    for (const auto& [n, inc] : engine->open_incidents()) numbers.push_back(n);
+    for (const auto& e : resume_outbox) numbers.push_back(e.notification.incident);
+    std::sort(numbers.begin(), numbers.end());
+    numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
+    takeover_hook(numbers);
+  }
   epoch = new_epoch;
   ++generation;
   ++takeovers;
@@ -146,10 +156,7 @@ void Incidents::Impl::apply_inbox(const storage::InboxRow& row, std::uint64_t st
     }
   } else {
     auto c = storage::decode_inbox_command(row.payload);
-    if (!c) fx = tl::unexpected(c.error());
-    else if (c->command == "acknowledge") fx = engine->acknowledge(c->incident, c->actor, now);
-    else if (c->command == "resolve") fx = engine->resolve(c->incident, c->actor, now);
-    else fx = engine->escalate(c->incident, c->actor, now);
+    fx = c ? apply_command(*c, now) : tl::unexpected(c.error());
   }
   if (!fx) {
     // Its sender was answered when it was queued; what it asked for does not
@@ -158,6 +165,43 @@ void Incidents::Impl::apply_inbox(const storage::InboxRow& row, std::uint64_t st
     fx = engine::Effects{};
   }
   commit(std::move(*fx), {}, {}, std::chrono::steady_clock::now(), storage::Urgency::now, {row.id});
+}
+
+Result<engine::Effects> Incidents::Impl::apply_command(const storage::InboxCommand& c, engine::TimePoint now) {
+  const auto& k = c.command;
+  if (k == "acknowledge") return engine->acknowledge(c.incident, c.actor, now);
+  if (k == "resolve") return engine->resolve(c.incident, c.actor, now);
+  if (k == "escalate") return engine->escalate(c.incident, c.actor, now);
+  if (k == "reassign") return engine->reassign(c.incident, c.text, c.actor, now);
+  if (k == "create") return engine->create(c.service, c.text, c.severity, c.actor, now, c.assignee);
+  engine::Effects fx;
+  if (k == "note") {
+    fx.timeline.push_back(
+        engine::TimelineEvent{c.incident, now, engine::TimelineKind::note, c.actor.id, c.actor.channel, c.text});
+  } else if (k == "delivery_failed") {
+    fx = engine->delivery_result(c.notification, engine::DeliveryStatus::failed, c.text, now);
+  } else if (k == "override_added" || k == "override_removed") {
+    auto all = engine->overrides();
+    std::erase_if(all, [&](const engine::Override& o) { return o.id == c.override_.id; });
+    if (k == "override_added") all.push_back(c.override_);
+    engine->set_overrides(std::move(all));
+  }
+  return fx;
+}
+
+Result<void> Incidents::Impl::tell_owner_about_override(const char* what, const engine::Override& o) {
+  storage::InboxCommand c;
+  c.command = what;
+  c.actor = engine::Actor{"api", engine::Source::api};
+  c.override_ = o;
+  Result<std::int64_t> id = 0;
+  writer->with_store([&](storage::Store& s) { id = s.add_inbox("command", storage::encode_inbox_command(c), cluster.instance_id); });
+  if (!id) {
+    spdlog::error("override {} is {} in the database but the owner was not told ({}); it applies from the next takeover",
+                  o.id, std::string(what) == "override_added" ? "stored" : "deleted", id.error().message);
+    return tl::unexpected(id.error());
+  }
+  return {};
 }
 
 void Incidents::Impl::queue_alert(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done) {

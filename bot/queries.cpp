@@ -32,6 +32,11 @@ Result<std::int64_t> Queries::count_incidents(std::optional<engine::IncidentStat
   return reader_->count_incidents(state);
 }
 
+Result<std::vector<engine::Override>> Queries::overrides() {
+  std::lock_guard lock(mutex_);
+  return reader_->list_overrides();
+}
+
 Result<storage::ClusterView> Queries::cluster(engine::Millis live_within) {
   std::lock_guard lock(mutex_);
   return reader_->cluster_view(live_within);

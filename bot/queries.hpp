@@ -28,6 +28,7 @@ class Queries {
   Result<std::vector<engine::TimelineEvent>> timeline(std::int64_t number);
   Result<std::vector<storage::OutboxEntry>> outbox(std::int64_t number);
   Result<std::int64_t> count_incidents(std::optional<engine::IncidentState> state);
+  Result<std::vector<engine::Override>> overrides();
   /// PostgreSQL: the instances seen within `live_within` and the lease.
   Result<storage::ClusterView> cluster(engine::Millis live_within);
   /// The incident whose chat channel is `conversation` (e.g. a Slack incident channel).

@@ -261,6 +261,7 @@ void SlackFrontend::run_command(const slack::SlashRequest& request, const slack:
       return app_.incidents().reassign(*cmd.incident, *target, engine::Actor{*person, engine::Source::slack},
                            [reply, n = *cmd.incident, target = *target](Result<engine::Incident> r) {
                              if (!r) return reply(ephemeral("Incident #" + std::to_string(n) + ": " + r.error().message));
+                             if (is_queued(*r)) return reply(ephemeral("Incident #" + std::to_string(n) + ": accepted."));
                              reply(ephemeral("Incident #" + std::to_string(n) + " reassigned to " + target + "."));
                            });
     }
@@ -280,6 +281,8 @@ void SlackFrontend::run_command(const slack::SlashRequest& request, const slack:
                          engine::Actor{*person, engine::Source::slack}, assignee,
                          [reply](Result<engine::Incident> r) {
                            if (!r) return reply(ephemeral("Nothing was opened: " + r.error().message));
+                           if (is_queued(*r))
+                             return reply(ephemeral("Accepted: the incident is being opened; its page follows."));
                            reply(ephemeral("Opened incident #" + std::to_string(r->number) + "; paging " +
                                            (r->owner.empty() ? std::string("nobody") : r->owner) + "."));
                          });

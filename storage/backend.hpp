@@ -48,6 +48,7 @@ class Backend {
   /// not_found if absent.
   virtual Result<void> remove_override(std::int64_t id) = 0;
   virtual Result<std::int64_t> prune_overrides(engine::TimePoint now) = 0;
+  virtual Result<std::vector<engine::Override>> list_overrides() = 0;
   virtual Result<std::int64_t> count_incidents(std::optional<engine::IncidentState> state) = 0;
   /// conflict if the id is already stored (any constraint violation).
   virtual Result<void> consume_token(const std::string& token_id, engine::TimePoint now) = 0;

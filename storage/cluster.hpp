@@ -108,10 +108,25 @@ class InboxListener {
 std::string encode_inbox_alert(const engine::Alert& alert);
 Result<engine::Alert> decode_inbox_alert(const std::string& payload);
 
+/// A change asked of an instance that does not run the engine, for the owner
+/// to apply. `command` says which fields matter:
+/// - "acknowledge", "resolve", "escalate": incident, actor;
+/// - "reassign": incident, actor, text (the new owner);
+/// - "create": actor, service, text (the summary), severity, assignee;
+/// - "note": incident, actor, text (the line);
+/// - "delivery_failed": notification, text (the detail);
+/// - "override_added": override_ (already stored, with its id);
+/// - "override_removed": override_.id (already deleted).
 struct InboxCommand {
   std::int64_t incident = 0;
-  std::string command;  ///< "acknowledge", "resolve" or "escalate"
+  std::string command;
   engine::Actor actor;
+  std::string text;
+  std::string service;
+  engine::Severity severity = engine::Severity::error;
+  std::optional<std::string> assignee;
+  engine::Notification notification;
+  engine::Override override_;
 };
 std::string encode_inbox_command(const InboxCommand& command);
 Result<InboxCommand> decode_inbox_command(const std::string& payload);

@@ -18,6 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "storage/codec.hpp"
 #include "storage/pg_connection.hpp"
 #include "storage/store.hpp"
 
@@ -388,24 +389,105 @@ Result<engine::Alert> decode_inbox_alert(const std::string& payload) {
 }
 
 std::string encode_inbox_command(const InboxCommand& c) {
-  return json::serialize(json::object{{"incident", c.incident},
-                                      {"command", c.command},
-                                      {"actor", c.actor.id},
-                                      {"channel", engine::to_string(c.actor.channel)}});
+  json::object o{{"incident", c.incident},
+                 {"command", c.command},
+                 {"actor", c.actor.id},
+                 {"channel", engine::to_string(c.actor.channel)}};
+  if (!c.text.empty()) o["text"] = c.text;
+  if (c.command == "create") {
+    o["service"] = c.service;
+    o["severity"] = engine::to_string(c.severity);
+    if (c.assignee) o["assignee"] = *c.assignee;
+  }
+  if (c.command == "delivery_failed") {
+    const auto& n = c.notification;
+    o["notification"] = json::object{{"id", n.id},
+                                     {"incident", n.incident},
+                                     {"person", n.person},
+                                     {"method", engine::to_string(n.method)},
+                                     {"kind", engine::to_string(n.kind)},
+                                     {"step", n.step},
+                                     {"created_ms", engine::to_ms(n.created_at)},
+                                     {"idempotency_key", n.idempotency_key}};
+  }
+  if (c.command == "override_added" || c.command == "override_removed") {
+    const auto& v = c.override_;
+    o["override"] = json::object{{"id", v.id},
+                                 {"schedule", v.schedule_id},
+                                 {"person", v.person},
+                                 {"start_ms", engine::to_ms(v.start)},
+                                 {"end_ms", engine::to_ms(v.end)}};
+  }
+  return json::serialize(o);
 }
+
+namespace {
+
+std::int64_t i64_of(const json::object& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->value().is_int64() ? it->value().as_int64() : 0;
+}
+
+}  // namespace
 
 Result<InboxCommand> decode_inbox_command(const std::string& payload) {
   auto o = parse_object(payload);
   if (!o) return tl::unexpected(o.error());
   InboxCommand c;
-  if (auto it = o->find("incident"); it != o->end() && it->value().is_int64()) c.incident = it->value().as_int64();
+  c.incident = i64_of(*o, "incident");
   c.command = str(*o, "command");
   c.actor.id = str(*o, "actor");
+  c.text = str(*o, "text");
   auto channel = engine::parse_source(str(*o, "channel"));
-  if (c.incident <= 0 || !channel || (c.command != "acknowledge" && c.command != "resolve" && c.command != "escalate"))
-    return fail(ErrorKind::invalid_request, "inbox command is malformed");
+  if (!channel) return fail(ErrorKind::invalid_request, "inbox command is malformed");
   c.actor.channel = *channel;
-  return c;
+  const auto& k = c.command;
+  const bool on_incident = k == "acknowledge" || k == "resolve" || k == "escalate" || k == "reassign" || k == "note";
+  if (on_incident) {
+    if (c.incident <= 0 || (k == "reassign" && c.text.empty()))
+      return fail(ErrorKind::invalid_request, "inbox command is malformed");
+    return c;
+  }
+  if (k == "create") {
+    c.service = str(*o, "service");
+    auto severity = engine::parse_severity(str(*o, "severity"));
+    if (c.service.empty() || !severity) return fail(ErrorKind::invalid_request, "inbox command is malformed");
+    c.severity = *severity;
+    if (auto it = o->find("assignee"); it != o->end() && it->value().is_string())
+      c.assignee = std::string(it->value().as_string());
+    return c;
+  }
+  if (k == "delivery_failed") {
+    auto it = o->find("notification");
+    if (it == o->end() || !it->value().is_object()) return fail(ErrorKind::invalid_request, "inbox command is malformed");
+    const auto& n = it->value().as_object();
+    auto method = engine::parse_method(str(n, "method"));
+    auto& v = c.notification;
+    v.id = i64_of(n, "id");
+    v.incident = i64_of(n, "incident");
+    v.person = str(n, "person");
+    v.kind = codec::parse_notification_kind(str(n, "kind"));
+    v.step = static_cast<int>(i64_of(n, "step"));
+    v.created_at = engine::from_ms(i64_of(n, "created_ms"));
+    v.idempotency_key = str(n, "idempotency_key");
+    if (!method || v.id <= 0 || v.incident <= 0) return fail(ErrorKind::invalid_request, "inbox command is malformed");
+    v.method = *method;
+    return c;
+  }
+  if (k == "override_added" || k == "override_removed") {
+    auto it = o->find("override");
+    if (it == o->end() || !it->value().is_object()) return fail(ErrorKind::invalid_request, "inbox command is malformed");
+    const auto& v = it->value().as_object();
+    auto& ov = c.override_;
+    ov.id = i64_of(v, "id");
+    ov.schedule_id = str(v, "schedule");
+    ov.person = str(v, "person");
+    ov.start = engine::from_ms(i64_of(v, "start_ms"));
+    ov.end = engine::from_ms(i64_of(v, "end_ms"));
+    if (ov.id <= 0) return fail(ErrorKind::invalid_request, "inbox command is malformed");
+    return c;
+  }
+  return fail(ErrorKind::invalid_request, "inbox command '" + k + "' is unknown");
 }
 
 }  // namespace baton::storage

@@ -77,6 +77,23 @@ class PgBackend final : public Backend {
                                     std::optional<engine::TimePoint> created_at) override;
   Result<void> remove_override(std::int64_t id) override;
   Result<std::int64_t> prune_overrides(engine::TimePoint now) override;
+  Result<std::vector<engine::Override>> list_overrides() override {
+    return guarded("list_overrides", [&]() -> Result<std::vector<engine::Override>> { return read_overrides(); });
+  }
+  std::vector<engine::Override> read_overrides() {
+    std::vector<engine::Override> out;
+    auto r = conn.exec("SELECT id, schedule_id, person, start_ms, end_ms FROM overrides ORDER BY id");
+    for (int i = 0; i < r.size(); ++i) {
+      engine::Override o;
+      o.id = r[i].i64(0);
+      o.schedule_id = r[i].text(1);
+      o.person = r[i].text(2);
+      o.start = from_ms(r[i].i64(3));
+      o.end = from_ms(r[i].i64(4));
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
   Result<std::int64_t> count_incidents(std::optional<engine::IncidentState> state) override;
   Result<void> consume_token(const std::string& token_id, engine::TimePoint now) override;
   Result<void> probe_write(engine::TimePoint now) override;
@@ -293,18 +310,7 @@ Result<LoadedState> PgBackend::load() {
       auto r = conn.exec(kOutboxSelect + " WHERE state = 'pending' ORDER BY id");
       for (int i = 0; i < r.size(); ++i) out.pending_outbox.push_back(codec::decode_outbox(r[i]));
     }
-    {
-      auto r = conn.exec("SELECT id, schedule_id, person, start_ms, end_ms FROM overrides ORDER BY id");
-      for (int i = 0; i < r.size(); ++i) {
-        engine::Override o;
-        o.id = r[i].i64(0);
-        o.schedule_id = r[i].text(1);
-        o.person = r[i].text(2);
-        o.start = from_ms(r[i].i64(3));
-        o.end = from_ms(r[i].i64(4));
-        out.overrides.push_back(std::move(o));
-      }
-    }
+    out.overrides = read_overrides();
     {
       auto r = conn.exec(
           "SELECT (SELECT COALESCE(MAX(number), 0) FROM incidents), (SELECT COALESCE(MAX(id), 0) FROM outbox)");

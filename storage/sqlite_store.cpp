@@ -184,6 +184,24 @@ class SqliteBackend final : public Backend {
                                     std::optional<engine::TimePoint> created_at) override;
   Result<void> remove_override(std::int64_t id) override;
   Result<std::int64_t> prune_overrides(engine::TimePoint now) override;
+  Result<std::vector<engine::Override>> list_overrides() override {
+    return guarded("list_overrides", [&]() -> Result<std::vector<engine::Override>> { return read_overrides(); });
+  }
+  std::vector<engine::Override> read_overrides() {
+    std::vector<engine::Override> out;
+    auto& s = stmt("SELECT id, schedule_id, person, start_ms, end_ms FROM overrides ORDER BY id");
+    Use use{s};
+    while (s.executeStep()) {
+      engine::Override o;
+      o.id = s.getColumn(0).getInt64();
+      o.schedule_id = s.getColumn(1).getString();
+      o.person = s.getColumn(2).getString();
+      o.start = from_ms(s.getColumn(3).getInt64());
+      o.end = from_ms(s.getColumn(4).getInt64());
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
   Result<std::int64_t> count_incidents(std::optional<engine::IncidentState> state) override;
   Result<void> consume_token(const std::string& token_id, engine::TimePoint now) override;
   Result<void> probe_write(engine::TimePoint now) override;
@@ -356,17 +374,8 @@ Result<LoadedState> SqliteBackend::load() {
       while (s.executeStep()) out.pending_outbox.push_back(codec::decode_outbox(Row{s}));
     }
     {
-      auto& s = stmt("SELECT id, schedule_id, person, start_ms, end_ms FROM overrides ORDER BY id");
-      Use use{s};
-      while (s.executeStep()) {
-        engine::Override o;
-        o.id = s.getColumn(0).getInt64();
-        o.schedule_id = s.getColumn(1).getString();
-        o.person = s.getColumn(2).getString();
-        o.start = from_ms(s.getColumn(3).getInt64());
-        o.end = from_ms(s.getColumn(4).getInt64());
-        out.overrides.push_back(std::move(o));
-      }
+      auto overrides = read_overrides();
+      out.overrides = std::move(overrides);
     }
     {
       auto& s = stmt(

@@ -117,6 +117,8 @@ Result<void> Store::remove_override(std::int64_t id) { return backend_->remove_o
 
 Result<std::int64_t> Store::prune_overrides(engine::TimePoint now) { return backend_->prune_overrides(now); }
 
+Result<std::vector<engine::Override>> Store::list_overrides() { return backend_->list_overrides(); }
+
 Result<std::int64_t> Store::count_incidents(std::optional<engine::IncidentState> state) {
   return backend_->count_incidents(state);
 }

@@ -171,6 +171,8 @@ class Store {
   Result<void> remove_override(std::int64_t id);
   /// Deletes overrides that ended at or before `now`; returns how many.
   Result<std::int64_t> prune_overrides(engine::TimePoint now);
+  /// Every stored override, by id (as load() gives them).
+  Result<std::vector<engine::Override>> list_overrides();
   Result<std::int64_t> count_incidents(std::optional<engine::IncidentState> state);
   /// Records a single-use token id (e.g. signed action links); conflict if already used.
   Result<void> consume_token(const std::string& token_id, engine::TimePoint now);

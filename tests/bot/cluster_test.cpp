@@ -4,9 +4,12 @@
 // (no assertion on how long anything took).
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <future>
 #include <thread>
 
 #include "bot/app.hpp"
+#include "tests/support/fake_slack.hpp"
+#include "tests/support/fake_socket_mode.hpp"
 #include "tests/support/pg_cluster.hpp"
 #include "tests/support/service_harness.hpp"
 
@@ -29,6 +32,13 @@ dispatch: {max_attempts: 2, base_backoff: 1s}
 people:
   alice: {name: Alice, email: alice@example.com}
   bob: {name: Bob, email: bob@example.com}
+schedules:
+  day:
+    name: Day
+    layers:
+      - name: daily
+        rotation: {unit: days, length: 1, start: "2025-01-01T00:00"}
+        participants: [alice]
 escalation_policies:
   main:
     steps:
@@ -241,4 +251,195 @@ TEST_CASE("cluster: an old owner that was paused during the takeover writes noth
       [&] { return scalar(db, "SELECT COUNT(*) FROM incidents WHERE dedup_key = 'after'") == "1"; }));
   CHECK(scalar(db, "SELECT COUNT(*) FROM outbox WHERE person = 'bob' AND kind = 'page'") == "1");
   CHECK(scalar(db, "SELECT COUNT(*) FROM incidents") == "2");
+}
+
+TEST_CASE("cluster: an instance that does not run the engine takes every change through the inbox",
+          "[cluster][postgres]") {
+  // Hand-opened incidents, reassignments, notes, late delivery failures (an SMS
+  // status callback) and overrides reach a non-owner as often as the owner;
+  // none of them may be refused or dropped there.
+  BATON_REQUIRE_POSTGRES();
+  const auto db = test::PgCluster::shared().create_database();
+  test::FakeClock clock;
+  test::ServiceHarness a(clock, cluster_yaml(db));
+  REQUIRE(within_a_minute([&] { return owner(a); }));
+  test::ServiceHarness b(clock, cluster_yaml(db));
+  REQUIRE(within_a_minute([&] { return b.call("GET", "/readyz").status == 200; }));
+  REQUIRE_FALSE(owner(b));
+  auto& in_b = b.app->incidents();
+
+  // Opened by hand on the non-owner: queued, then opened and paged by the owner.
+  std::promise<Result<engine::Incident>> created;
+  in_b.create("payments", "opened by hand", engine::Severity::critical, engine::Actor{"alice", engine::Source::slack},
+              std::nullopt, [&](Result<engine::Incident> r) { created.set_value(std::move(r)); });
+  auto c = created.get_future().get();
+  REQUIRE(c);
+  CHECK(bot::is_queued(*c));
+  REQUIRE(within_a_minute([&] { return scalar(db, "SELECT COUNT(*) FROM incidents") == "1"; }));
+  CHECK(scalar(db, "SELECT summary FROM incidents WHERE number = 1") == "opened by hand");
+  REQUIRE(within_a_minute(
+      [&] { return scalar(db, "SELECT COUNT(*) FROM outbox WHERE person = 'alice' AND kind = 'page'") == "1"; }));
+
+  // A mistake is answered at once, not queued for the owner to refuse.
+  std::promise<Result<engine::Incident>> wrong;
+  in_b.create("nope", "x", engine::Severity::error, engine::Actor{"alice", engine::Source::slack}, std::nullopt,
+              [&](Result<engine::Incident> r) { wrong.set_value(std::move(r)); });
+  auto w = wrong.get_future().get();
+  REQUIRE_FALSE(w);
+  CHECK(w.error().kind == ErrorKind::not_found);
+
+  // Reassigned on the non-owner: bob owns it and is paged.
+  std::promise<Result<engine::Incident>> moved;
+  in_b.reassign(1, "bob", engine::Actor{"alice", engine::Source::slack},
+                [&](Result<engine::Incident> r) { moved.set_value(std::move(r)); });
+  auto m = moved.get_future().get();
+  REQUIRE(m);
+  CHECK(bot::is_queued(*m));
+  REQUIRE(within_a_minute([&] { return scalar(db, "SELECT owner FROM incidents WHERE number = 1") == "bob"; }));
+  REQUIRE(within_a_minute(
+      [&] { return scalar(db, "SELECT COUNT(*) FROM outbox WHERE person = 'bob' AND kind = 'page'") == "1"; }));
+
+  // A note and a late delivery failure (what the Twilio status callback sends).
+  in_b.note(1, "SMS page to Bob: delivered", engine::Actor{"twilio", engine::Source::sms});
+  REQUIRE(within_a_minute([&] {
+    return scalar(db, "SELECT COUNT(*) FROM timeline WHERE incident = 1 AND message = 'SMS page to Bob: delivered'") ==
+           "1";
+  }));
+  engine::Notification page;
+  page.id = std::stoll(scalar(db, "SELECT id FROM outbox WHERE person = 'bob' AND kind = 'page'"));
+  page.incident = 1;
+  page.person = "bob";
+  page.method = engine::MethodKind::webhook;
+  page.kind = engine::NotificationKind::page;
+  page.step = 0;
+  in_b.delivery_failed(page, "SMS undelivered (Twilio error 30003)");
+  REQUIRE(within_a_minute([&] {
+    return scalar(db, "SELECT COUNT(*) FROM timeline WHERE incident = 1 AND message LIKE "
+                      "'%SMS undelivered (Twilio error 30003)%'") == "1";
+  }));
+
+  // An override through the non-owner's API: stored, and the owner pages by it.
+  auto oncall = [](test::ServiceHarness& s) {
+    return std::string(
+        s.get_json("/api/v1/oncall?schedule=day").at("oncall").as_array()[0].at("person").at("id").as_string());
+  };
+  CHECK(oncall(a) == "alice");
+  const auto start = engine::format_iso8601(clock.now() - std::chrono::minutes(1));
+  const auto end = engine::format_iso8601(clock.now() + std::chrono::hours(1));
+  auto added = b.call("POST", "/api/v1/schedules/day/overrides",
+                      R"({"person":"bob","start":")" + start + R"(","end":")" + end + R"("})");
+  REQUIRE(added.status == 201);
+  const auto id = json::parse(added.body).at("id").as_int64();
+  REQUIRE(within_a_minute([&] { return oncall(a) == "bob"; }));
+  CHECK(oncall(b) == "bob");  // the non-owner reads it from the database
+  CHECK(b.get_json("/api/v1/schedules/day/overrides").at("overrides").as_array().size() == 1);
+  CHECK(scalar(db, "SELECT COUNT(*) FROM overrides") == "1");
+  // What a person owns (an SMS "ack" without a number needs it) is read from the database too.
+  auto owned = in_b.open_for_person("bob");
+  REQUIRE(owned.size() == 1);
+  CHECK(owned[0].number == 1);
+  CHECK(b.call("DELETE", "/api/v1/overrides/" + std::to_string(id)).status == 200);
+  REQUIRE(within_a_minute([&] { return oncall(a) == "alice"; }));
+  CHECK(oncall(b) == "alice");
+  CHECK(scalar(db, "SELECT COUNT(*) FROM overrides") == "0");
+  REQUIRE(within_a_minute([&] { return scalar(db, "SELECT COUNT(*) FROM inbox") == "0"; }));
+}
+
+namespace {
+
+std::string slack_cluster_yaml(const std::string& db, test::FakeSlack& fake, const std::string& channel,
+                               const std::string& mode) {
+  return R"(
+server:
+  listen: "127.0.0.1:0"
+  public_url: "http://baton.test"
+  action_secret: "test-action-secret"
+  api_tokens: [{name: ops, token: ")" +
+         std::string(test::kApiToken) + R"("}]
+storage: {path: ")" + db + R"("}
+slack:
+  mode: )" + mode + R"(
+  base_url: ")" + fake.base_url() + R"("
+  bot_token: xoxb-test-token
+  app_token: xapp-test-token
+  signing_secret: slack-test-signing-secret
+  messages_per_second_per_channel: 100
+dispatch: {max_attempts: 2, base_backoff: 1s}
+people:
+  alice: {name: Alice, email: alice@example.com, slack_user_id: U0ALICE, contact_chain: [{method: slack, after: 0s}]}
+escalation_policies:
+  main: {steps: [{targets: [{person: alice}], timeout: 5m}]}
+services:
+  payments: {name: Payments, escalation_policy: main, integration_keys: [key-pay], slack_channel: ")" +
+         channel + R"("}
+)";
+}
+
+}  // namespace
+
+TEST_CASE("cluster: the successor edits the Slack messages its predecessor posted", "[cluster][postgres][slack]") {
+  // The page's DM and the service channel post were made by the old owner;
+  // after the takeover, the successor's update must edit them in place
+  // (chat.update), not post new messages nobody connects with the page.
+  BATON_REQUIRE_POSTGRES();
+  const auto db = test::PgCluster::shared().create_database();
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  fake.add_user({"U0ALICE", "alice@example.com", "alice"});
+  const auto channel = fake.add_channel("payments-alerts");
+  auto a = std::make_unique<test::ServiceHarness>(clock, slack_cluster_yaml(db, fake, channel, "http"));
+  REQUIRE(within_a_minute([&] { return owner(*a); }));
+  test::ServiceHarness b(clock, slack_cluster_yaml(db, fake, channel, "http"));
+  REQUIRE(within_a_minute([&] { return b.call("GET", "/readyz").status == 200; }));
+
+  REQUIRE(a->call("POST", "/v2/enqueue", trigger("slack-1"), "application/json", false).status == 202);
+  const auto dm = fake.dm_channel("U0ALICE");
+  REQUIRE(within_a_minute([&] { return fake.messages(dm).size() == 1 && fake.messages(channel).size() == 1; }));
+  a->app->incidents().abandon_lease_for_test();
+  a.reset();
+  REQUIRE(within_a_minute([&] { return owner(b); }));
+
+  CHECK(b.call("POST", "/api/v1/incidents/1/resolve").status == 200);
+  REQUIRE(within_a_minute([&] { return fake.calls("chat.update").size() >= 2; }));
+  CHECK(fake.messages(dm).size() == 1);  // edited, not posted again
+  CHECK(fake.messages(dm).front().edits >= 1);
+  CHECK(fake.messages(channel).size() >= 1);
+  CHECK(fake.messages(channel).front().edits >= 1);
+}
+
+TEST_CASE("cluster: a Socket Mode envelope delivered to two instances is handled once", "[cluster][postgres][slack]") {
+  // Each instance holds its own Socket Mode connection; Slack may redeliver an
+  // envelope on any of them. A slash command that opens an incident, delivered
+  // to both, opens one.
+  BATON_REQUIRE_POSTGRES();
+  const auto db = test::PgCluster::shared().create_database();
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  fake.add_user({"U0ALICE", "alice@example.com", "alice"});
+  const auto channel = fake.add_channel("payments-alerts");
+  test::FakeSocketMode socket;
+  fake.set_socket_url(socket.url());
+  test::ServiceHarness a(clock, slack_cluster_yaml(db, fake, channel, "socket"));
+  REQUIRE(socket.wait_for_open_connections(1, std::chrono::seconds(20)));
+  fake.set_socket_url(socket.url());
+  test::ServiceHarness b(clock, slack_cluster_yaml(db, fake, channel, "socket"));
+  REQUIRE(socket.wait_for_open_connections(2, std::chrono::seconds(20)));
+  REQUIRE(within_a_minute([&] { return owner(a) || owner(b); }));
+
+  const auto command = json::serialize(json::object{{"command", "/baton"},
+                                                    {"text", "incident new checkout is failing service:payments"},
+                                                    {"user_id", "U0ALICE"},
+                                                    {"channel_id", channel},
+                                                    {"team_id", test::FakeSlack::kTeam},
+                                                    {"response_url", ""}});
+  const auto id = socket.push_envelope("slash_commands", command, true, 0, "env-twice", 1);
+  socket.push_envelope("slash_commands", command, true, 1, id, 2);
+  REQUIRE(socket.wait_for_acks(2, std::chrono::seconds(20)));
+  REQUIRE(within_a_minute([&] { return scalar(db, "SELECT COUNT(*) FROM incidents") == "1"; }));
+  // Give a second incident every chance to appear before counting.
+  REQUIRE(within_a_minute([&] { return scalar(db, "SELECT COUNT(*) FROM inbox") == "0"; }));
+  a.app->incidents().drain();
+  b.app->incidents().drain();
+  CHECK(scalar(db, "SELECT COUNT(*) FROM incidents") == "1");
+  CHECK(scalar(db, "SELECT COUNT(*) FROM used_tokens WHERE token_id = 'slack-envelope:env-twice'") == "1");
 }

@@ -409,12 +409,20 @@ TEMPLATE_TEST_CASE("overrides add, remove, load and prune", "[storage]", BATON_S
   CHECK(loaded->overrides[0].person == "carol");
   CHECK(loaded->overrides[0].start == o.start);
   CHECK(loaded->overrides[0].end == o.end);
+  // Listed alone (what an instance that does not run the engine answers from).
+  auto listed = store->list_overrides();
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 2);
+  CHECK((*listed)[0].id == *id1);
+  CHECK((*listed)[0].person == "carol");
+  CHECK((*listed)[1].end == loaded->overrides[1].end);
 
   REQUIRE(store->remove_override(*id1));
   auto again = store->remove_override(*id1);
   REQUIRE_FALSE(again.has_value());
   CHECK(again.error().kind == ErrorKind::not_found);
   CHECK(store->load()->overrides.size() == 1);
+  CHECK(store->list_overrides()->size() == 1);
 
   CHECK(store->add_override({0, "ops", "erin", t0(), t0()}).error().kind == ErrorKind::invalid_request);
   CHECK(store->add_override({0, "", "erin", t0(), t0() + 1h}).error().kind == ErrorKind::invalid_request);
