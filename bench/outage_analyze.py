@@ -344,16 +344,20 @@ def report(out):
         emit("outage_idle_wakeups_by_thread", ",".join(f"{comm}x{n}:{c}" for comm, (_, c, n) in sorted(by.items())))
     # 3. Time to first page at 1,000 new incidents/s, fast sink (open loop: from the intended send time).
     latency_run("ttfp", "outage_ttfp", 0)
-    buckets, count = [], 0.0
-    if os.path.exists(path("outage-metrics-ttfp.txt")):
+    for metric, key in (("baton_time_to_first_page_seconds", "outage_ttfp_server_p99_bucket_ms"),
+                        ("baton_time_to_commit_seconds", "outage_ttfp_commit_p99_bucket_ms")):
+        buckets, count = [], 0.0
+        if not os.path.exists(path("outage-metrics-ttfp.txt")):
+            break
         for line in open(path("outage-metrics-ttfp.txt")):
-            if line.startswith("baton_time_to_first_page_seconds_bucket"):
+            if line.startswith(metric + "_bucket"):
                 le = line.split('le="')[1].split('"')[0]
                 buckets.append((float("inf") if le == "+Inf" else float(le), float(line.split()[-1])))
-            elif line.startswith("baton_time_to_first_page_seconds_count"):
+            elif line.startswith(metric + "_count"):
                 count = float(line.split()[-1])
-        bound = next((le for le, c in buckets if count and c >= 0.99 * count), float("nan"))
-        emit("outage_ttfp_server_p99_bucket_ms", bound * 1000)
+        if count:
+            bound = next((le for le, c in buckets if c >= 0.99 * count), float("nan"))
+            emit(key, bound * 1000)
     # O6. Slow providers: Slack, Twilio, SMTP; pacing lifted, then at the defaults.
     provider("p6slack", "outage_p6slack", "slack")
     provider("p6slackc", "outage_p6slackc", "slack")

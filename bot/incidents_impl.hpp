@@ -215,8 +215,14 @@ struct Incidents::Impl {
           lines.push_back(e);
     std::vector<std::pair<std::int64_t, bool>> states;  // incident, no longer triggered
     for (const auto& inc : fx.incidents) states.emplace_back(inc.number, inc.state != engine::IncidentState::triggered);
+    const bool pages = received && std::any_of(deliveries.begin(), deliveries.end(), [](const auto& d) {
+      return d.notification.kind == engine::NotificationKind::page;
+    });
     auto on_done = [this, deliveries = std::move(deliveries), after = std::move(after), lines = std::move(lines),
-                    states = std::move(states)](Result<void> r) mutable {
+                    states = std::move(states), since = pages ? received : std::nullopt](Result<void> r) mutable {
+      if (r && since)
+        metrics.time_to_commit.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - *since).count());
       if (r) {
         for (const auto& [number, is_quiet] : states) set_quiet(number, is_quiet);
         for (auto& d : deliveries) dispatcher->submit(std::move(d));

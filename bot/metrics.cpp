@@ -109,6 +109,9 @@ std::string Metrics::render(const RuntimeState& st) const {
   }
   out += time_to_first_page.render("baton_time_to_first_page_seconds",
                                    "From receiving the alert to the first page's delivery by its channel.");
+  out += time_to_commit.render("baton_time_to_commit_seconds",
+                               "From receiving an alert that opens an incident to the commit of that incident "
+                               "(the part of the time to first page spent waiting for the database).");
   return out;
 }
 

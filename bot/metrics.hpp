@@ -56,6 +56,8 @@ class Metrics {
 
   std::atomic<std::uint64_t> resolved{0};
   Histogram time_to_first_page;
+  /// The part of it spent before the commit of the incident that pages.
+  Histogram time_to_commit;
 
  private:
   mutable std::mutex mutex_;
