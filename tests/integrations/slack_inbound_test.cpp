@@ -12,7 +12,8 @@ using Kind = SlashCommand::Kind;
 
 namespace {
 
-// protocols/README.md: Slack's documented example, checked with openssl.
+// The worked example of https://api.slack.com/authentication/verifying-requests-from-slack
+// ("Verifying requests from Slack"), its signature checked with openssl.
 const std::string kSecret = "8f742231b10e8888abcd99yyyzzz85a5";
 const std::string kTimestamp = "1531420618";
 const std::string kBody =
