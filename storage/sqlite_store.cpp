@@ -92,6 +92,10 @@ class Checkpointer {
  public:
   explicit Checkpointer(const std::string& path) : db_(path, SQLite::OPEN_READWRITE) {
     db_.setBusyTimeout(0);  // PASSIVE: never wait for a lock
+    // A connection learns that the file is in WAL mode only when it first
+    // reads it; until then sqlite3_wal_checkpoint_v2 is a no-op ("not in WAL
+    // mode", *pnLog = -1) and the WAL grows without bound. Read it now.
+    (void)db_.execAndGet("PRAGMA schema_version").getInt();
     thread_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "baton-ckpt");  // at most 15 characters
       run();
