@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -112,6 +113,21 @@ class Checkpointer {
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
 
+  /// On the writer's thread after a commit: when the WAL has outgrown its
+  /// bound, a RESTART checkpoint on the writer's own connection copies the
+  /// few frames left and makes the next commit start the WAL from its
+  /// beginning (https://sqlite.org/c3ref/wal_checkpoint_v2.html). It never
+  /// waits: with a reader still on the WAL it is SQLITE_BUSY at once and is
+  /// tried again after a later commit.
+  void restart_if_wanted(SQLite::Database& writer) {
+    if (!restart_wanted_.exchange(false)) return;
+    writer.setBusyTimeout(0);
+    int log = 0, done = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(writer.getHandle(), nullptr, SQLITE_CHECKPOINT_RESTART, &log, &done);
+    writer.setBusyTimeout(kWriterBusyTimeoutMs);
+    if (rc != SQLITE_OK) restart_wanted_.store(true);
+  }
+
   /// After each commit on the writer's connection; cheap.
   void committed() {
     bool wake = false;
@@ -125,6 +141,15 @@ class Checkpointer {
  private:
   // About what SQLite's default (1,000 pages) gives for baton's commits.
   static constexpr std::uint64_t kCommitsPerCheckpoint = 256;
+ public:
+  static constexpr int kWriterBusyTimeoutMs = 5000;
+
+ private:
+  // 64 MB of 4 KiB frames: the WAL's bound under sustained writes.
+  static constexpr int kRestartFrames = 16384;
+  // A RESTART is tried when PASSIVE left no more than this many frames behind
+  // (those committed while it ran), so that it has little left to copy.
+  static constexpr int kRestartSlack = 4096;
 
   void run() {
     std::unique_lock lock(mutex_);
@@ -143,6 +168,12 @@ class Checkpointer {
       // next round; the commits themselves report disk trouble.
       int log = 0, done = 0;
       sqlite3_wal_checkpoint_v2(db_.getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+      // Under sustained writes there is never a moment with every frame
+      // copied and no transaction open, so the WAL is never started over and
+      // grows with every commit. Past kRestartFrames, with (nearly) every
+      // frame copied, the writer is asked to restart it between two commits
+      // (restart_if_wanted).
+      if (log >= kRestartFrames && done >= log - kRestartSlack) restart_wanted_.store(true);
       lock.lock();
     }
   }
@@ -152,6 +183,7 @@ class Checkpointer {
   std::condition_variable wake_;
   std::uint64_t commits_ = 0;
   bool stopping_ = false;
+  std::atomic<bool> restart_wanted_{false};
   std::thread thread_;  // last
 };
 
@@ -357,7 +389,10 @@ Result<void> SqliteBackend::apply(std::span<const engine::Effects* const> effect
       if (fx) write_effects(*fx);
     for (const auto& u : updates) write_update(u);
     tx.commit();  // deferred foreign keys are checked here; a failure rolls back in ~Transaction
-    if (checkpointer) checkpointer->committed();
+    if (checkpointer) {
+      checkpointer->committed();
+      checkpointer->restart_if_wanted(db);
+    }
     return {};
   });
 }
@@ -725,7 +760,7 @@ Result<std::unique_ptr<Backend>> open_sqlite(const std::string& path, Durability
   std::unique_ptr<SqliteBackend> b;
   try {
     b = std::make_unique<SqliteBackend>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    b->db.setBusyTimeout(5000);
+    b->db.setBusyTimeout(Checkpointer::kWriterBusyTimeoutMs);
     b->db.exec("PRAGMA journal_mode = WAL");
   } catch (const SQLite::Exception& e) {
     return fail(ErrorKind::invalid_request, "cannot open database '" + path + "': " + e.what());
@@ -767,7 +802,7 @@ Result<std::unique_ptr<Backend>> open_sqlite_reader(const std::string& path) {
   std::unique_ptr<SqliteBackend> b;
   try {
     b = std::make_unique<SqliteBackend>(path, SQLite::OPEN_READONLY);
-    b->db.setBusyTimeout(5000);
+    b->db.setBusyTimeout(Checkpointer::kWriterBusyTimeoutMs);
   } catch (const SQLite::Exception& e) {
     return fail(ErrorKind::invalid_request, "cannot open database '" + path + "' for reading: " + e.what());
   }
