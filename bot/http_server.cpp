@@ -245,6 +245,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (server_->stopping) return do_close();
     state_ = State::reading_header;
     request_complete_ = false;
+    head_ = false;
     parser_.emplace();
     parser_->body_limit(server_->options.max_body_bytes);
     parser_->header_limit(kHeaderLimit);
@@ -268,6 +269,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return http::async_read_header(stream_, buffer_, *parser_,
                                      beast::bind_front_handler(&Session::on_header, shared_from_this()));
     }
+    head_ = parser_->get().method() == http::verb::head;
     if (ec) return on_read_error(ec);
     // RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked
     // has no reliable length: answer 400 and close. (Beast itself rejects
@@ -401,6 +403,10 @@ class Session : public std::enable_shared_from_this<Session> {
     // During shutdown every answer says it is the last (RFC 9112 §9.6).
     out->keep_alive(keep_alive_ && !server_->stopping);
     out->prepare_payload();
+    // RFC 9110 §9.3.2: the answer to HEAD has the headers GET would have
+    // (Content-Length included) and no body; a client reads none, so bytes
+    // sent would be taken for the next response on the connection.
+    if (head_) out->body().clear();
     stream_.expires_after(server_->options.request_timeout);
     http::async_write(stream_, *out, [self = shared_from_this(), out](beast::error_code ec, std::size_t) {
       if (self->state_ == State::closed) return;
@@ -449,6 +455,7 @@ class Session : public std::enable_shared_from_this<Session> {
   State state_ = State::starting;
   bool request_complete_ = false;  // the current request was read to its end
   bool keep_alive_ = true;
+  bool head_ = false;  // the request being answered is a HEAD
   unsigned version_ = 11;
 };
 

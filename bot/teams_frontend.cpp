@@ -136,7 +136,15 @@ void TeamsFrontend::handle(const Request& request, Responder respond) {
   auto cfg = app_.config();
   auto activity = teams::parse_activity(request.body, cfg->teams.app_id);
   if (!activity) return respond(json_error(400, activity.error().message));
-  if (!validator_) return checked(std::move(*activity), std::move(respond), {});
+  if (!validator_) {
+    // Unauthenticated local development: only activities from a loopback
+    // connector, so a forged one cannot send baton's replies anywhere else.
+    if (!activity->service_url.empty() && !teams::detail::is_loopback_url(activity->service_url)) {
+      app_.count_rejected("teams");
+      return respond(json_error(401, "teams.allow_unauthenticated accepts only a loopback serviceUrl"));
+    }
+    return checked(std::move(*activity), std::move(respond), {});
+  }
   const auto caller = std::this_thread::get_id();
   const std::string service_url = activity->service_url;
   const std::string channel = activity->bf_channel;

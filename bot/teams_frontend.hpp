@@ -32,7 +32,8 @@ class TeamsFrontend {
   /// A roster answer that named a person is asked again after this.
   static constexpr engine::Millis kPositiveLookupTtl = std::chrono::hours(1);
 
-  /// `validator` may be null only in the loopback-only unauthenticated mode.
+  /// `validator` may be null only in the loopback-only unauthenticated mode;
+  /// then activities whose serviceUrl is not loopback are answered 401.
   TeamsFrontend(App& app, std::shared_ptr<teams::JwtValidator> validator,
                 std::shared_ptr<teams::BotConnector> connector);
   /// Requests still waiting for their token's keys are answered 503 from then on.

@@ -22,3 +22,24 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# --- Microsoft 365 Agents Playground: tests/bot/teams_playground_test.cpp -----
+# node and npm from apt when missing, then the Playground at the version pinned
+# in tests/playground/package-lock.json, into tests/playground/node_modules
+# (gitignored) with `npm ci`: the one download from outside apt. Without them
+# the end-to-end test reports itself skipped.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "installing: nodejs npm"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+playground_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/playground"
+playground_pkg="node_modules/@microsoft/m365agentsplayground"
+playground_want=$(cd "$playground_dir" && node -p "require('./package-lock.json').packages['$playground_pkg'].version")
+playground_have=$(cd "$playground_dir" && node -p "try { require('./$playground_pkg/package.json').version } catch { '' }")
+if [[ "$playground_have" != "$playground_want" ]]; then
+  echo "installing: @microsoft/m365agentsplayground@$playground_want into tests/playground"
+  (cd "$playground_dir" && npm ci --ignore-scripts --no-audit --no-fund)
+fi
+# --- end of the Agents Playground ---------------------------------------------

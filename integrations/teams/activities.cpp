@@ -87,8 +87,10 @@ bool names_bot(std::string_view id, std::string_view bot_app_id) {
   return lower(id) == lower(bot_app_id);
 }
 
-// Removes the bot's mentions from a message's text (see the header).
+// Removes the bot's mentions from a message's text (see the header). The bot
+// is the app id, or the activity's recipient (all there is without an app id).
 std::string strip_mentions(std::string text, const json::object& root, std::string_view bot_app_id) {
+  const std::string recipient = str(obj_at(&root, "recipient"), "id");
   bool any_mention_entity = false;
   if (const auto* entities = root.if_contains("entities"); entities != nullptr && entities->is_array()) {
     for (const auto& e : entities->get_array()) {
@@ -96,7 +98,9 @@ std::string strip_mentions(std::string text, const json::object& root, std::stri
       if (entity == nullptr || str(entity, "type") != "mention") continue;
       any_mention_entity = true;
       const std::string mention_text = str(entity, "text");
-      if (mention_text.empty() || !names_bot(str(obj_at(entity, "mentioned"), "id"), bot_app_id)) continue;
+      const std::string mentioned = str(obj_at(entity, "mentioned"), "id");
+      if (mention_text.empty() || (!names_bot(mentioned, bot_app_id) && (recipient.empty() || mentioned != recipient)))
+        continue;
       for (auto at = text.find(mention_text); at != std::string::npos; at = text.find(mention_text)) {
         text.erase(at, mention_text.size());
       }

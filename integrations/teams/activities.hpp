@@ -47,7 +47,9 @@ struct TeamsActivity {
 };
 
 /// invalid_request for malformed JSON, a non-object, or a missing `type`.
-/// `bot_app_id` is the bot's app id (without "28:").
+/// `bot_app_id` is the bot's app id (without "28:"); a mention of the
+/// activity's recipient is the bot's too (the only way to know it without an
+/// app id, as with the Agents Playground).
 Result<TeamsActivity> parse_activity(std::string_view json, std::string_view bot_app_id);
 
 /// One command typed to the bot. Only the fields its kind uses are set.

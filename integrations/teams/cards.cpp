@@ -178,7 +178,9 @@ std::string incident_text(const engine::Incident& inc, std::string_view service_
 
 std::string card_activity(std::string_view card_json, std::string_view text) {
   json::object attachment{{"contentType", kAdaptiveCardContentType}, {"content", parse_card(card_json)}};
-  json::object activity{{"type", "message"}, {"text", text}, {"attachments", json::array{std::move(attachment)}}};
+  json::object activity{{"type", "message"}};
+  if (!text.empty()) activity["text"] = text;
+  activity["attachments"] = json::array{std::move(attachment)};
   return json::serialize(activity);
 }
 

@@ -43,8 +43,8 @@ std::string incident_text(const engine::Incident& incident, std::string_view ser
 
 /// A message activity carrying `card_json` (an AdaptiveCard object, as JSON
 /// text) as its one attachment, contentType kAdaptiveCardContentType, with
-/// `text` as the notification text. Malformed card_json is a bug: it throws
-/// std::invalid_argument.
+/// `text` as the notification text (left out when empty: updates carry the
+/// card alone). Malformed card_json is a bug: it throws std::invalid_argument.
 std::string card_activity(std::string_view card_json, std::string_view text);
 
 /// The HTTP body that answers an adaptiveCard/action invoke with the refreshed

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <stdexcept>
 #include <utility>
 
@@ -81,6 +82,12 @@ Result<std::string> required_id(std::string_view operation, const HttpResponse& 
     return fail(ErrorKind::transient, "teams " + std::string(operation) + ": answer without '" + std::string(key) + "'");
   }
   return id;
+}
+
+// A 2xx answer's `key`, or "" when it names none: the call took effect all the same.
+std::string optional_id(const HttpResponse& response, std::string_view key) {
+  auto obj = parse_object(response.body);
+  return obj ? str(*obj, key) : std::string();
 }
 
 }  // namespace
@@ -305,6 +312,23 @@ std::string trim_slashes(std::string_view url) {
   return std::string(url);
 }
 
+bool is_loopback_url(std::string_view url) {
+  if (const auto scheme = url.find("://"); scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
+  url = url.substr(0, url.find_first_of("/?#"));
+  if (const auto at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
+  std::string host(url.starts_with('[') ? url.substr(0, url.find(']') + 1) : url.substr(0, url.find(':')));
+  for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (host == "localhost" || host.ends_with(".localhost") || host == "[::1]") return true;
+  // 127.0.0.0/8, written as a dotted quad.
+  if (!host.starts_with("127.")) return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') ++dots;
+    else if (c < '0' || c > '9') return false;
+  }
+  return dots == 3 && !host.ends_with('.') && host.find("..") == std::string::npos;
+}
+
 namespace {
 
 void send_authorized(std::shared_ptr<TokenProvider> tokens, TokenScope scope,
@@ -360,27 +384,38 @@ using ResponseDone = std::function<void(Result<HttpResponse>)>;
 
 // One connector call: the bot token, the request, and on a first 401 (a token
 // revoked or rotated under us) a new token and one more try; then classify_teams().
+// Unauthenticated local development: a loopback serviceUrl gets no token.
 void call(const Connector& c, std::string operation, std::string method, std::string url, std::string body,
           ResponseDone done) {
   integrations::HeaderList headers = {{"Accept", "application/json"}, {"User-Agent", "baton/0.1"}};
   if (method != "GET") headers.emplace_back("Content-Type", "application/json; charset=utf-8");
   HttpRequest request{.method = std::move(method), .url = std::move(url), .headers = std::move(headers),
                       .body = std::move(body), .timeout = c->config.timeout};
+  auto classified = [operation = std::move(operation), done = std::move(done)](Result<HttpResponse> response) {
+    if (!response) return done(tl::unexpected(response.error()));
+    if (auto ok = classify_teams(operation, *response); !ok) return done(tl::unexpected(ok.error()));
+    done(std::move(*response));
+  };
+  if (c->config.allow_unauthenticated && detail::is_loopback_url(request.url))
+    return c->http->request("teams", std::move(request), std::move(classified));
   detail::send_authorized(c->tokens, detail::TokenScope::bot, c->http, "teams", std::move(request),
-                          [operation = std::move(operation), done = std::move(done)](Result<HttpResponse> response) {
-                            if (!response) return done(tl::unexpected(response.error()));
-                            if (auto ok = classify_teams(operation, *response); !ok)
-                              return done(tl::unexpected(ok.error()));
-                            done(std::move(*response));
-                          });
+                          std::move(classified));
 }
 
-// A 2xx answer's body field `key` as the result.
+// A 2xx answer's body field `key` as the result (an error without it).
 std::function<void(Result<HttpResponse>)> id_of(std::string operation, std::string key,
                                                 BotConnector::Done<std::string> done) {
   return [operation = std::move(operation), key = std::move(key), done = std::move(done)](Result<HttpResponse> r) {
     if (!r) return done(tl::unexpected(r.error()));
     done(required_id(operation, *r, key));
+  };
+}
+
+// A posted activity's id: "" when the 2xx named none (it was posted all the same).
+std::function<void(Result<HttpResponse>)> posted_id(BotConnector::Done<std::string> done) {
+  return [done = std::move(done)](Result<HttpResponse> r) {
+    if (!r) return done(tl::unexpected(r.error()));
+    done(optional_id(*r, "id"));
   };
 }
 
@@ -409,25 +444,24 @@ void BotConnector::create_channel_thread_async(std::string_view service_url, std
   params["channelData"] = std::move(channel_data);
   params["activity"] = std::move(*activity);
   call(shared_, "create_channel_thread", "POST", conversations_url(service_url), json::serialize(params),
-       [service_url = std::string(service_url), done = std::move(done)](Result<HttpResponse> response) {
+       [service_url = std::string(service_url), channel = std::string(channel_id),
+        done = std::move(done)](Result<HttpResponse> response) {
          if (!response) return done(tl::unexpected(response.error()));
-         auto id = required_id("create_channel_thread", *response, "id");
-         if (!id) return done(tl::unexpected(id.error()));
-         auto obj = parse_object(response->body);
-         std::string activity_id = str(*obj, "activityId");
+         const std::string id = optional_id(*response, "id");
+         if (id.empty()) return done(ConversationRef{service_url, channel, ""});  // posted, but where is not known
+         std::string activity_id = optional_id(*response, "activityId");
          if (activity_id.empty()) {  // "19:...@thread.tacv2;messageid=<id>": the thread root is the activity
-           if (auto pos = id->find(";messageid="); pos != std::string::npos) activity_id = id->substr(pos + 11);
+           if (auto pos = id.find(";messageid="); pos != std::string::npos) activity_id = id.substr(pos + 11);
          }
-         done(ConversationRef{service_url, *id, activity_id});
+         done(ConversationRef{service_url, id, activity_id});
        });
 }
 
 void BotConnector::create_personal_async(std::string_view service_url, std::string_view user_id,
                                          Done<ConversationRef> done) {
   const auto& config = shared_->config;
-  json::object params{{"isGroup", false},
-                      {"bot", json::object{{"id", "28:" + config.app_id}}},
-                      {"members", json::array{json::object{{"id", user_id}}}}};
+  json::object params{{"isGroup", false}, {"members", json::array{json::object{{"id", user_id}}}}};
+  if (!config.app_id.empty()) params["bot"] = json::object{{"id", "28:" + config.app_id}};
   if (!config.tenant_id.empty()) {
     params["channelData"] = json::object{{"tenant", json::object{{"id", config.tenant_id}}}};
     params["tenantId"] = config.tenant_id;
@@ -447,7 +481,7 @@ void BotConnector::send_async(std::string_view service_url, std::string_view con
   auto activity = activity_object("send", activity_json);
   if (!activity) return done(tl::unexpected(activity.error()));
   call(shared_, "send", "POST", conversations_url(service_url) + "/" + enc(conversation_id) + "/activities",
-       json::serialize(*activity), id_of("send", "id", std::move(done)));
+       json::serialize(*activity), posted_id(std::move(done)));
 }
 
 void BotConnector::reply_async(std::string_view service_url, std::string_view conversation_id,
@@ -457,7 +491,7 @@ void BotConnector::reply_async(std::string_view service_url, std::string_view co
   if (!activity->contains("replyToId")) (*activity)["replyToId"] = reply_to_id;
   call(shared_, "reply", "POST",
        conversations_url(service_url) + "/" + enc(conversation_id) + "/activities/" + enc(reply_to_id),
-       json::serialize(*activity), id_of("reply", "id", std::move(done)));
+       json::serialize(*activity), posted_id(std::move(done)));
 }
 
 void BotConnector::update_async(std::string_view service_url, std::string_view conversation_id,

@@ -103,6 +103,10 @@ void send_authorized(std::shared_ptr<TokenProvider> tokens, TokenScope scope,
 /// `url` without trailing '/'.
 std::string trim_slashes(std::string_view url);
 
+/// True when the URL's host is loopback: "localhost" (or a name under
+/// ".localhost"), 127.0.0.0/8 or [::1]. Ports, paths and case do not matter.
+bool is_loopback_url(std::string_view url);
+
 }  // namespace detail
 
 struct ConversationRef {
@@ -116,6 +120,11 @@ struct ConversationRef {
 /// AsyncHttpClient (key "teams"); a trailing '/' is normalised and
 /// conversation and activity ids are percent-encoded. Every call carries the
 /// bot token; on a 401 the token is fetched anew and the call retried once.
+/// With TeamsConfig::allow_unauthenticated, calls to a loopback serviceUrl
+/// carry no token (the Agents Playground has no token endpoint).
+/// A 2xx is a success even without the id it should name: the message went
+/// out, and posting it again would duplicate it (the Agents Playground answers
+/// 202 with no body when it splits a text with a card into two messages).
 /// Errors: classify_teams() (429 rate_limited with Retry-After; 412/5xx
 /// transient; 401/403 auth_revoked; 404 not_found; other 4xx permanent),
 /// token errors as TokenProvider, transport errors transient, an activity_json
@@ -133,15 +142,18 @@ class BotConnector {
   BotConnector(TeamsConfig config, std::shared_ptr<TokenProvider> tokens,
                std::shared_ptr<integrations::AsyncHttpClient> http);
 
-  /// New thread in a channel: POST {service_url}/v3/conversations {isGroup:true, channelData:{channel:{id}, tenant:{id}}, activity}
+  /// New thread in a channel: POST {service_url}/v3/conversations {isGroup:true, channelData:{channel:{id}, tenant:{id}}, activity}.
+  /// A 2xx without the thread's id gives conversation_id = the channel and no activity_id (a thread baton cannot name).
   void create_channel_thread_async(std::string_view service_url, std::string_view channel_id,
                                    std::string_view activity_json, Done<ConversationRef> done);
   /// 1:1 chat: POST {service_url}/v3/conversations {bot:{id:"28:"+app_id}, members:[{id: user_id}], channelData:{tenant:{id}}, isGroup:false}
+  /// (bot and tenant left out when not configured). A 2xx without the chat's id is transient: nothing was posted.
   void create_personal_async(std::string_view service_url, std::string_view user_id, Done<ConversationRef> done);
-  /// POST .../v3/conversations/{id}/activities: the new activity's id.
+  /// POST .../v3/conversations/{id}/activities: the new activity's id, "" when a 2xx named none.
   void send_async(std::string_view service_url, std::string_view conversation_id, std::string_view activity_json,
                   Done<std::string> done);
-  /// POST .../v3/conversations/{id}/activities/{reply_to_id} (replyToId set when absent): the new activity's id.
+  /// POST .../v3/conversations/{id}/activities/{reply_to_id} (replyToId set when absent): the new
+  /// activity's id, "" when a 2xx named none.
   void reply_async(std::string_view service_url, std::string_view conversation_id, std::string_view reply_to_id,
                    std::string_view activity_json, Done<std::string> done);
   /// PUT .../v3/conversations/{id}/activities/{activity_id} (id set when absent).

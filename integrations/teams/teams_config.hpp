@@ -16,6 +16,12 @@ struct TeamsConfig {
   std::string connector_service_url = "https://smba.trafficmanager.net/teams/";
   std::string graph_base = "https://graph.microsoft.com/v1.0";
   std::chrono::milliseconds timeout{10000};  ///< per HTTP request
+  /// Local development with Microsoft 365 Agents Playground, which has no token
+  /// endpoint: Bot Connector calls to a loopback serviceUrl (localhost,
+  /// 127.0.0.0/8, [::1]) carry no token, so Entra is never asked, and the app
+  /// credentials may be empty. Calls anywhere else still carry one. Never set
+  /// in production (bot/config.cpp allows it only when baton listens on loopback).
+  bool allow_unauthenticated = false;
 };
 
 }  // namespace baton::teams

@@ -105,10 +105,18 @@ struct TeamsNotifier::Impl : std::enable_shared_from_this<TeamsNotifier::Impl> {
     return owner;
   }
 
+  // The page: the card and its notification text.
   std::string activity(const Delivery& d) const {
     const std::string owner = owner_display(d);
     return card_activity(incident_card(d.incident, d.service_name, owner, config.public_url),
                          incident_text(d.incident, d.service_name, owner));
+  }
+
+  // An update: the card alone. The card says all the text did, and the Agents
+  // Playground refuses to update a message into text and a card (400 BadSyntax
+  // "Activity resulted into multiple skype activities").
+  std::string update_activity(const Delivery& d) const {
+    return card_activity(incident_card(d.incident, d.service_name, owner_display(d), config.public_url), "");
   }
 
   // The incident channel, from memory or from the refs read when the send started.
@@ -268,7 +276,7 @@ struct TeamsNotifier::Impl : std::enable_shared_from_this<TeamsNotifier::Impl> {
 
   void update(const DeliveryPtr& d, Done done) {
     auto saved = std::make_shared<const std::vector<ChatRef>>(refs->find(d->incident.number));
-    auto act = std::make_shared<const std::string>(activity(*d));
+    auto act = std::make_shared<const std::string>(update_activity(*d));
     std::vector<ChatRef> dms;
     for (auto& ref : integrations::latest_refs(*saved, kDm)) {
       if (d->person && ref.person != d->person->id) continue;
@@ -281,19 +289,24 @@ struct TeamsNotifier::Impl : std::enable_shared_from_this<TeamsNotifier::Impl> {
         list->size(),
         [self, d, act, list, service_url](std::size_t i, Done next) {
           const auto& ref = (*list)[i];
+          // Post the card anew and edit that one from now on: when the page's
+          // post named no id (a 2xx without one), or the card is gone (deleted by the user).
+          auto repost = [self, d, act, ref, service_url](Done next) {
+            self->connector->send_async(service_url, ref.conversation, *act,
+                                        [self, d, ref, next = std::move(next)](Result<std::string> sent) {
+                                          if (!sent) return next(unexpected(sent.error()));
+                                          self->refs->save(
+                                              ChatRef{d->incident.number, kDm, ref.conversation, *sent, ref.person});
+                                          next({});
+                                        });
+          };
+          if (ref.message_id.empty()) return repost(std::move(next));
           self->connector->update_async(
               service_url, ref.conversation, ref.message_id, *act,
-              [self, d, act, ref, service_url, next = std::move(next)](Result<void> updated) mutable {
+              [repost, next = std::move(next)](Result<void> updated) mutable {
                 if (updated) return next({});
                 if (updated.error().kind != ErrorKind::not_found) return next(std::move(updated));
-                // The card is gone (deleted by the user): post it again and edit that one from now on.
-                self->connector->send_async(service_url, ref.conversation, *act,
-                                            [self, d, ref, next = std::move(next)](Result<std::string> sent) {
-                                              if (!sent) return next(unexpected(sent.error()));
-                                              self->refs->save(ChatRef{d->incident.number, kDm, ref.conversation,
-                                                                       *sent, ref.person});
-                                              next({});
-                                            });
+                repost(std::move(next));
               });
         },
         [self, d, act, saved, done = std::move(done)](Result<void> r) mutable {
@@ -328,34 +341,40 @@ struct TeamsNotifier::Impl : std::enable_shared_from_this<TeamsNotifier::Impl> {
         list->size(),
         [self, act, reply, list, service_url, number, changed_at](std::size_t i, Done next) {
           const auto& ref = (*list)[i];
+          auto line = [self, reply, ref, service_url, number, changed_at](Done next) {
+            bool done_before = false;
+            {
+              std::lock_guard lock(self->mutex);
+              done_before = self->replied.contains({ref.conversation, changed_at});
+            }
+            if (done_before) return next({});
+            auto answered = [self, ref, number, changed_at, next = std::move(next)](Result<std::string> replied) {
+              if (!replied) {
+                if (replied.error().retryable()) return next(unexpected(replied.error()));
+                spdlog::warn("teams: incident #{}: line in {} failed: {}", number, ref.conversation,
+                             replied.error().message);
+              }
+              {
+                std::lock_guard lock(self->mutex);
+                self->replied.insert({ref.conversation, changed_at});
+              }
+              next({});
+            };
+            // A thread whose root has no known id: the line goes to the conversation itself.
+            if (ref.message_id.empty())
+              return self->connector->send_async(service_url, ref.conversation, *reply, std::move(answered));
+            self->connector->reply_async(service_url, ref.conversation, ref.message_id, *reply, std::move(answered));
+          };
+          if (ref.message_id.empty()) return line(std::move(next));
           self->connector->update_async(
               service_url, ref.conversation, ref.message_id, *act,
-              [self, reply, ref, service_url, number, changed_at, next = std::move(next)](Result<void> updated) mutable {
+              [line, ref, number, next = std::move(next)](Result<void> updated) mutable {
                 if (!updated) {
                   if (updated.error().retryable()) return next(std::move(updated));
                   spdlog::warn("teams: incident #{}: card in {} not updated: {}", number, ref.conversation,
                                updated.error().message);
                 }
-                bool done_before = false;
-                {
-                  std::lock_guard lock(self->mutex);
-                  done_before = self->replied.contains({ref.conversation, changed_at});
-                }
-                if (done_before) return next({});
-                self->connector->reply_async(
-                    service_url, ref.conversation, ref.message_id, *reply,
-                    [self, ref, number, changed_at, next = std::move(next)](Result<std::string> replied) {
-                      if (!replied) {
-                        if (replied.error().retryable()) return next(unexpected(replied.error()));
-                        spdlog::warn("teams: incident #{}: line in {} failed: {}", number, ref.conversation,
-                                     replied.error().message);
-                      }
-                      {
-                        std::lock_guard lock(self->mutex);
-                        self->replied.insert({ref.conversation, changed_at});
-                      }
-                      next({});
-                    });
+                line(std::move(next));
               });
         },
         [self, change, done = std::move(done)](Result<void> r) {

@@ -45,11 +45,15 @@ struct TeamsNotifierConfig {
 ///   user for <name>"; else create_personal + send of the card (once per
 ///   notification, so a retry does not DM again; errors returned); then, best
 ///   effort, the card in the incident channel if there is one and it has none.
-/// - update: the new card PUT over the addressee's DMs (all DMs without an
-///   addressee); a DM whose activity is gone (not_found) gets the card anew.
-///   Once per incident change (the snapshot's updated_at): PUT over the channel
-///   thread root and the incident channel's card, and a reply in those threads
-///   ("Acknowledged by Bob", "Resolved", "Now paging Bob").
+/// - update: the new card (alone, without the page's text) PUT over the
+///   addressee's DMs (all DMs without an addressee); a DM whose activity is
+///   gone (not_found), or whose post was answered with no id (a 2xx without
+///   one is a delivery all the same), gets the card anew, and that one is
+///   edited from then on. Once per incident change (the snapshot's
+///   updated_at): PUT over the channel thread root and the incident channel's
+///   card, and a reply in those threads ("Acknowledged by Bob", "Resolved",
+///   "Now paging Bob"); a thread whose root has no known id gets only the line,
+///   posted to its conversation.
 /// - open_channel (no person): only for services with a team and a GraphClient,
 ///   else a no-op success. GraphClient::create_channel with
 ///   teams_channel_name(n, summary, attempt), attempts 0..5 while the name is

@@ -470,3 +470,42 @@ TEST_CASE("a handler that throws answers 500 and the server keeps serving", "[ht
   REQUIRE(r);
   CHECK(r->starts_with("HTTP/1.1 200"));
 }
+
+// RFC 9110 §9.3.2: HEAD is answered with GET's headers and no body, whatever
+// the route answers (a 200, a 404, a 405 from a POST-only route). Microsoft 365
+// Agents Playground probes the bot's endpoint with HEAD, and Node's HTTP parser
+// refuses an answer with a body. Each HEAD here is followed on the same
+// connection by a GET: the bytes after the HEAD answer's headers must be the
+// GET's answer, not a leftover body.
+TEST_CASE("HEAD answers carry no body, on every route", "[http]") {
+  bot::HttpServer server(local_options(), [](bot::Request&& req, bot::Responder respond) {
+    bot::Response r;
+    if (req.path == "/missing") {
+      r = bot::json_error(404, "no route for /missing");
+    } else if (req.path == "/api/messages" && req.method != "POST") {
+      r = bot::json_error(405, "method not allowed");
+    } else {
+      r.body = R"({"ok":true})";
+    }
+    respond(std::move(r));
+  });
+  auto port = server.start();
+  REQUIRE(port);
+  for (const std::string path : {"/healthz", "/missing", "/api/messages"}) {
+    SECTION(path) {
+      RawClient client(*port);
+      REQUIRE(client.send("HEAD " + path + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+      REQUIRE(client.send(kGetClose));
+      auto r = client.read_until_close();
+      INFO(r.data);
+      REQUIRE(r.closed);
+      const auto head_end = r.data.find("\r\n\r\n");
+      REQUIRE(head_end != std::string::npos);
+      const std::string head = r.data.substr(0, head_end);
+      CHECK(has_header(head, "content-type: application/json"));
+      // What follows the HEAD answer's headers is the next answer, at once.
+      CHECK(r.data.substr(head_end + 4).starts_with("HTTP/1.1 200"));
+      CHECK(r.data.ends_with(R"({"ok":true})"));
+    }
+  }
+}

@@ -439,3 +439,113 @@ TEST_CASE("teams: a slow roster lookup holds up no other user's press", "[teams]
   CHECK(svc.timeline_text(1).find("Acknowledged by carol via teams") != std::string::npos);
   CHECK(roster_calls(fake) == 2);
 }
+
+namespace {
+
+/// config() with the teams section for local development: no app id or
+/// password, activities without JWTs, the connector on loopback. The tenant
+/// stays, as the fake (like Teams) wants it for 1:1 chats; the Playground test
+/// goes without. The login endpoint is still the fake's, so any token request
+/// would show.
+std::string unauthenticated_config(const test::FakeTeams& fake, const std::string& db) {
+  auto yaml = config(fake, db);
+  const auto from = yaml.find("teams:\n");
+  const auto to = yaml.find("dispatch:");
+  return yaml.replace(from, to - from,
+                      "teams:\n  allow_unauthenticated: true\n  tenant_id: \"" + std::string(test::FakeTeams::kTenantId) +
+                          "\"\n  login_base: \"" + fake.config().login_base + "\"\n  connector_base: \"" +
+                          fake.service_url() + "\"\n");
+}
+
+/// POSTs the bot made to `conversation`'s activities (replies included).
+std::size_t posts_to(const test::FakeTeams& fake, std::string_view conversation) {
+  std::size_t n = 0;
+  const std::string prefix = "/v3/conversations/" + std::string(conversation) + "/activities";
+  for (const auto& c : fake.connector_calls())
+    if (c.method == "POST" && c.path.starts_with(prefix)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("teams: allow_unauthenticated needs no app credentials and never asks Entra", "[teams]") {
+  // Scenario: local development as with Microsoft 365 Agents Playground: no
+  // app id or password; activities carry no JWT; the connector is on
+  // loopback and has no token endpoint. "help" is answered, a page reaches
+  // alice's chat and the service channel, and not one token is requested: no
+  // connector call carries one. An activity naming a non-loopback serviceUrl
+  // is refused, so nobody can point baton's replies elsewhere.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeTeams fake(clock);
+  fake.set_require_auth(false);
+  fake.add_channel(kChannel);
+  test::ServiceHarness svc(clock, unauthenticated_config(fake, db.path()));
+  install_for(svc, fake, {"aad-alice"});
+  const std::string chat = "a:1aad-alice-personal";
+
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("u1"), "application/json", false).status == 202);
+  const bool paged = test::eventually([&] {
+    bool thread = false;
+    for (const auto& c : fake.conversations()) thread = thread || (c.is_group && c.channel_id == kChannel);
+    return thread && fake.activities(chat).size() == 1;
+  });
+  INFO(svc.timeline_text(1));
+  CHECK(paged);
+
+  auto help = base_activity(fake, "message", "aad-alice", chat);
+  help["text"] = "help";
+  CHECK(post_activity(svc, json::serialize(help), "").status == 200);
+  REQUIRE(test::eventually([&] { return fake.activities(chat).size() == 2; }));
+  CHECK(fake.activities(chat).back().json.find("baton commands") != std::string::npos);
+  CHECK(fake.token_requests().empty());
+  for (const auto& c : fake.connector_calls()) CHECK(c.token.empty());
+
+  auto forged = json::parse(json::serialize(help)).as_object();
+  forged["serviceUrl"] = "https://evil.example.com/";
+  CHECK(post_activity(svc, json::serialize(forged), "").status == 401);
+}
+
+TEST_CASE("teams: a 2xx without an id is a delivery: one post per page, then updates post anew", "[teams]") {
+  // Scenario: the connector answers a post of text plus card with 202 and no
+  // body (Microsoft 365 Agents Playground splits it into two messages). The
+  // page is posted to alice's chat exactly once, however long the dispatcher
+  // would go on retrying, and nothing "gave up" on the timeline. When alice
+  // acknowledges, her chat gets the refreshed card as a new message (there is
+  // no id to update in place), and the channel thread's card is updated in
+  // place with the card alone (the Playground refuses to update a message
+  // into text plus card).
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeTeams fake(clock);
+  fake.set_split_text_and_cards(true);
+  fake.add_channel(kChannel);
+  test::ServiceHarness svc(clock, config(fake, db.path()));
+  install_for(svc, fake, {"aad-alice", "aad-bob"});
+  const std::string chat = "a:1aad-alice-personal";
+
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("p1"), "application/json", false).status == 202);
+  REQUIRE(test::eventually([&] { return posts_to(fake, chat) >= 1; }));
+  for (int i = 0; i < 10; ++i) {  // well past every retry the dispatcher would make
+    clock.advance(2s);
+    svc.app->incidents().poke();
+    std::this_thread::sleep_for(50ms);
+  }
+  svc.app->incidents().drain();
+  CHECK(posts_to(fake, chat) == 1);
+  CHECK(fake.activities(chat).size() == 2);  // the text and the card
+  CHECK(svc.timeline_text(1).find("gave up") == std::string::npos);
+
+  REQUIRE(post_activity(svc, execute(fake, "baton.ack", 1, "aad-alice"), fake.mint_token()).status == 200);
+  REQUIRE(test::eventually([&] { return fake.activities(chat).size() == 3; }));
+  const auto refreshed = fake.activities(chat).back().json;
+  CHECK_FALSE(card_has_verb(refreshed, "baton.ack"));
+  CHECK(card_has_verb(refreshed, "baton.resolve"));
+  REQUIRE(test::eventually([&] {
+    for (const auto& a : fake.activities())
+      if (a.conversation_id.starts_with(kChannel) && a.edits > 0) return !card_has_verb(a.json, "baton.ack");
+    return false;
+  }));
+  INFO(svc.timeline_text(1));
+  CHECK(svc.timeline_text(1).find("gave up") == std::string::npos);
+}

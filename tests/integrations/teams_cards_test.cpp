@@ -212,8 +212,9 @@ TEST_CASE("parse_activity: channel message with a mention", "[teams][activities]
 }
 
 // Mentions of other people stay; a leading <at> without entities is taken to
-// be the bot; HTML entities are decoded; a personal chat takes the tenant from
-// channelData when the conversation has none.
+// be the bot; without an app id the recipient is the bot; HTML entities are
+// decoded; a personal chat takes the tenant from channelData when the
+// conversation has none.
 TEST_CASE("parse_activity: mention edge cases", "[teams][activities]") {
   auto other = parse_activity(R"({"type":"message","text":"<at>baton</at> oncall <at>Bob</at>",
     "entities":[{"type":"mention","text":"<at>baton</at>","mentioned":{"id":"28:00000000-0000-0000-0000-0000000000B0"}},
@@ -234,6 +235,15 @@ TEST_CASE("parse_activity: mention edge cases", "[teams][activities]") {
   CHECK(personal->tenant_id == "t-1");
   CHECK(personal->conversation_id == "a:1xyz");
   CHECK(personal->channel_id.empty());
+
+  // Without an app id (the Agents Playground), the mention of the activity's recipient is the bot's.
+  auto no_app_id = parse_activity(R"({"type":"message","text":"<at>baton</at> ack 3 <at>Bob</at>",
+    "recipient":{"id":"28:baton-playground"},
+    "entities":[{"type":"mention","text":"<at>baton</at>","mentioned":{"id":"28:baton-playground"}},
+                {"type":"mention","text":"<at>Bob</at>","mentioned":{"id":"29:bob"}}]})",
+                                  "");
+  REQUIRE(no_app_id);
+  CHECK(no_app_id->text == "ack 3 <at>Bob</at>");
 }
 
 // An Action.Submit click (the fallback): a message without text whose value is

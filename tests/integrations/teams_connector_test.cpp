@@ -485,3 +485,66 @@ TEST_CASE("teams graph: nameAlreadyExists on a 400 is a conflict", "[teams][grap
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::conflict);
 }
+
+// ------------------------------------------ local development and id-less 2xx
+
+TEST_CASE("teams: is_loopback_url", "[teams][connector]") {
+  for (const char* url : {"http://localhost:56150/_connector", "http://LOCALHOST/", "http://127.0.0.1:8080/teams/",
+                          "http://127.1.2.3", "https://[::1]:443/x", "http://user@localhost:1/",
+                          "http://a.localhost/"}) {
+    INFO(url);
+    CHECK(detail::is_loopback_url(url));
+  }
+  for (const char* url : {"https://smba.trafficmanager.net/teams/", "http://localhost.example.com/",
+                          "http://127.0.0.1.nip.io/", "http://10.0.0.1/", "http://[::2]/",
+                          "http://evil.example/?h=localhost", "http://127.0.0/", ""}) {
+    INFO(url);
+    CHECK_FALSE(detail::is_loopback_url(url));
+  }
+}
+
+// With allow_unauthenticated (Microsoft 365 Agents Playground, which has no
+// token endpoint), a call to a loopback serviceUrl carries no Authorization
+// and Entra is never asked; a call anywhere else still asks for a token.
+TEST_CASE("teams connector: unauthenticated calls to a loopback serviceUrl carry no token", "[teams][connector]") {
+  test::AsyncNet net;
+  test::FakeClock clock;
+  test::FakeTeams fake{clock};
+  fake.set_require_auth(false);
+  auto config = fake.config();
+  config.allow_unauthenticated = true;
+  auto tokens = std::make_shared<TokenProvider>(config, net.client(), clock);
+  BotConnector connector{config, tokens, net.client()};
+
+  const auto chat = connector.create_personal(fake.service_url(), kUser);
+  REQUIRE(chat);
+  REQUIRE(connector.send(fake.service_url(), chat->conversation_id, kCard));
+  CHECK(fake.token_requests().empty());
+  CHECK(tokens->fetches() == 0);
+  for (const auto& c : fake.connector_calls()) CHECK(c.token.empty());
+
+  CHECK_FALSE(connector.send("http://baton-test.invalid/teams/", chat->conversation_id, kCard));
+  CHECK(tokens->fetches() == 1);
+}
+
+// A 2xx without an id is a delivery (the Agents Playground answers 202 with no
+// body when it splits a text and a card into two messages): send and reply
+// succeed with no id, and nothing is posted twice.
+TEST_CASE("teams connector: a 2xx without an id is a success with no id", "[teams][connector]") {
+  Fixture f;
+  f.fake.set_split_text_and_cards(true);
+  const auto chat = f.connector.create_personal(f.svc, kUser).value().conversation_id;
+  const std::string mixed = json::serialize(json::object{
+      {"type", "message"},
+      {"text", "INC-42 is paged to you"},
+      {"attachments", json::array{json::object{{"contentType", "application/vnd.microsoft.card.adaptive"},
+                                               {"content", {{"type", "AdaptiveCard"}, {"version", "1.5"}}}}}}});
+  auto sent = f.connector.send(f.svc, chat, mixed);
+  REQUIRE(sent);
+  CHECK(sent->empty());
+  auto replied = f.connector.reply(f.svc, chat, "1795480302019", mixed);
+  REQUIRE(replied);
+  CHECK(replied->empty());
+  CHECK(f.fake.connector_calls().size() == 3);  // the chat, one send, one reply
+  CHECK(f.fake.activities(chat).size() == 4);   // each split in two
+}

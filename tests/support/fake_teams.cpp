@@ -248,6 +248,8 @@ struct FakeTeams::State {
   std::map<std::string, std::chrono::milliseconds> delays;  // raw target prefix -> delay
   std::int64_t next_activity = 1795480300000;
   int next_channel = 1;
+  bool require_auth = true;
+  bool split_text_and_cards = false;
 
   // `keys_base` is the listener that received `r`: its metadata names its own JWKS.
   std::optional<ScriptedResponse> answer(const RecordedRequest& r, const std::string& keys_base);
@@ -391,7 +393,9 @@ ScriptedResponse FakeTeams::State::connector(const RecordedRequest& r, const std
     return resp;
   };
   if (auto s = scripted(rel, r.target, false)) return done(*s);
-  if (!authed) return done(teams_error(401, "Unauthorized", "Authorization has been denied for this request."));
+  if (!authed && require_auth) {
+    return done(teams_error(401, "Unauthorized", "Authorization has been denied for this request."));
+  }
 
   if (parts.size() == 3 && parts[0] == "v3" && parts[1] == "teams" && r.method == "GET") {
     for (const auto& t : teams) {
@@ -465,6 +469,21 @@ ScriptedResponse FakeTeams::State::connector(const RecordedRequest& r, const std
   if (!conversation_known(conversation)) return done(teams_error(404, "ConversationNotFound", "Conversation not found."));
   if (body && str(*body, "type").empty()) return done(teams_error(400, "BadArgument", "Activity type is required."));
 
+  // The Agents Playground's way with a text and a card in one activity.
+  const auto* attachments = body ? body->if_contains("attachments") : nullptr;
+  const bool mixed = split_text_and_cards && !str(*body, "text").empty() && attachments && attachments->is_array() &&
+                     !attachments->as_array().empty();
+  if (mixed && r.method == "PUT") {
+    return done(teams_error(400, "BadSyntax", "Activity resulted into multiple skype activities"));
+  }
+  if (mixed && r.method == "POST") {
+    json::object text{{"type", "message"}, {"text", str(*body, "text")}};
+    json::object card = *body;
+    card.erase("text");
+    record_activity(conversation, text, parts.size() == 5 ? parts[4] : "");
+    record_activity(conversation, card, parts.size() == 5 ? parts[4] : "");
+    return done(ScriptedResponse{202, {}, ""});
+  }
   if (parts.size() == 4) {
     if (r.method != "POST") return done(teams_error(405, "MethodNotAllowed", "Method not allowed."));
     return done(json_response(201, {{"id", record_activity(conversation, *body, "").id}}));
@@ -718,6 +737,16 @@ std::shared_ptr<integrations::AsyncHttpClient> AsyncNet::client() const { return
 void FakeTeams::fail_next(std::string path_prefix, int status, int retry_after_s) {
   std::lock_guard lock(state_->mutex);
   state_->failures.push_back({std::move(path_prefix), status, retry_after_s});
+}
+
+void FakeTeams::set_require_auth(bool on) {
+  std::lock_guard lock(state_->mutex);
+  state_->require_auth = on;
+}
+
+void FakeTeams::set_split_text_and_cards(bool on) {
+  std::lock_guard lock(state_->mutex);
+  state_->split_text_and_cards = on;
 }
 
 void FakeTeams::add_channel(std::string channel_id) {

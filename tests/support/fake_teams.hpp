@@ -162,6 +162,14 @@ class FakeTeams {
   /// ("/v1/.well-known/openidconfiguration") and the JWKS ("/keys") take
   /// scripted failures too (still counted by metadata_/jwks_requests()).
   void fail_next(std::string path_prefix, int status, int retry_after_s = 1);
+  /// Whether Bot Connector calls need a bot token (default true). Off, like
+  /// Microsoft 365 Agents Playground's connector, calls without one are served.
+  void set_require_auth(bool on);
+  /// As the Agents Playground does (default off): POST .../activities with a
+  /// text and attachments records two activities (the text, then the rest)
+  /// and answers 202 with no body; PUT of such an activity answers 400
+  /// BadSyntax "Activity resulted into multiple skype activities".
+  void set_split_text_and_cards(bool on);
   /// A channel that exists (so the bot may post at its root), e.g. "19:general@thread.tacv2".
   void add_channel(std::string channel_id);
   /// A team for Graph and GET /v3/teams/{team_id}: its M365 group id.
