@@ -10,6 +10,7 @@
 #include "bot/queries.hpp"
 #include "bot/slack_socket_mode.hpp"
 #include "integrations/slack/blocks.hpp"
+#include "integrations/slack/channel_lines.hpp"
 #include "integrations/slack/web_api.hpp"
 
 namespace baton::bot {
@@ -17,17 +18,7 @@ namespace {
 
 namespace json = boost::json;
 using Kind = slack::SlashCommand::Kind;
-
-std::string escape_mrkdwn(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else out += c;
-  }
-  return out;
-}
+using slack::escape_mrkdwn;
 
 std::string incident_line(const engine::Incident& i) {
   return "#" + std::to_string(i.number) + "  *" + engine::to_string(i.state) + "*  " + engine::to_string(i.severity) +
@@ -55,9 +46,6 @@ std::string ephemeral(std::string_view text) {
 struct SlackFrontend::Shared {
   std::mutex mutex;
   Background* worker = nullptr;
-  // post_line(): when each channel may have its next line, and how many wait.
-  std::map<std::string, std::chrono::steady_clock::time_point> next_line;
-  int pending_lines = 0;
 
   /// False (and `task` dropped) once the frontend is going.
   bool post(std::function<void()> task) {
@@ -75,9 +63,16 @@ SlackFrontend::SlackFrontend(App& app, std::shared_ptr<const slack::SlackWebApi>
       lookup_api_(lookup_api ? std::move(lookup_api) : api_),
       shared_(std::make_shared<Shared>()) {
   shared_->worker = &worker_;
+  if (!api_) return;
+  lines_ = std::make_unique<slack::ChannelLines>(api_, app_.clock());
+  // Problems the Slack notifier meets in a channel (not_in_channel...) go to the incident's timeline.
+  api_->workspace().set_note_sink([&app](std::int64_t incident, std::string text) {
+    app.incidents().note(incident, std::move(text), engine::Actor{"slack", engine::Source::slack});
+  });
 }
 
 SlackFrontend::~SlackFrontend() {
+  if (api_) api_->workspace().set_note_sink({});
   std::lock_guard lock(shared_->mutex);
   shared_->worker = nullptr;  // later answers are dropped; worker_ then runs what it has
 }
@@ -86,8 +81,6 @@ namespace {
 constexpr auto kFoundFor = std::chrono::hours(1);
 constexpr auto kNotFoundFor = std::chrono::minutes(5);
 constexpr auto kFailedFor = std::chrono::seconds(30);
-constexpr int kMaxPendingLines = 100;
-constexpr auto kLineInterval = std::chrono::seconds(1);
 }  // namespace
 
 std::optional<std::optional<std::string>> SlackFrontend::known_person(const std::string& slack_user) {
@@ -323,39 +316,7 @@ void SlackFrontend::act(std::int64_t number, int command, const std::string& per
 }
 
 void SlackFrontend::post_line(std::string channel, std::string text) {
-  if (!api_ || channel.empty()) return;
-  const auto now = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point at;
-  {
-    std::lock_guard lock(shared_->mutex);
-    // Lines are informational (the timeline itself is durable): under a storm,
-    // drop rather than queue minutes of paced posts.
-    if (shared_->pending_lines >= kMaxPendingLines) {
-      spdlog::warn("slack: too many timeline lines queued; dropping one for {}", channel);
-      return;
-    }
-    ++shared_->pending_lines;
-    if (shared_->next_line.size() > 1024)
-      std::erase_if(shared_->next_line, [&](const auto& kv) { return kv.second <= now; });
-    auto& next = shared_->next_line[channel];
-    at = std::max(now, next);
-    next = at + kLineInterval;
-  }
-  // The timer holds neither the frontend nor the client: a line still waiting
-  // when either is gone is dropped.
-  api_->run_at(at, [weak = std::weak_ptr<Shared>(shared_), weak_api = std::weak_ptr<const slack::SlackWebApi>(api_),
-                    channel = std::move(channel), text = escape_mrkdwn(text)] {
-    auto shared = weak.lock();
-    auto api = weak_api.lock();
-    if (!shared || !api) return;
-    api->post_message_async(channel, text, "", [shared, channel](Result<slack::MessageTs> r) {
-      {
-        std::lock_guard lock(shared->mutex);
-        --shared->pending_lines;
-      }
-      if (!r) spdlog::warn("slack: could not post a timeline line in {}: {}", channel, r.error().message);
-    });
-  });
+  if (lines_) lines_->post(std::move(channel), escape_mrkdwn(text));
 }
 
 void SlackFrontend::follow_up(std::string response_url, std::string message_json) {

@@ -18,6 +18,7 @@
 #include "integrations/slack/interactions.hpp"
 
 namespace baton::slack {
+class ChannelLines;
 class SlackWebApi;
 struct SlackUser;
 }
@@ -34,7 +35,9 @@ class SlackFrontend {
 
   /// `lookup_api` answers identity lookups (users.info) with a short timeout,
   /// so that an answer within Slack's 3 s is still possible when Slack is slow.
-  /// Both are non-blocking (AsyncHttpClient): no thread waits on Slack.
+  /// Both are non-blocking (AsyncHttpClient): no thread waits on Slack. While
+  /// it lives, the problems Slack clients of `api`'s workspace note about an
+  /// incident (slack::Workspace::note) go to that incident's timeline.
   SlackFrontend(App& app, std::shared_ptr<const slack::SlackWebApi> api,
                 std::shared_ptr<const slack::SlackWebApi> lookup_api);
   /// Commands already handed to the worker still run; queued lines and
@@ -48,9 +51,10 @@ class SlackFrontend {
   void command(const slack::SlashRequest& request, Reply reply);
   void button(const slack::ButtonPress& press, Reply reply);
 
-  /// Posts a plain line in a channel, at most one per second per channel
-  /// (Slack's posting limit): a line waits for its turn on a timer, holding no
-  /// thread and no connection. At most 100 wait; more are dropped.
+  /// Posts a plain line in a channel in the channel's one pace, shared with
+  /// the notifier's posts there (slack::ChannelLines): a line waits for its
+  /// turn as data, holding no thread and no connection. At most 100 wait;
+  /// more are dropped.
   void post_line(std::string channel, std::string text);
 
   /// The person a Slack user is, if that is known without a network call:
@@ -90,6 +94,7 @@ class SlackFrontend {
   std::map<std::string, CachedPerson> people_;  ///< slack user -> person (cache)
   std::map<std::string, std::vector<std::function<void(std::optional<std::string>)>>> lookups_in_flight_;
   std::shared_ptr<Shared> shared_;
+  std::unique_ptr<slack::ChannelLines> lines_;  ///< null without a Web API client
   /// Runs commands (store reads) and the answers of identity lookups; never
   /// waits on the network. Declared last: it stops (running what was posted)
   /// while everything else is still there.

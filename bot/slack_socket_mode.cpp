@@ -40,6 +40,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "integrations/slack/interactions.hpp"
+
 namespace baton::bot {
 
 namespace net = boost::asio;
@@ -383,9 +385,13 @@ struct SlackSocketMode::Impl : std::enable_shared_from_this<SlackSocketMode::Imp
       return;
     }
 
-    if (!remember(env.envelope_id)) {
-      spdlog::info("slack socket mode: envelope {} delivered again (retry {}); acked, not handled twice",
-                   env.envelope_id, env.retry_attempt);
+    env.content_key = slack::content_key(env.type, env.payload_json);
+    // Slack may deliver an envelope again under a new id (retry_attempt > 0):
+    // its content says it is the same action.
+    const bool fresh = remember(env.envelope_id) && (env.content_key.empty() || remember(env.content_key));
+    if (!fresh) {
+      spdlog::info("slack socket mode: envelope {} ({}) delivered again (retry {}); acked, not handled twice",
+                   env.envelope_id, env.content_key, env.retry_attempt);
       update([](SocketModeStats& st) { ++st.duplicates; });
       write_ack(s.id, env.envelope_id, std::nullopt);
       return;

@@ -38,6 +38,10 @@ struct Envelope {
   std::string payload_json;  ///< what HTTP mode would have received ("{}" when absent)
   bool accepts_response_payload = false;
   int retry_attempt = 0;
+  /// What makes the payload one user action (slack::content_key(): the slash
+  /// command's trigger_id, the action's trigger_id or action_ts, the event's
+  /// event_id), so a retry under a new envelope id is known; "" when none.
+  std::string content_key;
 };
 
 /// Thread-safe and idempotent: the first call sends {"envelope_id"} (+ "payload"
@@ -46,8 +50,9 @@ struct Envelope {
 using AckFn = std::function<void(std::optional<std::string> response_payload_json)>;
 /// Runs on the client's I/O thread: it must not block. Hand the work to another
 /// thread and call `ack` from there (Slack wants it within 3 s). Retried
-/// envelopes already handed over (same envelope_id, last 10 minutes) are acked
-/// by the client and not handed over again.
+/// envelopes already handed over (the same envelope_id, or the same
+/// content_key under a new id, within 10 minutes) are acked by the client and
+/// not handed over again.
 using EnvelopeHandler = std::function<void(const Envelope&, AckFn ack)>;
 
 enum class SocketModeState {

@@ -291,23 +291,13 @@ std::string owner_name(const Delivery& d) {
   return clean_line(d.incident.owner);
 }
 
+// One subject for every mail of an incident (Gmail threads only mails whose
+// subjects match); what happened is the body's headline. Severity and summary
+// are set when the incident opens and never change.
 std::string subject_for(const Delivery& d) {
   const auto& inc = d.incident;
-  const std::string prefix = "[baton] #" + std::to_string(inc.number) + " ";
-  const std::string summary = truncate_utf8(clean_line(inc.summary), kSubjectSummaryBytes);
-  if (d.notification.kind == engine::NotificationKind::page) {
-    return prefix + upper(engine::to_string(inc.severity)) + ": " + summary;
-  }
-  if (d.notification.kind == engine::NotificationKind::open_channel) return prefix + "opened: " + summary;
-  switch (inc.state) {
-    case engine::IncidentState::acknowledged: {
-      const auto who = owner_name(d);
-      return prefix + (who.empty() ? "acknowledged: " : "acknowledged by " + who + ": ") + summary;
-    }
-    case engine::IncidentState::resolved: return prefix + "resolved: " + summary;
-    case engine::IncidentState::triggered: break;
-  }
-  return prefix + "updated: " + summary;
+  return "[baton] #" + std::to_string(inc.number) + " " + upper(engine::to_string(inc.severity)) + ": " +
+         truncate_utf8(clean_line(inc.summary), kSubjectSummaryBytes);
 }
 
 Facts facts_for(const Delivery& d, const EmailConfig& c, const ActionSigner* signer, engine::TimePoint now) {
@@ -442,16 +432,19 @@ bool is_valid_email_address(std::string_view address) {
   return valid_domain(address.substr(at + 1));
 }
 
+std::string email_link_secret(std::string_view action_secret) {
+  return hmac_sha256(action_secret, "baton action links: email");
+}
+
 EmailMessage build_email(const Delivery& d, const EmailConfig& c, const ActionSigner* signer,
-                         engine::TimePoint now) {
+                         engine::TimePoint now, const MailThread& thread) {
   const auto& inc = d.incident;
-  const std::string domain = id_domain(c);
-  const std::string root_id = "<incident-" + std::to_string(inc.number) + "@" + domain + ">";
+  const std::string sender_id = thread.sender_id.empty() ? to_hex(random_bytes(8)) : thread.sender_id;
 
   EmailMessage m;
   m.from = c.from;
   m.message_id = "<incident-" + std::to_string(inc.number) + ".notification-" +
-                 std::to_string(d.notification.id) + "@" + domain + ">";
+                 std::to_string(d.notification.id) + "." + sender_id + "@" + id_domain(c) + ">";
   std::string to_address;
   if (d.person && is_valid_email_address(d.person->email)) {
     to_address = d.person->email;
@@ -472,8 +465,10 @@ EmailMessage build_email(const Delivery& d, const EmailConfig& c, const ActionSi
   }
   out += fold_header("Subject", text_tokens(subject, 7));
   out += "Message-ID: " + m.message_id + "\r\n";
-  out += "In-Reply-To: " + root_id + "\r\n";
-  out += "References: " + root_id + "\r\n";
+  if (!thread.root.empty()) {
+    out += "In-Reply-To: " + thread.root + "\r\n";
+    out += "References: " + thread.root + "\r\n";
+  }
   out += "MIME-Version: 1.0\r\n";
   out += "Content-Type: multipart/alternative;\r\n boundary=\"" + boundary + "\"\r\n";
   out += "Auto-Submitted: auto-generated\r\n";

@@ -7,6 +7,7 @@
 
 #include "engine/time.hpp"
 #include "integrations/action_links.hpp"
+#include "integrations/chat_refs.hpp"
 #include "integrations/email/message.hpp"
 #include "integrations/email/smtp_client.hpp"
 #include "integrations/notifier.hpp"
@@ -29,6 +30,12 @@ namespace baton::integrations {
 /// credentials auth_revoked; no STARTTLS while required permanent; shutdown()
 /// transient "cancelled: ...".
 ///
+/// Threads: the first mail sent to a person about an incident is the root
+/// that the later ones answer (MailThread); its Message-ID is remembered in
+/// memory and, when given a ChatRefs, as the ref "email-thread" (conversation:
+/// the address), so threads survive a restart while the incident's refs are
+/// loaded. Message-IDs carry a random id of this notifier (build_email).
+///
 /// Given an io_context (the service's network loop), is_async(): sends run as
 /// handlers on it, one connection each, as many at once as the Dispatcher lets
 /// the channel have. Without one, only the blocking send(). Thread-safe.
@@ -38,7 +45,7 @@ class SmtpNotifier final : public Notifier {
   /// std::invalid_argument when `url` is not an smtp:// or smtps:// URL or
   /// `from` is not an address (a configuration error).
   SmtpNotifier(EmailConfig config, std::shared_ptr<const ActionSigner> signer, const engine::Clock& clock,
-               boost::asio::io_context& io);
+               boost::asio::io_context& io, std::shared_ptr<ChatRefs> refs = nullptr);
   /// Blocking sends only (bench/bench_fallback.cpp).
   SmtpNotifier(EmailConfig config, std::shared_ptr<const ActionSigner> signer, const engine::Clock& clock);
   ~SmtpNotifier() override;
@@ -57,9 +64,14 @@ class SmtpNotifier final : public Notifier {
   void shutdown();
 
  private:
+  struct Threads;
+  /// The mail for `delivery`, in its thread; `sent` is to be called with it once the relay took it.
+  SmtpMail prepare(const Delivery& delivery, std::function<void()>& sent);
+
   std::shared_ptr<const EmailConfig> config_;
   std::shared_ptr<const ActionSigner> signer_;
   const engine::Clock& clock_;
+  std::shared_ptr<Threads> threads_;
   std::unique_ptr<SmtpClient> client_;  // null: blocking sends only
 };
 

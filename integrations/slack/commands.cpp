@@ -233,6 +233,10 @@ Result<SlashRequest> parse_slash_form(std::string_view form_body) {
   return checked(std::move(r));
 }
 
+bool is_ssl_check(std::string_view form_body) {
+  return field(integrations::parse_form(form_body), "ssl_check") == "1";
+}
+
 Result<SlashRequest> parse_slash_json(std::string_view json) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(json, ec);

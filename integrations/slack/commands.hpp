@@ -66,6 +66,10 @@ struct SlashRequest {
 /// From an application/x-www-form-urlencoded body (HTTP mode).
 /// invalid_request when `command` or `user_id` is missing.
 Result<SlashRequest> parse_slash_form(std::string_view form_body);
+/// True for Slack's certificate check of a slash command's request URL: a form
+/// post with `ssl_check=1` (api.slack.com/interactivity/slash-commands), to be
+/// answered 200 with nothing done.
+bool is_ssl_check(std::string_view form_body);
 /// From a Socket Mode `slash_commands` envelope's payload (a JSON object of the
 /// same fields). invalid_request on malformed JSON or missing `command`/`user_id`.
 Result<SlashRequest> parse_slash_json(std::string_view json);

@@ -60,6 +60,7 @@ Result<ButtonPress> parse_block_actions(std::string_view payload_json) {
   press.message_ts = first_of(str(container, "message_ts"), str(obj_at(&root, "message"), "ts"));
   press.response_url = str(&root, "response_url");
   press.trigger_id = str(&root, "trigger_id");
+  press.action_ts = str(&action, "action_ts");
   if (press.action_id.empty()) return fail(ErrorKind::invalid_request, "block_actions action without action_id");
   if (press.user_id.empty()) return fail(ErrorKind::invalid_request, "block_actions payload without user.id");
   return press;
@@ -94,6 +95,21 @@ Result<SlackEvent> parse_event(std::string_view text) {
   if (ev.type.empty()) return fail(ErrorKind::invalid_request, "event_callback without event.type");
   if (ev.event_id.empty()) return fail(ErrorKind::invalid_request, "event_callback without event_id");
   return ev;
+}
+
+std::string content_key(std::string_view envelope_type, std::string_view payload_json) {
+  auto parsed = parse_object(payload_json, "envelope payload");
+  if (!parsed) return {};
+  const json::object& root = *parsed;
+  auto key = [](std::string_view prefix, const std::string& id) { return id.empty() ? id : std::string(prefix) + id; };
+  if (envelope_type == "slash_commands") return key("slack-command:", str(&root, "trigger_id"));
+  if (envelope_type == "events_api") return key("slack-event:", str(&root, "event_id"));
+  if (envelope_type != "interactive") return {};
+  std::string id = str(&root, "trigger_id");
+  if (const auto* actions = root.if_contains("actions"); id.empty() && actions && actions->is_array() &&
+                                                         !actions->get_array().empty())
+    id = str(actions->get_array().front().if_object(), "action_ts");
+  return key("slack-action:", id);
 }
 
 }  // namespace baton::slack

@@ -19,6 +19,7 @@ struct ButtonPress {
   std::string message_ts;  ///< container.message_ts, else message.ts
   std::string response_url;
   std::string trigger_id;
+  std::string action_ts;  ///< the action's own timestamp ("1700000001.000200")
 };
 
 /// invalid_request for malformed JSON, a type other than "block_actions", no
@@ -43,5 +44,13 @@ struct SlackEvent {
 /// (needs `event.type` and `event_id`). Any other outer type, or malformed
 /// JSON, is invalid_request.
 Result<SlackEvent> parse_event(std::string_view json);
+
+/// What makes a Socket Mode envelope's payload one user action, whatever
+/// envelope carries it (api.slack.com/apis/socket-mode: an envelope not acked in
+/// time may come again, even under a new envelope id): "slack-command:<trigger_id>"
+/// for slash_commands, "slack-action:<trigger_id>" (else the first action's
+/// action_ts) for interactive, "slack-event:<event_id>" for events_api (the
+/// key HTTP mode's events use too). "" when the payload has none of these.
+std::string content_key(std::string_view envelope_type, std::string_view payload_json);
 
 }  // namespace baton::slack

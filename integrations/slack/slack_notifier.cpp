@@ -14,7 +14,6 @@
 
 #include "integrations/slack/blocks.hpp"
 #include "integrations/slack/channel_name.hpp"
-#include "integrations/sms/send_pacer.hpp"
 
 namespace baton::slack {
 namespace {
@@ -44,11 +43,11 @@ tl::unexpected<Error> unexpected(Error e) { return tl::unexpected<Error>(std::mo
 // sends in flight, under `mutex` (never held across a call).
 struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
   Impl(SlackNotifierConfig c, std::shared_ptr<integrations::ChatRefs> r,
-       std::shared_ptr<integrations::AsyncHttpClient> http, boost::asio::io_context& io)
+       std::shared_ptr<integrations::AsyncHttpClient> http, boost::asio::io_context& io, const engine::Clock& clock)
       : config(std::move(c)),
         refs(std::move(r)),
-        api(config.api, std::move(http), io),
-        pacer(config.messages_per_second_per_channel) {}
+        api(config.api, std::move(http), io, clock),
+        paced(api.using_reserved_slots()) {}
 
   struct Known {
     std::string name;
@@ -75,8 +74,8 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
 
   SlackNotifierConfig config;
   std::shared_ptr<integrations::ChatRefs> refs;
-  SlackWebApi api;
-  integrations::SendPacer pacer;
+  SlackWebApi api;    // its Workspace paces the tiers and the posts per conversation
+  SlackWebApi paced;  // the same, for the calls whose tier slots reserve() took
 
   std::mutex mutex;
   std::map<std::string, Known, std::less<>> people;             // person id -> what we know
@@ -90,6 +89,7 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
   std::set<std::int64_t> service_posted;                        // incidents with a service channel post
   std::map<std::int64_t, std::string> incident_channels;        // incident -> channel id
   std::set<std::pair<std::int64_t, std::int64_t>> announced;    // (incident, updated_at ms) done or in flight
+  std::set<std::pair<std::int64_t, std::string>> noted;         // (incident, channel) problems on the timeline
 
   void remember_person(const std::string& person_id, const std::string& name, const std::string& slack_user_id) {
     std::lock_guard lock(mutex);
@@ -167,7 +167,7 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
       waiting.push_back(op);
       if (waiting.size() > 1) return;  // the lookup in flight answers this page too
     }
-    api.lookup_user_by_email_async(person.email, [self = op->self, email = person.email](Result<std::string> found) {
+    paced.lookup_user_by_email_async(person.email, [self = op->self, email = person.email](Result<std::string> found) {
       std::vector<OpPtr> waiting;
       {
         std::lock_guard lock(self->mutex);
@@ -214,7 +214,7 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
       waiting.push_back(op);
       if (waiting.size() > 1) return;
     }
-    api.open_dm_async(op->user, [self = op->self, user = op->user](Result<std::string> dm) {
+    paced.open_dm_async(op->user, [self = op->self, user = op->user](Result<std::string> dm) {
       std::vector<OpPtr> waiting;
       {
         std::lock_guard lock(self->mutex);
@@ -265,11 +265,30 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
       } else {
         spdlog::warn("slack: incident #{}: post in service channel {} failed: {}", number, channel,
                      posted.error().message);
-        std::lock_guard lock(self.mutex);
-        self.service_posted.erase(number);
+        {
+          std::lock_guard lock(self.mutex);
+          self.service_posted.erase(number);
+        }
+        if (!posted.error().retryable()) self.note_channel_problem(number, channel, posted.error());
       }
       self.invite_person(op);
     });
+  }
+
+  // A channel baton cannot post in is a configuration problem the incident's
+  // people must see: on its timeline (once per incident and channel), not only in the log.
+  void note_channel_problem(std::int64_t number, const std::string& channel, const Error& error) {
+    {
+      std::lock_guard lock(mutex);
+      if (!noted.emplace(number, channel).second) return;
+    }
+    const auto code = slack_error_code(error);
+    std::string text = "Slack: the page was not posted in the service's channel " + channel + ": " +
+                       (code.empty() ? error.message : code);
+    if (code == "not_in_channel") {
+      text += " (invite the baton app to the channel; in a public channel the chat:write.public scope is enough)";
+    }
+    api.workspace().note(number, std::move(text));
   }
 
   void invite_person(OpPtr op) {
@@ -288,7 +307,7 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
 
   // Edits a message in place, or posts it again when Slack no longer has it.
   void refresh(OpPtr op, ChatRef ref, Done next) {
-    api.update_message_async(ref.conversation, ref.message_id, op->text, op->blocks,
+    paced.update_message_async(ref.conversation, ref.message_id, op->text, op->blocks,
                              [op, ref, next](Result<void> updated) {
                                if (updated) return next({});
                                if (updated.error().kind != ErrorKind::not_found ||
@@ -362,7 +381,7 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
       if (op->d.incident.state != engine::IncidentState::resolved || !op->self->config.archive_on_resolve) {
         return finish({});
       }
-      op->self->api.archive_async(channel, [finish](Result<void> archived) {
+      op->self->paced.archive_async(channel, [finish](Result<void> archived) {
         if (!archived && archived.error().kind != ErrorKind::conflict) return finish(unexpected(archived.error()));
         finish({});
       });
@@ -386,7 +405,7 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
       return op->finish(
           fail(ErrorKind::permanent, "slack: no free channel name for incident #" + std::to_string(inc.number)));
     }
-    api.create_channel_async(incident_channel_name(inc.number, inc.summary, attempt), false,
+    paced.create_channel_async(incident_channel_name(inc.number, inc.summary, attempt), false,
                              [op, attempt](Result<std::string> created) {
                                auto& self = *op->self;
                                if (!created) {
@@ -413,7 +432,7 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
     const std::string tail = owner.empty() ? std::string() : " \u2014 " + owner;
     topic = utf8_prefix(topic, kTopicMax - std::min(tail.size(), kTopicMax)) + tail;
     topic = utf8_prefix(topic, kTopicMax);
-    api.set_topic_async(channel, topic, [op, channel](Result<void> r) {
+    paced.set_topic_async(channel, topic, [op, channel](Result<void> r) {
       if (!r) {
         if (r.error().retryable()) return op->finish(std::move(r));
         spdlog::warn("slack: incident #{}: topic of {} not set: {}", op->d.incident.number, channel, r.error().message);
@@ -429,7 +448,7 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
       if (auto it = people.find(op->d.incident.owner); it != people.end()) owner_user = it->second.slack_user;
     }
     if (owner_user.empty()) return op->finish({});
-    api.invite_async(channel, {owner_user}, [op, channel](Result<void> invited) {
+    paced.invite_async(channel, {owner_user}, [op, channel](Result<void> invited) {
       if (!invited && invited.error().kind != ErrorKind::conflict) {
         if (invited.error().retryable()) return op->finish(std::move(invited));
         spdlog::warn("slack: incident #{}: invite of {} into {} failed: {}", op->d.incident.number,
@@ -441,11 +460,14 @@ struct SlackNotifier::Impl : std::enable_shared_from_this<SlackNotifier::Impl> {
 };
 
 SlackNotifier::SlackNotifier(SlackNotifierConfig config, std::shared_ptr<integrations::ChatRefs> refs,
-                             std::shared_ptr<integrations::AsyncHttpClient> http, boost::asio::io_context& io) {
+                             std::shared_ptr<integrations::AsyncHttpClient> http, boost::asio::io_context& io,
+                             const engine::Clock& clock) {
   if (config.api.bot_token.empty()) throw std::invalid_argument("slack: bot_token is required");
   if (!refs) throw std::invalid_argument("slack: a ChatRefs store is required");
   if (!http) throw std::invalid_argument("slack: an AsyncHttpClient is required");
-  impl_ = std::make_shared<Impl>(std::move(config), std::move(refs), std::move(http), io);
+  if (!(config.api.messages_per_second_per_channel > 0))
+    throw std::invalid_argument("slack: messages_per_second_per_channel must be positive");
+  impl_ = std::make_shared<Impl>(std::move(config), std::move(refs), std::move(http), io, clock);
 }
 
 SlackNotifier::~SlackNotifier() = default;  // sends in flight keep what they need
@@ -457,32 +479,63 @@ void SlackNotifier::remember_person(const std::string& person_id, const std::str
 
 std::optional<engine::TimePoint> SlackNotifier::reserve(const Delivery& d, engine::TimePoint now) {
   auto& s = *impl_;
-  std::vector<std::string> keys;
+  std::vector<std::string> calls;  // the tier-paced Web API calls the send will make
+  std::vector<std::string> posts;  // the conversations it will post in
   const auto number = d.incident.number;
   {
     std::lock_guard lock(s.mutex);
-    if (d.notification.kind == engine::NotificationKind::page && d.person) {
-      std::string user = d.person->slack_user_id;
-      if (user.empty()) {
-        if (auto it = s.email_users.find(d.person->email); it != s.email_users.end()) user = it->second;
+    switch (d.notification.kind) {
+      case engine::NotificationKind::page: {
+        if (!d.person) break;
+        std::string user = d.person->slack_user_id;
+        if (user.empty()) {
+          if (auto it = s.email_users.find(d.person->email); it != s.email_users.end()) {
+            user = it->second;
+          } else if (!d.person->email.empty()) {
+            calls.push_back("users.lookupByEmail");
+          }
+        }
+        // The shared channel first: when it is busy, the person's slot is not taken in vain.
+        if (auto it = s.config.service_channels.find(d.incident.service_id);
+            it != s.config.service_channels.end() && !s.service_posted.contains(number)) {
+          posts.push_back(it->second);
+        }
+        if (!s.dm_posted.contains(d.notification.id)) {
+          posts.push_back(user.empty() ? "person:" + d.person->id : "user:" + user);
+          if (user.empty() || !s.dm_channels.contains(user)) calls.push_back("conversations.open");
+        }
+        break;
       }
-      // The shared channel first: when it is busy, the person's slot is not taken in vain.
-      if (auto it = s.config.service_channels.find(d.incident.service_id);
-          it != s.config.service_channels.end() && !s.service_posted.contains(number)) {
-        keys.push_back("channel:" + it->second);
+      case engine::NotificationKind::update: {
+        if (d.person) calls.push_back("chat.update");  // the addressee's DM
+        if (s.announced.contains({number, engine::to_ms(d.incident.updated_at)})) break;
+        if (s.config.service_channels.contains(d.incident.service_id)) calls.push_back("chat.update");
+        if (auto it = s.incident_channels.find(number); it != s.incident_channels.end()) {
+          posts.push_back(it->second);
+          if (d.incident.state == engine::IncidentState::resolved && s.config.archive_on_resolve)
+            calls.push_back("conversations.archive");
+        }
+        break;
       }
-      if (!s.dm_posted.contains(d.notification.id)) keys.push_back(user.empty() ? "person:" + d.person->id : "user:" + user);
-    } else if (d.notification.kind == engine::NotificationKind::update) {
-      auto it = s.incident_channels.find(number);
-      if (it != s.incident_channels.end() && !s.announced.contains({number, engine::to_ms(d.incident.updated_at)})) {
-        keys.push_back("channel:" + it->second);
+      case engine::NotificationKind::open_channel: {
+        if (!s.config.open_incident_channels) break;
+        if (!s.incident_channels.contains(number)) calls.push_back("conversations.create");
+        calls.push_back("conversations.setTopic");
+        if (auto it = s.people.find(d.incident.owner); it != s.people.end() && !it->second.slack_user.empty())
+          calls.push_back("conversations.invite");
+        break;
       }
     }
   }
-  for (const auto& key : keys) {
-    if (auto later = s.pacer.reserve(key, now)) return later;
+  // Waiting here for a tier's slot costs the delivery no attempt (Notifier::reserve).
+  // The tiers are asked first and their slots taken last, so a delivery told
+  // to wait holds none of them.
+  auto& workspace = s.api.workspace();
+  if (auto later = workspace.reserve_calls(calls, now, false)) return later;
+  for (const auto& key : posts) {
+    if (auto later = workspace.reserve_post(key, now)) return later;
   }
-  return std::nullopt;
+  return workspace.reserve_calls(calls, now);
 }
 
 void SlackNotifier::send_async(const Delivery& delivery, std::function<void(Result<void>)> done) {

@@ -29,7 +29,6 @@ struct SlackNotifierConfig {
   std::map<std::string, std::string> service_channels;
   bool open_incident_channels = false;  ///< open_channel notifications are served only when true
   bool archive_on_resolve = false;      ///< archive the incident channel on resolve
-  double messages_per_second_per_channel = 1.0;  ///< chat.postMessage pacing
 };
 
 /// Thread-safe and asynchronous (is_async()): send_async() chains the Web API
@@ -41,7 +40,9 @@ struct SlackNotifierConfig {
 ///   user for <person>". conversations.open, chat.postMessage of page_blocks()
 ///   (ref "slack-dm", saved), then best effort (failures logged, not returned,
 ///   since the person was reached): the service channel's post once per
-///   incident (ref "slack-channel-post"), and an invite of the person into the
+///   incident (ref "slack-channel-post"; a failure that no retry can mend, such
+///   as not_in_channel, also goes to the incident's timeline through
+///   Workspace::note, once), and an invite of the person into the
 ///   incident channel (ref "slack-incident-channel") if one exists. A retry
 ///   after a later step failed does not post the DM again.
 /// - update: chat.update of the addressee's DMs (the latest per conversation),
@@ -61,19 +62,28 @@ class SlackNotifier final : public integrations::Notifier {
  public:
   /// std::invalid_argument without a bot token, a ChatRefs store or an
   /// AsyncHttpClient, or with a rate that is not positive. `io` is the
-  /// io_context `http` runs on.
+  /// io_context `http` runs on; `clock` times the workspace's budgets (the
+  /// Dispatcher's clock).
   SlackNotifier(SlackNotifierConfig config, std::shared_ptr<integrations::ChatRefs> refs,
-                std::shared_ptr<integrations::AsyncHttpClient> http, boost::asio::io_context& io);
+                std::shared_ptr<integrations::AsyncHttpClient> http, boost::asio::io_context& io,
+                const engine::Clock& clock = system_clock());
   ~SlackNotifier() override;
 
   engine::MethodKind method() const override { return engine::MethodKind::slack; }
 
-  /// Paces chat.postMessage per target: pages by the addressee's Slack user
-  /// (the DM channel is not known yet) and by the service channel while the
-  /// incident has no post there; updates by the incident channel when known.
-  /// A slot taken for one key while another is busy is kept (it delays that
-  /// key's next message by at most one interval). A delivery that must wait is
-  /// re-queued by the Dispatcher: it holds no thread and no connection.
+  /// Takes, through the Workspace (shared with every Slack client of the
+  /// token), the slots the send will need: those of the rate tiers of its Web
+  /// API calls (an open_channel's conversations.create, setTopic and the
+  /// owner's invite; an update's chat.update and archive; a page's
+  /// conversations.open or users.lookupByEmail when not known yet), all or
+  /// none and only when no post must wait; and chat.postMessage's pace per
+  /// conversation: pages by the addressee's Slack user (the DM channel is not
+  /// known yet) and by the service channel while the incident has no post
+  /// there; updates by the incident channel when known (the same pace as the
+  /// timeline lines posted there). A post slot taken for one key while another
+  /// is busy is kept (it delays that key's next message by at most one
+  /// interval). A delivery that must wait is re-queued by the Dispatcher: it
+  /// holds no thread and no connection, and the wait is no failed attempt.
   std::optional<engine::TimePoint> reserve(const integrations::Delivery& delivery, engine::TimePoint now) override;
 
   bool is_async() const override { return true; }

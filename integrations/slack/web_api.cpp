@@ -26,8 +26,9 @@ using integrations::HttpResponse;
 constexpr std::size_t kSnippetBytes = 200;
 
 // The one table of Slack error codes (api.slack.com/web). Codes not here are permanent.
-constexpr std::array<std::pair<std::string_view, ErrorKind>, 19> kErrorTable{{
+constexpr std::array<std::pair<std::string_view, ErrorKind>, 20> kErrorTable{{
     {"ratelimited", ErrorKind::rate_limited},
+    {"rate_limited", ErrorKind::rate_limited},  // chat.postMessage's spelling, with HTTP 200
     {"invalid_auth", ErrorKind::auth_revoked},
     {"not_authed", ErrorKind::auth_revoked},
     {"token_revoked", ErrorKind::auth_revoked},
@@ -92,13 +93,14 @@ ErrorKind slack_error_kind(std::string_view code) {
 Result<SlackResponse> classify_slack(std::string_view method, const integrations::HttpResponse& response) {
   const int s = response.status;
   const std::string prefix = "slack " + std::string(method) + ": ";
-  if (s == 429) {
-    Error error{ErrorKind::rate_limited, prefix + "ratelimited", {}};
+  auto rate_limited = [&](std::string code) {
+    Error error{ErrorKind::rate_limited, prefix + code, {}};
     if (auto value = response.header("Retry-After")) {
       if (auto delay = integrations::parse_retry_after(*value, std::chrono::system_clock::now())) error.retry_after = *delay;
     }
     return tl::unexpected<Error>(std::move(error));
-  }
+  };
+  if (s == 429) return rate_limited("ratelimited");
   if (s < 200 || s >= 300) {
     std::string message = prefix + "HTTP " + std::to_string(s);
     if (!response.body.empty()) message += " " + response.body.substr(0, kSnippetBytes);
@@ -115,6 +117,7 @@ Result<SlackResponse> classify_slack(std::string_view method, const integrations
   if (ok && ok->is_bool() && ok->as_bool()) return SlackResponse{response.body};
   std::string code = str(obj, "error");
   if (code.empty()) code = "unknown_error";
+  if (slack_error_kind(code) == ErrorKind::rate_limited) return rate_limited(std::move(code));
   return fail(slack_error_kind(code), prefix + code);
 }
 
@@ -131,66 +134,24 @@ std::string slack_error_code(const Error& error) {
   return code;
 }
 
-int slack_tier_per_minute(std::string_view method) {
-  // Slack's documented tiers: Tier 2 "20+ per minute", Tier 3 "50+", Tier 4 "100+".
-  static const std::map<std::string_view, int> kTiers{
-      {"conversations.create", 20}, {"conversations.invite", 50}, {"conversations.setTopic", 20},
-      {"conversations.archive", 20}, {"conversations.open", 50},  {"users.lookupByEmail", 50},
-      {"chat.update", 50},           {"chat.postEphemeral", 100}, {"users.info", 100},
-      {"auth.test", 100}};
-  auto it = kTiers.find(method);
-  return it == kTiers.end() ? 0 : it->second;
-}
-
-// A token bucket per method: a burst of one minute's allowance, refilled
-// evenly, as Slack's "N+ per minute" tiers tolerate short bursts
-// (api.slack.com/apis/rate-limits). A call that must wait at most kMaxWait
-// takes its token now (the bucket goes below zero, so the next caller's slot
-// is one interval later) and is sent by a timer at its slot.
+// The tier budget is the workspace's (workspace.hpp); a call whose slot comes
+// within kMaxWait takes it now and is sent by a timer at its slot.
 struct SlackWebApi::State : std::enable_shared_from_this<SlackWebApi::State> {
-  struct Bucket {
-    double tokens = 0;
-    std::chrono::steady_clock::time_point refilled{};
-  };
-
-  State(SlackConfig c, std::shared_ptr<integrations::AsyncHttpClient> h, asio::io_context& i)
-      : config(std::move(c)), base(trim_slashes(config.base_url)), http(std::move(h)), io(i) {}
+  State(SlackConfig c, std::shared_ptr<integrations::AsyncHttpClient> h, asio::io_context& i,
+        const engine::Clock& clock)
+      : config(std::move(c)),
+        base(trim_slashes(config.base_url)),
+        http(std::move(h)),
+        io(i),
+        workspace(Workspace::of(base, config.bot_token, clock, config.messages_per_second_per_channel)) {}
 
   const SlackConfig config;
   const std::string base;  // base_url without trailing slashes
   const std::shared_ptr<integrations::AsyncHttpClient> http;
   asio::io_context& io;
-  std::mutex mutex;
-  std::map<std::string, Bucket, std::less<>> buckets;
+  const std::shared_ptr<Workspace> workspace;
 
-  static constexpr std::chrono::milliseconds kMaxWait{250};
-
-  // How long the call must wait for its tier (zero: go now), its token taken;
-  // or rate_limited (nothing taken) when that is more than kMaxWait.
-  Result<std::chrono::steady_clock::duration> reserve(std::string_view method) {
-    const int per_minute = slack_tier_per_minute(method);
-    if (per_minute <= 0) return std::chrono::steady_clock::duration::zero();
-    const double rate = per_minute / 60.0;  // tokens per second
-    std::lock_guard lock(mutex);
-    const auto now = std::chrono::steady_clock::now();
-    auto [it, fresh] = buckets.try_emplace(std::string(method), Bucket{double(per_minute), now});
-    auto& b = it->second;
-    b.tokens = std::min<double>(per_minute, b.tokens + std::chrono::duration<double>(now - b.refilled).count() * rate);
-    b.refilled = now;
-    if (b.tokens >= 1.0) {
-      b.tokens -= 1.0;
-      return std::chrono::steady_clock::duration::zero();
-    }
-    const std::chrono::duration<double> wait((1.0 - b.tokens) / rate);
-    if (wait > kMaxWait) {
-      return tl::unexpected(Error{ErrorKind::rate_limited,
-                                  "slack " + std::string(method) + ": paced to its rate tier (" +
-                                      std::to_string(per_minute) + "/min)",
-                                  std::chrono::ceil<std::chrono::milliseconds>(wait)});
-    }
-    b.tokens -= 1.0;
-    return std::chrono::ceil<std::chrono::steady_clock::duration>(wait);
-  }
+  static constexpr engine::Millis kMaxWait{250};
 
   // Calls `fn` on `io` later, never inside the caller.
   void defer(std::function<void()> fn) { asio::post(io, std::move(fn)); }
@@ -216,11 +177,12 @@ struct SlackWebApi::State : std::enable_shared_from_this<SlackWebApi::State> {
   }
 
   // Sends one Web API request once its tier allows; `done` gets the classified answer.
-  void send(std::string key, std::string method, HttpRequest request, SlackCallback<SlackResponse> done) {
-    auto wait = reserve(method);
+  void send(std::string key, std::string method, HttpRequest request, SlackCallback<SlackResponse> done,
+            bool use_reserved) {
+    auto wait = workspace->take(method, kMaxWait, use_reserved);
     if (!wait) return defer([done = std::move(done), error = wait.error()] { done(tl::unexpected(error)); });
     Call call{std::move(key), std::move(method), std::move(request), std::move(done)};
-    if (*wait == std::chrono::steady_clock::duration::zero()) return start(std::move(call));
+    if (*wait == engine::Millis::zero()) return start(std::move(call));
     // The slot is taken; the request leaves when it comes, from the timer.
     auto later = std::make_shared<Call>(std::move(call));
     run_at(std::chrono::steady_clock::now() + *wait, [weak = weak_from_this(), later] {
@@ -245,12 +207,20 @@ struct SlackWebApi::State : std::enable_shared_from_this<SlackWebApi::State> {
 };
 
 SlackWebApi::SlackWebApi(SlackConfig config, std::shared_ptr<integrations::AsyncHttpClient> http,
-                         asio::io_context& io)
-    : state_(std::make_shared<State>(std::move(config), std::move(http), io)) {
+                         asio::io_context& io, const engine::Clock& clock)
+    : state_(std::make_shared<State>(std::move(config), std::move(http), io, clock)) {
   if (!state_->http) throw std::invalid_argument("slack: an AsyncHttpClient is required");
 }
 
 const SlackConfig& SlackWebApi::config() const { return state_->config; }
+
+Workspace& SlackWebApi::workspace() const { return *state_->workspace; }
+
+SlackWebApi SlackWebApi::using_reserved_slots() const {
+  SlackWebApi copy = *this;
+  copy.use_reserved_ = true;
+  return copy;
+}
 
 void SlackWebApi::run_at(std::chrono::steady_clock::time_point when, std::function<void()> fn) const {
   state_->run_at(when, std::move(fn));
@@ -273,13 +243,13 @@ SlackCallback<SlackResponse> then(SlackCallback<T> done, F map) {
 void SlackWebApi::call_async(std::string method, std::string args_json, SlackCallback<SlackResponse> done) const {
   auto request = state_->web_request(method, args_json.empty() ? std::string("{}") : std::move(args_json),
                                      "application/json; charset=utf-8", state_->config.bot_token);
-  state_->send(state_->config.http_key, std::move(method), std::move(request), std::move(done));
+  state_->send(state_->config.http_key, std::move(method), std::move(request), std::move(done), use_reserved_);
 }
 
 void SlackWebApi::call_form_async(std::string method, FormArgs args, std::string token,
                                   SlackCallback<SlackResponse> done) const {
   auto request = state_->web_request(method, integrations::form_encode(args), "application/x-www-form-urlencoded", token);
-  state_->send(state_->config.http_key, std::move(method), std::move(request), std::move(done));
+  state_->send(state_->config.http_key, std::move(method), std::move(request), std::move(done), use_reserved_);
 }
 
 void SlackWebApi::post_message_async(std::string channel, std::string text, std::string blocks_json,
@@ -395,7 +365,8 @@ void SlackWebApi::open_connection_async(std::string app_token, SlackCallback<std
   state_->send(state_->config.http_key + "-connect", method, std::move(request),
                then<std::string>(std::move(done), [](const SlackResponse& r) {
                  return required(parse_ok(r), "url", "apps.connections.open");
-               }));
+               }),
+               false);
 }
 
 void SlackWebApi::post_response_url_async(std::string url, std::string message_json, SlackCallback<void> done) const {

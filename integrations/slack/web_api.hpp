@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "engine/result.hpp"
+#include "engine/time.hpp"
 #include "integrations/http_client.hpp"
+#include "integrations/slack/workspace.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -29,6 +31,8 @@ struct SlackConfig {
   std::chrono::milliseconds timeout{10000};
   /// The AsyncHttpClient key (its in-flight limit) the calls are queued under.
   std::string http_key = "slack";
+  /// chat.postMessage pace per conversation, for the Workspace (its first client sets it).
+  double messages_per_second_per_channel = 1.0;
 };
 
 /// The raw JSON text of an `{"ok":true,...}` answer.
@@ -53,7 +57,7 @@ struct AuthInfo {
   std::string bot_id;
 };
 
-/// The kind an `{"ok":false,"error":code}` maps to: ratelimited -> rate_limited;
+/// The kind an `{"ok":false,"error":code}` maps to: ratelimited, rate_limited -> rate_limited;
 /// invalid_auth, not_authed, token_revoked, account_inactive, token_expired,
 /// missing_scope -> auth_revoked; channel_not_found, user_not_found,
 /// users_not_found, message_not_found -> not_found; name_taken,
@@ -66,7 +70,8 @@ ErrorKind slack_error_kind(std::string_view code);
 /// Retry-After; 408 and 5xx -> transient; other non-2xx -> permanent; a 2xx
 /// body that is not a JSON object -> transient; `ok:false` -> slack_error_kind()
 /// with the message "slack <method>: <code>" (Error::message ends with the
-/// code, so callers may compare it with slack_error_code()).
+/// code, so callers may compare it with slack_error_code()); a rate_limited
+/// code answered with HTTP 200 takes its Retry-After too, when there is one.
 Result<SlackResponse> classify_slack(std::string_view method, const integrations::HttpResponse& response);
 
 /// The Slack error code at the end of a message made by classify_slack(), or "".
@@ -87,17 +92,21 @@ using SlackCallback = std::function<void(Result<T>)>;
 /// Thread-safe; no call blocks or sleeps. `done` is called exactly once, on a
 /// thread running `io` (the client's network thread), never inside the call:
 /// keep it short. Methods with a rate tier (slack_tier_per_minute) are paced per
-/// SlackWebApi: a call finds its slot at once, or waits for it on an Asio timer
-/// when it comes within 250 ms (no thread waits); past that it is not sent and
-/// `done` gets rate_limited with retry_after, so the dispatcher re-queues the
-/// delivery instead.
+/// workspace (workspace.hpp: every SlackWebApi with the same token shares one
+/// budget): a call finds its slot at once (or uses one a notifier reserved
+/// ahead), or waits for it on an Asio timer when it comes within 250 ms (no
+/// thread waits); past that it is not sent and `done` gets rate_limited with
+/// retry_after, so the dispatcher re-queues the delivery instead.
 class SlackWebApi {
  public:
   using FormArgs = std::vector<std::pair<std::string, std::string>>;
 
   /// `io` is the io_context `http` runs on (its timers pace the tiers). Both
   /// must outlive the calls in flight (App::stop shuts `http` down first).
-  SlackWebApi(SlackConfig config, std::shared_ptr<integrations::AsyncHttpClient> http, boost::asio::io_context& io);
+  /// `clock` times the workspace's budgets (a test's fake clock); it must
+  /// outlive every client of the workspace.
+  SlackWebApi(SlackConfig config, std::shared_ptr<integrations::AsyncHttpClient> http, boost::asio::io_context& io,
+              const engine::Clock& clock = system_clock());
 
   /// Any method with JSON arguments (`args_json` a JSON object's text).
   void call_async(std::string method, std::string args_json, SlackCallback<SlackResponse> done) const;
@@ -138,15 +147,16 @@ class SlackWebApi {
   void run_at(std::chrono::steady_clock::time_point when, std::function<void()> fn) const;
 
   const SlackConfig& config() const;
+  /// The budgets and the note sink shared with every client of the same token.
+  Workspace& workspace() const;
+  /// The same client, whose calls first use the tier slots that
+  /// Workspace::reserve_calls() took ahead (for a notifier's sends).
+  SlackWebApi using_reserved_slots() const;
 
  private:
   struct State;
   std::shared_ptr<State> state_;
+  bool use_reserved_ = false;
 };
-
-/// Calls per minute Slack allows a method (its rate tier), or 0 when baton does
-/// not pace it (chat.postMessage is paced per channel by the notifier;
-/// apps.connections.open by Socket Mode's own backoff).
-int slack_tier_per_minute(std::string_view method);
 
 }  // namespace baton::slack

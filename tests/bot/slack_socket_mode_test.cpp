@@ -92,6 +92,13 @@ SocketModeOptions options_for(Opener& opener) {
 const std::string kEvent = R"({"type":"event_callback","team_id":"T0","api_app_id":"A0","event_id":"Ev1",)"
                            R"("event":{"type":"app_mention","user":"U1","channel":"C1","text":"<@UBOT> oncall"}})";
 
+// Another event (another event_id): a retry of an envelope carries the same one.
+std::string event_with_id(const std::string& id) {
+  auto e = kEvent;
+  e.replace(e.find("Ev1"), 3, id);
+  return e;
+}
+
 }  // namespace
 
 TEST_CASE("Socket Mode: hello, then an envelope is handled and acked", "[slack][socket_mode]") {
@@ -203,8 +210,10 @@ TEST_CASE("Socket Mode: a retried envelope is acked twice but handled once", "[s
   REQUIRE(fake.wait_for_acks(1, kWait));
   fake.push_envelope("events_api", kEvent, false, 1, id);
   REQUIRE(fake.wait_for_acks(2, kWait));
-  // A new envelope after the retry is handled normally.
-  const auto next = fake.push_envelope("events_api", kEvent);
+  // A new envelope (another event) after the retry is handled normally.
+  auto other_event = kEvent;
+  other_event.replace(other_event.find("Ev1"), 3, "Ev2");
+  const auto next = fake.push_envelope("events_api", other_event);
   REQUIRE(fake.wait_for_acks(3, kWait));
 
   const auto acks = fake.acks();
@@ -215,6 +224,44 @@ TEST_CASE("Socket Mode: a retried envelope is acked twice but handled once", "[s
   CHECK(inbox.envelopes[0].envelope_id == id);
   CHECK(inbox.envelopes[1].envelope_id == next);
   CHECK(client.stats().duplicates == 1);
+}
+
+TEST_CASE("Socket Mode: an envelope retried under a new envelope id is handled once", "[slack][socket_mode]") {
+  // Slack may deliver an envelope it considers unacknowledged again under a
+  // NEW envelope id, with retry_attempt > 0. The content says it is the same
+  // user action: a slash command's trigger_id, a button's trigger_id, an
+  // event's event_id. Each is acked every time, handed over once (it used to
+  // open a second incident). Another action with a new trigger_id is handled.
+  test::FakeSocketMode fake;
+  Opener opener{fake};
+  Inbox inbox;
+  SlackSocketMode client(options_for(opener), inbox.handler(true));
+  client.start();
+  REQUIRE(wait_until([&] { return client.connected(); }));
+
+  const std::string command = R"({"command":"/baton","text":"incident new Disk full","user_id":"U1",)"
+                              R"("channel_id":"C1","trigger_id":"111.222.aaa"})";
+  const std::string button = R"({"type":"block_actions","user":{"id":"U1"},"trigger_id":"333.444.bbb",)"
+                             R"("actions":[{"action_id":"baton_ack","value":"1","action_ts":"1700000001.000200"}]})";
+  fake.push_envelope("slash_commands", command, true);
+  fake.push_envelope("interactive", button);
+  fake.push_envelope("events_api", kEvent);
+  REQUIRE(fake.wait_for_acks(3, kWait));
+  fake.push_envelope("slash_commands", command, true, 1);
+  fake.push_envelope("interactive", button, false, 1);
+  fake.push_envelope("events_api", kEvent, false, 2);
+  REQUIRE(fake.wait_for_acks(6, kWait));
+  auto another = command;
+  another.replace(another.find("111.222.aaa"), 11, "555.666.ccc");
+  fake.push_envelope("slash_commands", another, true);
+  REQUIRE(fake.wait_for_acks(7, kWait));
+
+  REQUIRE(inbox.size() == 4);
+  CHECK(inbox.envelopes[0].content_key == "slack-command:111.222.aaa");
+  CHECK(inbox.envelopes[1].content_key == "slack-action:333.444.bbb");
+  CHECK(inbox.envelopes[2].content_key == "slack-event:Ev1");
+  CHECK(inbox.envelopes[3].content_key == "slack-command:555.666.ccc");
+  CHECK(client.stats().duplicates == 3);
 }
 
 TEST_CASE("Socket Mode: refresh_requested opens the new connection before closing the old", "[slack][socket_mode]") {
@@ -243,7 +290,7 @@ TEST_CASE("Socket Mode: refresh_requested opens the new connection before closin
   fake.send_disconnect("refresh_requested");
   REQUIRE(wait_until([&] { return calls == 2; }));
   // During the switch the old connection still delivers and acks.
-  const auto during = fake.push_envelope("events_api", kEvent);
+  const auto during = fake.push_envelope("events_api", event_with_id("Ev-during"));
   REQUIRE(fake.wait_for_acks(1, kWait));
   CHECK(fake.acks()[0].envelope_id == during);
   CHECK(fake.acks()[0].connection == 1);
@@ -262,7 +309,7 @@ TEST_CASE("Socket Mode: refresh_requested opens the new connection before closin
   CHECK(log[1].open);
   CHECK(log[0].ticket != log[1].ticket);
 
-  const auto after = fake.push_envelope("events_api", kEvent);
+  const auto after = fake.push_envelope("events_api", event_with_id("Ev-after"));
   REQUIRE(fake.wait_for_acks(2, kWait));
   CHECK(fake.acks()[1].envelope_id == after);
   CHECK(fake.acks()[1].connection == 2);
@@ -282,7 +329,7 @@ TEST_CASE("Socket Mode: an abrupt drop reconnects with a fresh URL", "[slack][so
   SlackSocketMode client(options_for(opener), inbox.handler(true));
   client.start();
   REQUIRE(wait_until([&] { return client.connected(); }));
-  const auto first = fake.push_envelope("events_api", kEvent);
+  const auto first = fake.push_envelope("events_api", event_with_id("Ev-first"));
   REQUIRE(fake.wait_for_acks(1, kWait));
 
   fake.drop_connection();
@@ -294,8 +341,8 @@ TEST_CASE("Socket Mode: an abrupt drop reconnects with a fresh URL", "[slack][so
   CHECK_FALSE(log[0].closed_by_client);
   CHECK(log[0].ticket != log[1].ticket);
 
-  fake.push_envelope("events_api", kEvent, false, 1, first);
-  const auto second = fake.push_envelope("events_api", kEvent);
+  fake.push_envelope("events_api", event_with_id("Ev-first"), false, 1, first);
+  const auto second = fake.push_envelope("events_api", event_with_id("Ev-second"));
   REQUIRE(fake.wait_for_acks(3, kWait));
   const auto acks = fake.acks();
   CHECK(acks[1].envelope_id == first);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "bot/slack_socket_mode.hpp"
+#include "tests/support/fake_slack.hpp"
+#include "tests/support/service_harness.hpp"
 
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
@@ -162,4 +164,40 @@ TEST_CASE("Socket Mode over wss:// refuses a peer its CA does not vouch for", "[
   CHECK(peer.handshake_failed);
   CHECK_FALSE(peer.got_ack);
   CHECK(handled == 0);
+}
+
+TEST_CASE("Socket Mode's TLS trust comes from the configuration's slack section", "[socket_mode][tls]") {
+  // Scenario: Slack's WebSocket server presents a certificate of a CA the
+  // system store does not know (here a test peer's; in production a
+  // TLS-inspecting proxy's). `slack.ca_file` names the bundle baton trusts
+  // for it: baton in socket mode gets the wss:// URL from
+  // apps.connections.open, verifies the peer (SNI, chain and host name)
+  // against that file and acks the envelope.
+  TestCert cert("localhost");
+  TlsPeer peer(cert);
+  baton::test::TempDb db;
+  baton::test::FakeClock clock;
+  baton::test::FakeSlack fake;
+  fake.set_socket_url("wss://localhost:" + std::to_string(peer.port()) + "/link/?ticket=1");
+  const std::string yaml = R"(
+server: {listen: "127.0.0.1:0"}
+storage: {path: ")" + db.path() + R"(", durability: normal}
+slack:
+  mode: socket
+  base_url: ")" + fake.base_url() + R"("
+  bot_token: xoxb-test-token
+  app_token: xapp-test-token
+  ca_file: ")" + cert.cert() + R"("
+people:
+  alice: {name: Alice, email: alice@example.com, contact_chain: [{method: slack, after: 0s}]}
+escalation_policies:
+  main: {steps: [{targets: [{person: alice}], timeout: 5m}]}
+services:
+  payments: {name: Payments, escalation_policy: main, integration_keys: [key-pay]}
+)";
+  baton::test::ServiceHarness svc(clock, yaml);
+  for (int i = 0; i < 1000 && !peer.got_ack; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(peer.got_ack);
+  CHECK(peer.ack.find("\"envelope_id\":\"tls-1\"") != std::string::npos);
+  CHECK(peer.sni == "localhost");
 }

@@ -4,9 +4,16 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <thread>
 
+#include "integrations/slack/channel_name.hpp"
 #include "integrations/slack/signature.hpp"
 #include "integrations/sms/twilio_signature.hpp"
 #include "tests/support/fake_slack.hpp"
@@ -64,14 +71,16 @@ integrations::HttpResponse slack_post(test::ServiceHarness& svc, const std::stri
                    {"X-Slack-Signature", slack::slack_signature(secret, ts, body)}});
 }
 
+/// A button press as Slack sends it: every interaction has its own trigger_id.
 std::string button_payload(const std::string& action_id, std::int64_t incident, const std::string& user) {
+  static std::atomic<int> presses{0};
   return json::serialize(json::object{
       {"type", "block_actions"},
       {"user", json::object{{"id", user}, {"team_id", test::FakeSlack::kTeam}}},
       {"team", json::object{{"id", test::FakeSlack::kTeam}}},
       {"container", json::object{{"type", "message"}, {"channel_id", "D0"}, {"message_ts", "1.0"}}},
       {"response_url", ""},
-      {"trigger_id", "1.2.3"},
+      {"trigger_id", std::to_string(++presses) + ".2.3"},
       {"actions", json::array{json::object{{"action_id", action_id},
                                            {"block_id", "baton_actions:" + std::to_string(incident)},
                                            {"value", std::to_string(incident)},
@@ -323,7 +332,8 @@ TEST_CASE("slack incident channel: opened per incident and given the timeline", 
   // Scenario: a service with incident_channel: true. An alert opens
   // #inc-1-checkout-errors-above-5 (topic set), and the incident's timeline
   // rows (paging, deliveries) are posted there as lines; acknowledging adds the
-  // state-change line.
+  // state-change line. Lines take their turns in the channel's pace by the
+  // service's clock, so the test moves the clock along.
   test::TempDb db;
   test::FakeClock clock;
   test::FakeSlack fake;
@@ -340,13 +350,18 @@ TEST_CASE("slack incident channel: opened per incident and given the timeline", 
     return c.has_value();
   }));
   REQUIRE(test::eventually([&] {
+    clock.advance(100ms);
     for (const auto& m : fake.messages(inc_channel))
       if (m.text.find("Page to Alice via slack delivered") != std::string::npos) return true;
     return false;
   }));
   auto res = slack_post(svc, "/slack/interactivity", form({{"payload", button_payload("baton_ack", 1, "U0ALICE")}}));
   CHECK(res.status == 200);
-  REQUIRE(test::eventually([&] { return fake.messages(inc_channel).size() >= 2; }));
+  REQUIRE(test::eventually([&] {
+    clock.advance(100ms);
+    const auto messages = fake.messages(inc_channel);
+    return std::any_of(messages.begin(), messages.end(), [](const auto& m) { return m.text == "Acknowledged by Alice"; });
+  }));
 }
 
 TEST_CASE("slack socket mode: a slow users.info does not delay another user's ack", "[slack]") {
@@ -455,5 +470,201 @@ TEST_CASE("slack socket mode: slow identity lookups hold no thread, and every co
   for (const auto& ack : socket.acks()) {
     REQUIRE(ack.payload_json);
     CHECK(ack.payload_json->find("not linked") != std::string::npos);
+  }
+}
+
+TEST_CASE("slack manifests: metadata, the Messages tab and the scopes baton needs", "[slack]") {
+  // Scenario: both manifests (Socket Mode and HTTP mode) are what Slack's
+  // manifest schema (api.slack.com/reference/manifests) takes and what baton
+  // needs: _metadata.major_version 1; the App Home's Messages tab on and
+  // read-only, where people find their page DMs again; chat:write.public, so
+  // a public service channel works without inviting the bot; and the scopes
+  // baton's calls use.
+  for (const std::string name : {"socket-mode.yaml", "http-mode.yaml"}) {
+    INFO(name);
+    const auto m = YAML::LoadFile(std::string(BATON_SOURCE_DIR) + "/manifests/slack/" + name);
+    REQUIRE(m["_metadata"]);
+    CHECK(m["_metadata"]["major_version"].as<int>() == 1);
+    REQUIRE(m["features"]["app_home"]);
+    CHECK(m["features"]["app_home"]["messages_tab_enabled"].as<bool>());
+    CHECK(m["features"]["app_home"]["messages_tab_read_only_enabled"].as<bool>());
+    const auto scopes = m["oauth_config"]["scopes"]["bot"].as<std::vector<std::string>>();
+    for (const std::string scope :
+         {"chat:write", "chat:write.public", "commands", "im:write", "channels:manage", "users:read", "users:read.email"}) {
+      INFO(scope);
+      CHECK(std::find(scopes.begin(), scopes.end(), scope) != scopes.end());
+    }
+    CHECK(m["settings"]["socket_mode_enabled"].as<bool>() == (name == "socket-mode.yaml"));
+  }
+}
+
+TEST_CASE("slack http mode: Slack's ssl_check is answered 200 and does nothing", "[slack]") {
+  // Scenario: Slack checks the certificate of the slash command URL with a
+  // form post of ssl_check=1 and a token (api.slack.com/interactivity/slash-commands).
+  // Unsigned, it is answered 200 at once; signed, the signature is checked
+  // first (a bad one is 401, as for any request). Nothing is done either way:
+  // no Slack call, no incident. An ordinary unsigned command is still refused.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  test::ServiceHarness svc(clock, config(fake, db.path(), "http", ""));
+  const auto check = form({{"ssl_check", "1"}, {"token", "legacy-verification-token"}});
+  auto plain = svc.call("POST", "/slack/commands", check, "application/x-www-form-urlencoded", false);
+  CHECK(plain.status == 200);
+  CHECK(plain.body.empty());
+  CHECK(slack_post(svc, "/slack/commands", check).status == 200);
+  CHECK(slack_post(svc, "/slack/commands", check, "wrong-secret").status == 401);
+  const auto command = form({{"command", "/baton"}, {"text", "incident new Disk full"}, {"user_id", "U0ALICE"}});
+  CHECK(svc.call("POST", "/slack/commands", command, "application/x-www-form-urlencoded", false).status == 401);
+  CHECK(fake.calls().empty());
+  CHECK(svc.call("GET", "/api/v1/incidents/1").status == 404);
+}
+
+TEST_CASE("slack: a service channel baton cannot post in shows on the incident's timeline", "[slack]") {
+  // Scenario: the service's slack_channel exists but the bot was never
+  // invited (and the app lacks chat:write.public): Slack answers
+  // not_in_channel. alice still gets her DM, so the page is delivered; the
+  // timeline says why the channel got nothing, not only the log.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  fake.add_user({"U0ALICE", "alice@example.com", "Alice"});
+  const auto channel = fake.add_channel("payments-alerts", false, false);
+  test::ServiceHarness svc(clock, config(fake, db.path(), "http", channel));
+  REQUIRE(svc.call("POST", "/v2/enqueue", trigger("nic1"), "application/json", false).status == 202);
+  REQUIRE(test::eventually(
+      [&] { return svc.timeline_text(1).find("Page to Alice via slack delivered") != std::string::npos; }));
+  REQUIRE(test::eventually([&] { return svc.timeline_text(1).find("not_in_channel") != std::string::npos; }));
+  const auto timeline = svc.timeline_text(1);
+  CHECK(timeline.find(channel) != std::string::npos);
+  CHECK(fake.messages(channel).empty());
+}
+
+TEST_CASE("slack socket mode: a command retried under a new envelope id opens one incident", "[slack]") {
+  // Scenario: alice types `/baton incident new ...`; Slack delivers the
+  // envelope, then (its ack counted as lost) delivers it again under a NEW
+  // envelope id with retry_attempt 1. Both are acked; the second is known by
+  // its content (the same trigger_id) and handled no more: one incident, not
+  // two. The answer to the first says #1.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  test::FakeSocketMode socket;
+  fake.set_socket_url(socket.url());
+  fake.add_user({"U0ALICE", "alice@example.com", "Alice"});
+  test::ServiceHarness svc(clock, config(fake, db.path(), "socket", ""));
+  REQUIRE(socket.wait_for_open_connections(1, 10s));
+  const auto command = json::serialize(json::object{{"command", "/baton"}, {"text", "incident new Disk full on db-9"},
+                                                    {"user_id", "U0ALICE"}, {"channel_id", "C0SOMEWHERE"},
+                                                    {"team_id", test::FakeSlack::kTeam}, {"response_url", ""},
+                                                    {"trigger_id", "4242.5151.deadbeef"}});
+  const auto first = socket.push_envelope("slash_commands", command, true);
+  REQUIRE(socket.wait_for_acks(1, 10s));
+  const auto retry = socket.push_envelope("slash_commands", command, true, 1);
+  REQUIRE(socket.wait_for_acks(2, 10s));
+  CHECK(retry != first);
+  const auto acks = socket.acks();
+  REQUIRE(acks[0].payload_json);
+  CHECK(acks[0].payload_json->find("#1") != std::string::npos);
+  CHECK(acks[1].envelope_id == retry);
+  // Had the retry been handled, its ack (sent after the commit) would name #2.
+  CHECK_FALSE(acks[1].payload_json);
+  CHECK(svc.call("GET", "/api/v1/incidents/1").status == 200);
+  CHECK(svc.call("GET", "/api/v1/incidents/2").status == 404);
+}
+
+namespace {
+
+/// Waits until Slack has seen no new call for a while (everything the last
+/// clock step released has gone out); bounded.
+void settle(const test::FakeSlack& fake) {
+  std::size_t seen = fake.calls().size();
+  int quiet = 0;
+  for (int i = 0; i < 200 && quiet < 5; ++i) {
+    std::this_thread::sleep_for(40ms);
+    const auto now = fake.calls().size();
+    quiet = now == seen ? quiet + 1 : 0;
+    seen = now;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("slack incident channels under load: 30 at once, quick acks, one pace per channel", "[slack]") {
+  // Scenario: 30 alerts open 30 incidents of a service with incident
+  // channels, and alice acknowledges each at once; once the channels are
+  // there she resolves all 30 at once. With a fake clock moved a second at a
+  // time (after Slack has seen everything each step released):
+  // - every incident gets its channel, although conversations.create (Tier 2)
+  //   lets 20 go at once and then one every 3 s: waiting for a slot baton's
+  //   own pacing sets is no failed attempt (max_attempts is 2 here);
+  // - in every channel, the timeline lines ("Resolved by alice via slack")
+  //   and the state-change lines ("Resolved") share one pace: posts are at
+  //   least a second apart by the clock (they used to keep two timers, 4
+  //   posts within 1.01 s);
+  // - nothing on any timeline gave up.
+  test::TempDb db;
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  fake.set_clock(&clock);
+  fake.add_user({"U0ALICE", "alice@example.com", "Alice"});
+  const auto service_channel = fake.add_channel("payments-alerts");
+  auto yaml = config(fake, db.path(), "http", service_channel);
+  yaml.replace(yaml.find("slack_channel:"), 14, "incident_channel: true, slack_channel:");
+  yaml.replace(yaml.find("messages_per_second_per_channel: 100"), 36, "messages_per_second_per_channel: 1");
+  test::ServiceHarness svc(clock, yaml);
+  constexpr int kIncidents = 30;
+  for (int i = 1; i <= kIncidents; ++i)
+    REQUIRE(svc.call("POST", "/v2/enqueue", trigger("load-" + std::to_string(i)), "application/json", false).status == 202);
+  for (int i = 1; i <= kIncidents; ++i)
+    REQUIRE(slack_post(svc, "/slack/interactivity", form({{"payload", button_payload("baton_ack", i, "U0ALICE")}})).status == 200);
+  REQUIRE(test::eventually([&] {
+    for (int i = 1; i <= kIncidents; ++i)
+      if (svc.get_json("/api/v1/incidents/" + std::to_string(i)).at("state") != "acknowledged") return false;
+    return true;
+  }));
+
+  auto channels = [&] {
+    std::map<std::string, int> out;  // channel id -> incident
+    for (int i = 1; i <= kIncidents; ++i)
+      if (auto c = fake.channel_by_name(slack::incident_channel_name(i, "Checkout errors above 5%"))) out[c->id] = i;
+    return out;
+  };
+  // Steps until two steps in a row release nothing more (and `done` holds).
+  auto run_until_idle = [&](auto done) {
+    int idle_steps = 0;
+    for (int step = 0; step < 240 && idle_steps < 2; ++step) {
+      settle(fake);
+      const auto before = fake.calls().size();
+      clock.advance(1s);
+      settle(fake);
+      idle_steps = done() && fake.calls().size() == before ? idle_steps + 1 : 0;
+    }
+  };
+  run_until_idle([&] { return channels().size() == kIncidents; });
+  const auto opened = channels();
+  REQUIRE(opened.size() == kIncidents);
+  for (int i = 1; i <= kIncidents; ++i)
+    REQUIRE(slack_post(svc, "/slack/interactivity", form({{"payload", button_payload("baton_resolve", i, "U0ALICE")}})).status == 200);
+  run_until_idle([&] {
+    for (const auto& [channel, incident] : opened) {
+      const auto messages = fake.messages(channel);
+      if (std::none_of(messages.begin(), messages.end(), [](const auto& m) { return m.text == "Resolved"; })) return false;
+    }
+    return true;
+  });
+  std::map<std::string, std::vector<engine::TimePoint>> posts;
+  for (const auto& call : fake.calls("chat.postMessage"))
+    if (opened.contains(call.arg("channel"))) posts[call.arg("channel")].push_back(call.at);
+  for (const auto& [channel, at] : posts) {
+    INFO("incident #" << opened.at(channel) << " (" << at.size() << " posts)");
+    CHECK(at.size() >= 2);  // timeline lines and the state change
+    for (std::size_t k = 1; k < at.size(); ++k) CHECK(at[k] - at[k - 1] >= 1s);
+  }
+  for (int i = 1; i <= kIncidents; ++i) {
+    const auto timeline = svc.timeline_text(i);
+    INFO("incident #" << i << "\n" << timeline);
+    CHECK(timeline.find("gave up") == std::string::npos);
+    CHECK(timeline.find("Incident channel to the service via slack delivered") != std::string::npos);
   }
 }

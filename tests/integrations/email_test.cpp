@@ -273,17 +273,17 @@ const std::string kActions = "http://baton.test:8080/actions/";
 }  // namespace
 
 // A page's headers: RFC 5322 Date from `now`, From with the display name, To
-// with the person's name, the page subject, the threading ids (own id per
-// notification, root id of the incident in In-Reply-To and References), MIME
-// headers, Auto-Submitted and X-Baton-Incident; envelope from/to; every line
-// <= 78 chars and CRLF-terminated.
+// with the person's name, the incident's subject, its own Message-ID (per
+// notification and sender) and, as the first mail of its thread, no
+// In-Reply-To or References; MIME headers, Auto-Submitted and
+// X-Baton-Incident; envelope from/to; every line <= 78 chars and CRLF-terminated.
 TEST_CASE("build_email headers of a page", "[email]") {
   test::FakeClock clock;
   ActionSigner signer("link-secret");
-  const auto m = build_email(email_delivery(clock.now() - 5min), email_config(), &signer, clock.now());
+  const auto m = build_email(email_delivery(clock.now() - 5min), email_config(), &signer, clock.now(), {"5e4d", ""});
   CHECK(m.from == "pager@baton.test");
   CHECK(m.to == std::vector<std::string>{"alice@example.com"});
-  CHECK(m.message_id == "<incident-42.notification-17@baton.test>");
+  CHECK(m.message_id == "<incident-42.notification-17.5e4d@baton.test>");
   CHECK(longest_line(m.data) <= 78);
 
   const auto mail = parse_mail(m.data);
@@ -291,9 +291,9 @@ TEST_CASE("build_email headers of a page", "[email]") {
   CHECK(mail.header("From") == "\"baton\" <pager@baton.test>");
   CHECK(mail.header("To") == "\"Alice Example\" <alice@example.com>");
   CHECK(mail.header("Subject") == "[baton] #42 CRITICAL: Disk \"full\" on db-1");
-  CHECK(mail.header("Message-ID") == "<incident-42.notification-17@baton.test>");
-  CHECK(mail.header("In-Reply-To") == "<incident-42@baton.test>");
-  CHECK(mail.header("References") == "<incident-42@baton.test>");
+  CHECK(mail.header("Message-ID") == "<incident-42.notification-17.5e4d@baton.test>");
+  CHECK(mail.all("In-Reply-To").empty());
+  CHECK(mail.all("References").empty());
   CHECK(mail.header("MIME-Version") == "1.0");
   CHECK(mail.header("Auto-Submitted") == "auto-generated");
   CHECK(mail.header("X-Baton-Incident") == "42");
@@ -302,8 +302,11 @@ TEST_CASE("build_email headers of a page", "[email]") {
 }
 
 // Threading ids: another notification of the same incident has its own
-// Message-ID under the same root; message_id_domain overrides the host of
-// public_url; without either the domain is baton.local.
+// Message-ID and answers the thread's root (a mail that was sent) in
+// In-Reply-To and References; message_id_domain overrides the host of
+// public_url; without either the domain is baton.local. The sender's id keeps
+// ids apart between instances (RFC 5322 section 3.6.4: unique); without one,
+// each message gets a random one.
 TEST_CASE("build_email threading ids", "[email]") {
   test::FakeClock clock;
   auto update = email_delivery(clock.now());
@@ -311,15 +314,21 @@ TEST_CASE("build_email threading ids", "[email]") {
   update.notification.kind = engine::NotificationKind::update;
   auto config = email_config();
   config.message_id_domain = "mail.example.org";
-  const auto m = build_email(update, config, nullptr, clock.now());
-  CHECK(m.message_id == "<incident-42.notification-18@mail.example.org>");
+  const MailThread thread{"a1b2", "<incident-42.notification-17.a1b2@mail.example.org>"};
+  const auto m = build_email(update, config, nullptr, clock.now(), thread);
+  CHECK(m.message_id == "<incident-42.notification-18.a1b2@mail.example.org>");
   const auto mail = parse_mail(m.data);
-  CHECK(mail.header("In-Reply-To") == "<incident-42@mail.example.org>");
-  CHECK(mail.header("References") == "<incident-42@mail.example.org>");
+  CHECK(mail.header("In-Reply-To") == thread.root);
+  CHECK(mail.header("References") == thread.root);
 
   auto bare = email_config();
   bare.public_url.clear();
-  CHECK(build_email(update, bare, nullptr, clock.now()).message_id == "<incident-42.notification-18@baton.local>");
+  CHECK(build_email(update, bare, nullptr, clock.now(), {"a1b2", ""}).message_id ==
+        "<incident-42.notification-18.a1b2@baton.local>");
+  CHECK(build_email(update, config, nullptr, clock.now(), {"c3d4", ""}).message_id != m.message_id);
+  const auto random1 = build_email(update, config, nullptr, clock.now()).message_id;
+  CHECK(random1 != build_email(update, config, nullptr, clock.now()).message_id);
+  CHECK(random1.starts_with("<incident-42.notification-18."));
 }
 
 // The body: multipart/alternative with a text/plain and a text/html part,
@@ -383,21 +392,48 @@ TEST_CASE("build_email one-click links", "[email]") {
   CHECK(action_links(unsigned_page.parts[0].body, kActions).empty());
 }
 
-// Update subjects say what happened: acknowledged by the owner (by name when
-// the owner is the addressee, else by id), resolved, or updated.
-TEST_CASE("build_email update subjects", "[email]") {
+// One subject for every mail of an incident (Gmail threads only mails whose
+// subjects match; they used to change with the state and split the thread):
+// what happened is the body's headline, acknowledged by the owner (by name
+// when the owner is the addressee, else by id), resolved, or updated.
+TEST_CASE("build_email one subject per incident; the state is in the body", "[email]") {
   test::FakeClock clock;
   auto d = email_delivery(clock.now());
+  const std::string subject = "[baton] #42 CRITICAL: Disk \"full\" on db-1";
+  auto mail = [&] { return parse_mail(build_email(d, email_config(), nullptr, clock.now()).data); };
+  CHECK(mail().header("Subject") == subject);
   d.notification.kind = engine::NotificationKind::update;
   d.incident.state = engine::IncidentState::acknowledged;
-  auto subject = [&] { return parse_mail(build_email(d, email_config(), nullptr, clock.now()).data).header("Subject"); };
-  CHECK(subject() == "[baton] #42 acknowledged by Alice Example: Disk \"full\" on db-1");
+  CHECK(mail().header("Subject") == subject);
+  CHECK(mail().parts[0].body.starts_with("Incident #42 was acknowledged by Alice Example\r\n"));
   d.incident.owner = "bob";
-  CHECK(subject() == "[baton] #42 acknowledged by bob: Disk \"full\" on db-1");
+  CHECK(mail().parts[0].body.starts_with("Incident #42 was acknowledged by bob\r\n"));
   d.incident.state = engine::IncidentState::resolved;
-  CHECK(subject() == "[baton] #42 resolved: Disk \"full\" on db-1");
+  CHECK(mail().header("Subject") == subject);
+  CHECK(mail().parts[0].body.starts_with("Incident #42 was resolved\r\n"));
+  CHECK(mail().parts[1].body.find("<h2>Incident #42 was resolved</h2>") != std::string::npos);
   d.incident.state = engine::IncidentState::triggered;
-  CHECK(subject() == "[baton] #42 updated: Disk \"full\" on db-1");
+  CHECK(mail().header("Subject") == subject);
+  CHECK(mail().parts[0].body.starts_with("Incident #42 was updated\r\n"));
+}
+
+// Email's one-click links are signed with a key of their own, derived from
+// the action secret: a link made with it verifies with that key only, so the
+// link itself says it came from an email; links made with the secret itself
+// (webhook consumers', older emails') do not verify with the email key.
+TEST_CASE("email_link_secret: email's links verify with email's key only", "[email]") {
+  test::FakeClock clock;
+  const std::string secret = "action-secret";
+  ActionSigner email(email_link_secret(secret));
+  ActionSigner plain(secret);
+  CHECK(email_link_secret(secret) == email_link_secret(secret));
+  CHECK(email_link_secret(secret) != email_link_secret("other-secret"));
+  const ActionClaim claim{42, Action::acknowledge, "alice", clock.now() + 1h, {}};
+  const auto from_email = email.sign(claim);
+  CHECK(email.verify(from_email, clock.now()));
+  CHECK(plain.verify(from_email, clock.now()).error().kind == ErrorKind::unauthorized);
+  const auto from_webhook = plain.sign(claim);
+  CHECK(email.verify(from_webhook, clock.now()).error().kind == ErrorKind::unauthorized);
 }
 
 // Non-ASCII subjects become RFC 2047 B encoded-words (<= 75 chars, whole
@@ -607,7 +643,8 @@ TEST_CASE("SmtpNotifier delivers over verified STARTTLS", "[email][smtp]") {
   auto config = email_config(server.url());
   config.ca_file = server.ca_file();
   auto signer = std::make_shared<const ActionSigner>("link-secret");
-  SmtpNotifier notifier(config, signer, clock, net.io());
+  auto refs = std::make_shared<MemoryChatRefs>();
+  SmtpNotifier notifier(config, signer, clock, net.io(), refs);
   auto d = email_delivery(clock.now());
   auto r = deliver(notifier, d);
   INFO((r ? std::string() : r.error().message));
@@ -622,8 +659,10 @@ TEST_CASE("SmtpNotifier delivers over verified STARTTLS", "[email][smtp]") {
   CHECK(mails[0].user.empty());
   auto mail = parse_mail(mails[0].data);
   CHECK(mail.header("Subject") == "[baton] #42 CRITICAL: Disk \"full\" on db-1");
-  CHECK(mail.header("Message-ID") == "<incident-42.notification-17@baton.test>");
-  CHECK(mail.header("References") == "<incident-42@baton.test>");
+  const auto first_id = mail.header("Message-ID");
+  CHECK(first_id.starts_with("<incident-42.notification-17."));
+  CHECK(first_id.ends_with("@baton.test>"));
+  CHECK(mail.all("References").empty());
   auto links = action_links(mail.parts[0].body, kActions);
   REQUIRE(links.size() == 3);
   auto claim = signer->verify(links[0].substr(kActions.size()), clock.now());
@@ -635,14 +674,63 @@ TEST_CASE("SmtpNotifier delivers over verified STARTTLS", "[email][smtp]") {
   d.notification.kind = engine::NotificationKind::update;
   d.incident.state = engine::IncidentState::acknowledged;
   config.url = server.url("localhost");
-  SmtpNotifier by_name(config, signer, clock, net.io());
+  SmtpNotifier by_name(config, signer, clock, net.io(), refs);
   r = deliver(by_name, d);
   INFO((r ? std::string() : r.error().message));
   REQUIRE(r);
   REQUIRE(server.wait_for_messages(2, 10s));
   mail = parse_mail(server.messages()[1].data);
-  CHECK(mail.header("Subject") == "[baton] #42 acknowledged by Alice Example: Disk \"full\" on db-1");
-  CHECK(mail.header("In-Reply-To") == "<incident-42@baton.test>");
+  CHECK(mail.header("Subject") == "[baton] #42 CRITICAL: Disk \"full\" on db-1");
+  CHECK(mail.header("In-Reply-To") == first_id);
+}
+
+// Message-IDs must be unique (RFC 5322 section 3.6.4; Gmail drops a mail whose
+// id it has seen): two instances (or one after its database was reset, which
+// restarts the numbers) sending notification 17 of incident 42 give it
+// different ids; a retry in one instance keeps its id. Threads: the first
+// mail to alice about incident 42 is the root, and every later one has the
+// same subject and answers it (In-Reply-To and References), after a restart
+// too (the root is a chat ref); the root is a mail that was sent.
+TEST_CASE("SmtpNotifier: unique Message-IDs, one thread per incident", "[email][smtp]") {
+  test::FakeClock clock;
+  test::SmtpServer server;
+  Net net;
+  auto config = email_config(server.url());
+  config.ca_file = server.ca_file();
+  auto refs = std::make_shared<MemoryChatRefs>();
+  SmtpNotifier first(config, nullptr, clock, net.io(), refs);
+  SmtpNotifier other_instance(config, nullptr, clock, net.io(), std::make_shared<MemoryChatRefs>());
+  auto page = email_delivery(clock.now());
+  REQUIRE(deliver(first, page));
+  REQUIRE(deliver(other_instance, page));
+  auto update = page;
+  update.notification.id = 18;
+  update.notification.kind = engine::NotificationKind::update;
+  update.incident.state = engine::IncidentState::acknowledged;
+  REQUIRE(deliver(first, update));
+  REQUIRE(deliver(first, update));  // a retry
+  SmtpNotifier restarted(config, nullptr, clock, net.io(), refs);
+  update.notification.id = 19;
+  update.incident.state = engine::IncidentState::resolved;
+  REQUIRE(deliver(restarted, update));
+  REQUIRE(server.wait_for_messages(5, 10s));
+
+  std::vector<ParsedMail> mails;
+  for (const auto& m : server.messages()) mails.push_back(parse_mail(m.data));
+  const auto root = mails[0].header("Message-ID");
+  CHECK(mails[1].header("Message-ID") != root);
+  CHECK(mails[3].header("Message-ID") == mails[2].header("Message-ID"));
+  std::set<std::string> ids;
+  for (const auto& m : mails) ids.insert(m.header("Message-ID"));
+  CHECK(ids.size() == 4);
+  for (std::size_t i : {2, 3, 4}) {
+    INFO("mail " << i);
+    CHECK(mails[i].header("Subject") == mails[0].header("Subject"));
+    CHECK(mails[i].header("In-Reply-To") == root);
+    CHECK(mails[i].header("References") == root);
+  }
+  CHECK(mails[0].all("In-Reply-To").empty());
+  CHECK(mails[1].all("In-Reply-To").empty());  // the other instance's own thread
 }
 
 // Implicit TLS (smtps://) with the certificate verified; the blocking send()
@@ -869,7 +957,9 @@ TEST_CASE("SmtpNotifier sends 200 emails to a slow relay without blocking", "[em
   for (const auto& mail : mails) ids.insert(parse_mail(mail.data).header("Message-ID"));
   CHECK(ids.size() == kMails);
   for (std::size_t i = 0; i < kMails; ++i) {
-    CHECK(ids.count("<incident-42.notification-" + std::to_string(1000 + i) + "@baton.test>") == 1);
+    const auto prefix = "<incident-42.notification-" + std::to_string(1000 + i) + ".";
+    const auto it = ids.lower_bound(prefix);
+    CHECK((it != ids.end() && it->starts_with(prefix) && it->ends_with("@baton.test>")));
   }
   CHECK(server.peak_data_in_progress() > 1);
 }

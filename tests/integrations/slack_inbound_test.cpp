@@ -244,6 +244,7 @@ TEST_CASE("Interactions: a block_actions button press, from JSON and from a form
   CHECK(press->message_ts == "1700000000.000100");
   CHECK(press->response_url == "https://hooks.slack.com/actions/T0/1/abc");
   CHECK(press->trigger_id == "123.456.abc");
+  CHECK(press->action_ts == "1700000001.000200");
 
   // HTTP mode wraps the same JSON in a form field.
   const std::string form = "payload=" + integrations::percent_encode(kBlockActions);
@@ -298,4 +299,33 @@ TEST_CASE("Events: url_verification and event_callback", "[slack][events]") {
     REQUIRE_FALSE(r);
     CHECK(r.error().kind == ErrorKind::invalid_request);
   }
+}
+
+// Slack checks the certificate of a slash command's request URL with a form
+// post carrying ssl_check=1 (and a token, but no command): it is recognised,
+// and an ordinary command is not one.
+TEST_CASE("Slash requests: Slack's ssl_check", "[slack][commands]") {
+  CHECK(is_ssl_check("ssl_check=1&token=legacy-token"));
+  CHECK(is_ssl_check("token=x&ssl_check=1"));
+  CHECK_FALSE(is_ssl_check("ssl_check=0&token=x"));
+  CHECK_FALSE(is_ssl_check(kBody));
+  CHECK_FALSE(is_ssl_check(""));
+}
+
+// A Socket Mode envelope retried under a new envelope id carries the same
+// payload: its content key names the user's action whatever the envelope,
+// from the slash command's trigger_id, the interaction's trigger_id (else
+// its first action's action_ts), or the event's event_id (the key HTTP mode's
+// events are claimed under). Payloads without one have none.
+TEST_CASE("Envelopes: the content key of a retried envelope's payload", "[slack][interactions]") {
+  CHECK(content_key("slash_commands", R"({"command":"/baton","user_id":"U1","trigger_id":"13.45.ab"})") ==
+        "slack-command:13.45.ab");
+  CHECK(content_key("interactive", kBlockActions) == "slack-action:123.456.abc");
+  CHECK(content_key("interactive", R"({"type":"block_actions","actions":[{"action_id":"a","action_ts":"17.2"}]})") ==
+        "slack-action:17.2");
+  CHECK(content_key("events_api", R"({"type":"event_callback","event_id":"Ev42","event":{"type":"app_mention"}})") ==
+        "slack-event:Ev42");
+  CHECK(content_key("slash_commands", R"({"command":"/baton"})").empty());
+  CHECK(content_key("events_api", "{").empty());
+  CHECK(content_key("hello", "{}").empty());
 }

@@ -8,6 +8,7 @@
 
 
 #include "integrations/slack/web_api.hpp"
+#include "tests/support/fake_clock.hpp"
 #include "tests/support/fake_slack.hpp"
 #include "tests/support/http_peer.hpp"
 
@@ -28,6 +29,7 @@ struct BlockingApi {
   SlackWebApi api;
 
   explicit BlockingApi(SlackConfig c) : api(std::move(c), net->http(), net->io()) {}
+  BlockingApi(SlackConfig c, const engine::Clock& clock) : api(std::move(c), net->http(), net->io(), clock) {}
 
   Result<MessageTs> post_message(std::string channel, std::string text, std::string blocks) {
     return test::await_result<MessageTs>([&](auto done) { api.post_message_async(channel, text, blocks, done); });
@@ -95,6 +97,7 @@ void seed(test::FakeSlack& fake) {
 // permanent.
 TEST_CASE("slack_error_kind: the one table", "[slack][web_api]") {
   CHECK(slack_error_kind("ratelimited") == ErrorKind::rate_limited);
+  CHECK(slack_error_kind("rate_limited") == ErrorKind::rate_limited);
   for (const char* c : {"invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired", "missing_scope"}) {
     INFO(c);
     CHECK(slack_error_kind(c) == ErrorKind::auth_revoked);
@@ -147,6 +150,25 @@ TEST_CASE("classify_slack: statuses and envelopes", "[slack][web_api]") {
   // An envelope without `ok` is not a success.
   CHECK(classify_slack("m", answer(200, R"({"channel":"C1"})")).error().kind == ErrorKind::permanent);
   CHECK(slack_error_code(Error{ErrorKind::transient, "curl: timeout", {}}).empty());
+}
+
+// chat.postMessage documents its own spelling, rate_limited, answered with
+// HTTP 200 and ok:false: retryable like a 429, after Retry-After when Slack
+// sends one (and at the dispatcher's backoff otherwise). It used to be an
+// unknown code, so permanent: the page failed for good.
+TEST_CASE("classify_slack: rate_limited with HTTP 200 is retryable, with its Retry-After", "[slack][web_api]") {
+  auto limited = classify_slack("chat.postMessage",
+                                answer(200, R"({"ok":false,"error":"rate_limited"})", {{"Retry-After", "12"}}));
+  REQUIRE_FALSE(limited);
+  CHECK(limited.error().kind == ErrorKind::rate_limited);
+  CHECK(limited.error().retryable());
+  CHECK(limited.error().retry_after == 12s);
+  CHECK(slack_error_code(limited.error()) == "rate_limited");
+
+  auto bare = classify_slack("chat.postMessage", answer(200, R"({"ok":false,"error":"rate_limited"})"));
+  REQUIRE_FALSE(bare);
+  CHECK(bare.error().retryable());
+  CHECK(bare.error().retry_after == 0ms);
 }
 
 // ---------------------------------------------------------------- methods against the fake
@@ -394,6 +416,61 @@ TEST_CASE("SlackWebApi: per-method tier pacing", "[slack][web_api]") {
   CHECK(late.error().retry_after > 2000ms);
   CHECK(late.error().retry_after <= 3000ms);
   CHECK(fake.calls("conversations.create").size() == 20);
+}
+
+TEST_CASE("SlackWebApi: two clients of one token share one rate budget", "[slack][web_api]") {
+  // Scenario: Slack's tiers are per workspace. One client spends the whole
+  // conversations.create allowance (20 in a burst); a second client with the
+  // same token, made afterwards, finds none left and is refused (nothing
+  // sent) until the tier refills, by the shared clock, 3 s later. A client of
+  // another workspace (another token) has its own budget.
+  test::FakeClock clock;
+  test::FakeSlack fake;
+  const SlackConfig config{fake.base_url(), kBot, 5000ms};
+  BlockingApi first(config, clock);
+  BlockingApi second(config, clock);
+  for (int i = 0; i < 20; ++i) REQUIRE(first.create_channel("burst-" + std::to_string(i)));
+  auto refused = second.create_channel("second-1");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().kind == ErrorKind::rate_limited);
+  CHECK(refused.error().retry_after == 3000ms);
+  CHECK(fake.calls("conversations.create").size() == 20);
+  CHECK(&first.api.workspace() == &second.api.workspace());
+
+  test::FakeSlack other_fake("xoxb-other-token");
+  BlockingApi other(SlackConfig{other_fake.base_url(), "xoxb-other-token", 5000ms}, clock);
+  CHECK(other.create_channel("elsewhere"));
+
+  clock.advance(3s);
+  CHECK(second.create_channel("second-1"));
+  CHECK_FALSE(first.create_channel("first-21"));  // one slot came, and it was taken
+}
+
+TEST_CASE("Workspace: slots reserved ahead are the calls' own", "[slack][web_api]") {
+  // Scenario: a notifier reserves the slots its send will need (two
+  // conversations.create calls) before sending. All or none: when the bucket
+  // cannot give more, nothing is taken and the answer is when it can. The
+  // notifier's calls then use the reserved slots although the bucket is
+  // empty; other callers (a best-effort invite, the frontend) cannot take them.
+  test::FakeClock clock;
+  Workspace workspace(clock, 1.0);
+  const auto now = clock.now();
+  const std::vector<std::string> two{"conversations.create", "conversations.create"};
+  for (int i = 0; i < 9; ++i) REQUIRE_FALSE(workspace.reserve_calls(two, now));  // 18 of 20 taken
+  const std::vector<std::string> three{"conversations.create", "conversations.create", "conversations.create"};
+  auto later = workspace.reserve_calls(three, now);
+  REQUIRE(later);
+  CHECK(*later == now + 3000ms);  // one more slot is needed: 3 s at 20/min
+  REQUIRE_FALSE(workspace.reserve_calls(two, now));  // the last two
+  CHECK_FALSE(workspace.take("conversations.create", 250ms));  // not the reserver
+  for (int i = 0; i < 20; ++i) {
+    auto taken = workspace.take("conversations.create", 250ms, true);
+    REQUIRE(taken);
+    CHECK(*taken == 0ms);
+  }
+  CHECK_FALSE(workspace.take("conversations.create", 250ms, true));
+  // Methods without a tier cost nothing.
+  CHECK_FALSE(workspace.reserve_calls({"chat.postMessage"}, now));
 }
 
 // ---------------------------------------------------------------- asynchronous calls

@@ -33,6 +33,7 @@ struct FakeSlack::State {
   std::map<std::string, std::deque<int>, std::less<>> rate_limits;
   std::string socket_url = "wss://wss-primary.slack.com/link/?ticket=fake-ticket&app_id=A0BATON";
   bool down = false;
+  const engine::Clock* clock = nullptr;
   int next_channel = 1;
   std::int64_t next_ts = 1;
 
@@ -233,6 +234,7 @@ std::optional<ScriptedResponse> FakeSlack::State::answer(const RecordedRequest& 
   call.args_json = json::serialize(args);
 
   std::lock_guard lock(mutex);
+  if (clock) call.at = clock->now();
   calls.push_back(call);
   if (r.method != "POST" && r.method != "GET") return ScriptedResponse{405, {}, "Method Not Allowed"};
   if (down) return ScriptedResponse{503, {{"Content-Type", "text/html"}}, "<html>503 Service Unavailable</html>"};
@@ -409,7 +411,7 @@ void FakeSlack::add_user(FakeSlackUser user) {
   state_->users.push_back(std::move(user));
 }
 
-std::string FakeSlack::add_channel(std::string name, bool is_private) {
+std::string FakeSlack::add_channel(std::string name, bool is_private, bool bot_member) {
   std::lock_guard lock(state_->mutex);
   FakeSlackChannel c;
   char id[16];
@@ -417,9 +419,14 @@ std::string FakeSlack::add_channel(std::string name, bool is_private) {
   c.id = id;
   c.name = std::move(name);
   c.is_private = is_private;
-  c.members = {kBotUser};
+  if (bot_member) c.members = {kBotUser};
   state_->channels.push_back(c);
   return c.id;
+}
+
+void FakeSlack::set_clock(const engine::Clock* clock) {
+  std::lock_guard lock(state_->mutex);
+  state_->clock = clock;
 }
 
 void FakeSlack::set_socket_url(std::string url) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/result.hpp"
+#include "engine/time.hpp"
 #include "tests/support/http_peer.hpp"
 
 namespace boost::asio {
@@ -31,6 +32,7 @@ struct SlackCall {
   std::string token;         ///< the bearer token sent, "" without one
   std::string content_type;  ///< as sent
   std::string args_json;     ///< the arguments as a JSON object (form fields as strings)
+  engine::TimePoint at{};    ///< when it arrived, by the clock given to set_clock() (else zero)
 
   /// A string argument ("" when absent); non-strings are given as JSON text.
   std::string arg(std::string_view name) const;
@@ -72,8 +74,11 @@ class FakeSlack {
   HttpPeer& peer() { return peer_; }
 
   void add_user(FakeSlackUser user);
-  /// A channel that exists already, with the bot as a member; returns its id.
-  std::string add_channel(std::string name, bool is_private = false);
+  /// A channel that exists already, with the bot as a member unless
+  /// `bot_member` is false (posting there is then not_in_channel); returns its id.
+  std::string add_channel(std::string name, bool is_private = false, bool bot_member = true);
+  /// Calls are stamped with `clock`'s time (SlackCall::at); it must outlive the fake.
+  void set_clock(const engine::Clock* clock);
   /// What apps.connections.open answers as `url`.
   void set_socket_url(std::string url);
 
