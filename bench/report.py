@@ -2,7 +2,8 @@
 """Renders bench/run.sh results (key value lines) into the generated parts of
 docs/benchmarks.md (between the BEGIN/END GENERATED markers; prose outside stays).
 A fourth argument `fallback` rewrites only the fallback-chain part (BENCH_ONLY=fallback);
-`slack` only the Slack part (BENCH_ONLY=slack); `outage` only the outage-scale part (BENCH_ONLY=outage)."""
+`slack` only the Slack part (BENCH_ONLY=slack); `outage` only the outage-scale part (BENCH_ONLY=outage);
+`ha` only the high-availability part (BENCH_ONLY=ha)."""
 import datetime
 import os
 import platform
@@ -474,6 +475,106 @@ Run of {run_at}: {machine}; baton binary `{r.get('outage_baton_binary', '?')}`. 
 <!-- END GENERATED outage -->"""
 
 
+# ---------------------------------------------------------------- high availability (bench/ha.sh)
+def ha_sustained(name):
+    """Requests per second over the load and the drain of the inbox after it (three instances)."""
+    done, secs, drain = num(f"ha_{name}_done"), num(f"ha_{name}_seconds"), num(f"ha_{name}_drain_s")
+    if done is None or not secs:
+        return None
+    if drain is None:
+        return done / secs
+    return None if drain < 0 else done / (secs + drain)
+
+
+def ha_rate(name, per=1):
+    v = num(f"ha_{name}_rate")
+    return None if v is None else v * per
+
+
+def ha_lat(name):
+    disk = (f"; disk fdatasync p50 {r[f'ha_{name}_fsync_p50_ms']} ms, p99 {r.get(f'ha_{name}_fsync_p99_ms', '?')} ms "
+            f"meanwhile" if f"ha_{name}_fsync_p50_ms" in r else "")
+    return (f"p50 {r.get(f'ha_{name}_p50_ms', '?')} ms, p99 {r.get(f'ha_{name}_p99_ms', '?')} ms, "
+            f"errors {r.get(f'ha_{name}_errors', '?')}{disk}")
+
+
+ha = []
+for shape, per, unit, what in (("single", 1, "req/s", "Events v2, 1 event/request, dedup over 100 open incidents"),
+                               ("batch", 100, "alerts/s", "Alertmanager webhook, 100 alerts/request over 10 groups")):
+    am = ha_rate(f"am_{shape}", per)
+    rr, sus = ha_rate(f"pg3_{shape}", per), ha_sustained(f"pg3_{shape}")
+    sus = None if sus is None else sus * per
+    x = ratio(sus, am)
+    drain = num(f"ha_pg3_{shape}_drain_s")
+    ha.append((f"H{1 if shape == 'single' else 2}. Intake on PostgreSQL, {what}: 3 instances behind a round-robin "
+               f"client ({r.get('ha_rr_conns', '?')} connections in all, closed loop, {r.get('ha_duration_s', '?')} s); "
+               f"Alertmanager {r.get('ha_am_version', '0.25')} in the same run, same client, 16 connections",
+               f">= Alertmanager's rate; Alertmanager here {fmt(am, ' ' + unit)}",
+               f"**{fmt(sus, ' ' + unit)} sustained = {fmt(x, 'x', 2)} Alertmanager** (answered 2xx at "
+               f"{fmt(rr, ' ' + unit)}, {ha_lat(f'pg3_{shape}')}; the inbox held "
+               f"{fmt(num(f'ha_pg3_{shape}_inbox_at_end'))} rows at the end of the load and took "
+               f"{fmt(drain, ' s', 2)} to drain; sustained = answered / (load + drain)); requests per instance "
+               f"{'/'.join(r.get(k, '?') for k in sorted(k for k in r if k.startswith(f'ha_pg3_{shape}_port_')))}",
+               verdict(None if x is None else x >= 1 and num(f"ha_pg3_{shape}_errors") == 0)))
+    ha.append((f"H{1 if shape == 'single' else 2}b. The same shape on one instance: PostgreSQL, and SQLite "
+               f"(`durability: full`), 16 connections",
+               "(reference)",
+               f"PostgreSQL 1 instance {fmt(ha_rate(f'pg1_{shape}', per), ' ' + unit)} = "
+               f"{fmt(ratio(ha_rate(f'pg1_{shape}', per), am), 'x', 2)} Alertmanager ({ha_lat(f'pg1_{shape}')}); "
+               f"SQLite {fmt(ha_rate(f'sqlite_{shape}', per), ' ' + unit)} = "
+               f"{fmt(ratio(ha_rate(f'sqlite_{shape}', per), am), 'x', 2)} Alertmanager ({ha_lat(f'sqlite_{shape}')})",
+               "n/a"))
+tk_max = num("ha_takeover_max_ms")
+tk_ok = None if tk_max is None else (tk_max <= 5000 and num("ha_takeover_missing") == 0
+                                     and num("ha_takeover_paged_before_kill") == 0)
+ha.append((f"H3. Takeover: SIGKILL of the owner (3 instances, lease TTL 3 s, renewal 1 s) -> the successor's first "
+           f"page of a step that fell due meanwhile, at the sink; {fmt(num('ha_takeover_kills'))} kills",
+           "<= 5 s (max over the kills)",
+           f"p50 {fmt(None if num('ha_takeover_p50_ms') is None else num('ha_takeover_p50_ms') / 1000, ' s', 2)}, "
+           f"max {fmt(None if tk_max is None else tk_max / 1000, ' s', 2)}, min "
+           f"{fmt(None if num('ha_takeover_min_ms') is None else num('ha_takeover_min_ms') / 1000, ' s', 2)} "
+           f"(each, ms: {r.get('ha_takeover_each_ms', '?')}); of which the lease (kill -> the successor owns it, by "
+           f"its log) max {fmt(num('ha_takeover_lease_max_ms'), ' ms')} and loading the state "
+           f"({fmt(num('ha_takeover_open_incidents'))} open incidents and more) max "
+           f"{fmt(num('ha_takeover_load_max_ms'), ' ms')}; {fmt(num('ha_takeover_measured'))} of "
+           f"{fmt(num('ha_takeover_kills'))} paged by the successor; {fmt(num('ha_takeover_duplicate_deliveries'))} "
+           f"deliveries of an `Idempotency-Key` seen before; at the sink: `{r.get('ha_takeover_sink_events', '?')}`",
+           verdict(tk_ok)))
+dup_lost, dup_multi = num("ha_dup_lost"), num("ha_dup_incidents_with_several_keys")
+ha.append((f"H4. Duplicates after a takeover: {fmt(num('ha_dup_r1_burst'))} new incidents at once (round-robin "
+           f"over 3 instances), each paged by webhook to a sink answering after {fmt(num('ha_dup_delay_ms'))} ms; "
+           f"the owner SIGKILLed once every page had reached the sink; arrivals counted per `Idempotency-Key`; "
+           f"{fmt(num('ha_dup_rounds'))} rounds",
+           "no page lost; duplicates measured (at-least-once)",
+           f"**{fmt(num('ha_dup_per_1000_in_flight'), '', 0)} duplicate deliveries per 1,000 pages in flight** "
+           f"({fmt(num('ha_dup_duplicates'))} duplicates; in flight = sent but not recorded as delivered at the kill: "
+           f"{fmt(num('ha_dup_pending_at_kill'))}, of which {fmt(num('ha_dup_unanswered_at_kill'))} not yet answered by "
+           f"the sink and the rest answered, their outcome not yet committed); {fmt(num('ha_dup_per_1000'), '', 0)} per "
+           f"1,000 pages sent (rounds: {r.get('ha_dup_per_1000_each', '?')}); lost {fmt(dup_lost)}; incidents paged "
+           f"under more than one key {fmt(dup_multi)}; round 1: every page recorded delivered "
+           f"{fmt(num('ha_dup_r1_takeover_resume_ms'), ' ms')} after the kill",
+           verdict(None if dup_lost is None else dup_lost == 0 and dup_multi == 0)))
+ha_table = ["| Target | Goal | Reached | |", "|---|---|---|---|"] + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in ha]
+ha_keys = [k for k in r if k.startswith("ha_")]
+
+ha_generated = f"""<!-- BEGIN GENERATED ha by bench/report.py from `bash bench/run.sh`; edits here are overwritten -->
+Run of {run_at}: {machine}; baton binary `{r.get('ha_baton_binary', '?')}`.
+PostgreSQL {r.get('ha_pg_version', '?')}: fsync {r.get('ha_pg_fsync', '?')}, synchronous_commit {r.get('ha_pg_synchronous_commit', '?')},
+wal_sync_method {r.get('ha_pg_wal_sync_method', '?')}. Load average (1/5/15 min) at the start / end of the stage:
+{r.get('ha_loadavg_start', '?')} / {r.get('ha_loadavg_end', '?')}.
+
+{chr(10).join(ha_table)}
+
+<details><summary>Every figure of the high-availability run</summary>
+
+| key | value |
+|---|---|
+{kv(ha_keys)}
+
+</details>
+<!-- END GENERATED ha -->"""
+
+
 def replace_block(doc, begin, end, text):
     if begin in doc and end in doc:
         return doc[: doc.index(begin)] + text + doc[doc.index(end) + len(end):]
@@ -481,7 +582,7 @@ def replace_block(doc, begin, end, text):
 
 
 doc = open(doc_path).read() if os.path.exists(doc_path) else "# Benchmarks\n"
-if only not in ("fallback", "slack", "outage"):
+if only not in ("fallback", "slack", "outage", "ha"):
     doc = replace_block(doc, "<!-- BEGIN GENERATED by", "<!-- END GENERATED -->", generated)
 if fb_keys:
     doc = replace_block(doc, "<!-- BEGIN GENERATED fallback", "<!-- END GENERATED fallback -->", fallback_generated)
@@ -489,4 +590,6 @@ if sl_keys:
     doc = replace_block(doc, "<!-- BEGIN GENERATED slack", "<!-- END GENERATED slack -->", slack_generated)
 if ou_keys:
     doc = replace_block(doc, "<!-- BEGIN GENERATED outage", "<!-- END GENERATED outage -->", outage_generated)
+if ha_keys:
+    doc = replace_block(doc, "<!-- BEGIN GENERATED ha", "<!-- END GENERATED ha -->", ha_generated)
 open(doc_path, "w").write(doc)

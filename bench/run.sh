@@ -14,6 +14,10 @@
 # the outage stage (bench/outage.sh: slow webhook vs Alertmanager, channel down, memory with 10,000 in
 # flight, idle wake-ups, time to first page, slow Slack / Twilio / SMTP providers; about 5 minutes;
 # knobs there) and rewrite only the doc's outage-scale figures.
+# BENCH_ONLY=ha: build baton, bench_sink and bench_load, run only the high-availability stage
+# (bench/ha.sh: intake on PostgreSQL with 1 and 3 instances vs SQLite and Alertmanager, takeover
+# time over 10 SIGKILLs of the owner, duplicates after a takeover; its own throwaway PostgreSQL
+# cluster; about 4 minutes; knobs there) and rewrite only the doc's high-availability figures.
 # Loopback only; every load loop is bounded in count and time; nothing asserts on time.
 set -euo pipefail
 
@@ -30,9 +34,11 @@ mkdir -p "$OUT"
 : > "$RESULTS"
 
 PIDS=()
+CLEANUP_HOOKS=()  # functions run at exit after the processes are stopped (ha.sh: its PostgreSQL cluster)
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  for h in "${CLEANUP_HOOKS[@]}"; do "$h" || true; done
 }
 trap cleanup EXIT
 
@@ -95,6 +101,8 @@ run_fallback() {
 . "$BENCH_DIR/slack.sh"
 # run_outage: the outage stage (baton serve -> bench_sink answering slowly; Alertmanager side by side).
 . "$BENCH_DIR/outage.sh"
+# run_ha: the high-availability stage (several baton serve on a throwaway PostgreSQL).
+. "$BENCH_DIR/ha.sh"
 
 # ---------------------------------------------------------------- build
 log "building (Release, -j1) in $BUILD"
@@ -129,6 +137,17 @@ if [ "${BENCH_ONLY:-}" = outage ]; then
   if [ "${BENCH_NO_DOC:-0}" != 1 ]; then
     python3 "$BENCH_DIR/report.py" "$RESULTS" "$ROOT/docs/benchmarks.md" "$OUT" outage
     log "docs/benchmarks.md updated (outage scale only)"
+  fi
+  exit 0
+fi
+if [ "${BENCH_ONLY:-}" = ha ]; then
+  nice -n 19 cmake --build "$BUILD" -j1 --target baton bench_sink bench_load > "$OUT/build.log"
+  BATON=$BUILD/bot/baton
+  run_ha
+  log "results in $RESULTS"
+  if [ "${BENCH_NO_DOC:-0}" != 1 ]; then
+    python3 "$BENCH_DIR/report.py" "$RESULTS" "$ROOT/docs/benchmarks.md" "$OUT" ha
+    log "docs/benchmarks.md updated (high availability only)"
   fi
   exit 0
 fi
@@ -317,6 +336,9 @@ PY
 
   # Outage scale: slow webhook (vs Alertmanager), channel down, memory in flight, idle, TTFP.
   run_outage || log "outage stage failed (see above)"
+
+  # High availability: PostgreSQL intake (1 and 3 instances), takeover time, duplicates after a takeover.
+  run_ha || log "high-availability stage failed (see above)"
 fi
 
 log "results in $RESULTS"
