@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bot/app.hpp"
+#include "bot/maintenance_routes.hpp"
 #include "bot/queries.hpp"
 #include "engine/oncall.hpp"
 #include "integrations/action_links.hpp"
@@ -15,8 +16,10 @@
 #include "integrations/alerts/events_v2.hpp"
 #include "integrations/common/utf8.hpp"
 #include "integrations/crypto.hpp"
+#include "integrations/email/message.hpp"
 #include "bot/slack_frontend.hpp"
 #include "bot/teams_frontend.hpp"
+#include "bot/voice_routes.hpp"
 #include "integrations/slack/commands.hpp"
 #include "integrations/slack/interactions.hpp"
 #include "integrations/slack/signature.hpp"
@@ -83,6 +86,12 @@ json::object incident_json(const Incident& inc, const engine::Directory& dir) {
   o["acknowledged_at"] = time_or_null(inc.acknowledged_at);
   o["resolved_at"] = time_or_null(inc.resolved_at);
   o["alert_count"] = inc.alert_count;
+  // Held by a maintenance window: recorded, nobody paged until it ends.
+  const bool suppressed = inc.suppressed_until && inc.state == engine::IncidentState::triggered;
+  o["suppressed"] = suppressed;
+  o["maintenance"] = suppressed ? json::value(json::object{{"reason", inc.suppressed_reason},
+                                                           {"until", engine::format_iso8601(*inc.suppressed_until)}})
+                                : json::value(nullptr);
   json::object esc;
   esc["policy"] = inc.policy ? inc.policy->policy_id : "";
   esc["step"] = inc.escalation.step + 1;
@@ -222,8 +231,16 @@ class Router {
       if (!method_is(req, "POST")) return respond(not_allowed());
       return twilio(path == "/sms/twilio/status", std::move(req), std::move(respond));
     }
+    if (path.starts_with("/voice/twilio/")) {
+      if (!method_is(req, "POST")) return respond(not_allowed());
+      return twilio_voice(app_, std::move(req), std::move(respond));
+    }
     constexpr std::string_view kActions = "/actions/";
     if (path.starts_with(kActions)) return action_link(std::string(path.substr(kActions.size())), std::move(req), std::move(respond));
+    // Heartbeats: the key in the path is the credential, as integration keys are.
+    constexpr std::string_view kHeartbeats = "/api/v1/heartbeats/";
+    if (path.starts_with(kHeartbeats))
+      return heartbeat_route(app_, std::string(path.substr(kHeartbeats.size())), req, std::move(respond));
     if (path.starts_with("/api/v1/")) {
       auto who = authenticate(req);
       if (!who) {
@@ -347,6 +364,9 @@ class Router {
       if (!r) return respond(error_response(r.error()));
       return respond(json_response(200, json::object{{"status", "deleted"}, {"id", *id}}));
     }
+    constexpr std::string_view kServices = "/api/v1/services/";
+    if (path.starts_with(kServices))
+      return maintenance_route(app_, token_name, path.substr(kServices.size()), req, std::move(respond));
     constexpr std::string_view kIncidents = "/api/v1/incidents/";
     if (path.starts_with(kIncidents)) {
       auto rest = path.substr(kIncidents.size());
@@ -557,8 +577,16 @@ class Router {
     auto cfg = app_.config();
     if (cfg->server.action_secret.empty())
       return respond(html_page(404, "Links are disabled", "<p>This baton has no action secret configured.</p>"));
-    integrations::ActionSigner signer(cfg->server.action_secret);
-    auto claim = signer.verify(token, app_.clock().now());
+    // The key a link verifies with tells where it came from: email's own key
+    // (integrations/email/message.hpp), else the action secret (webhook
+    // consumers, and emails sent before email had a key of its own).
+    auto source = engine::Source::email;
+    auto claim = integrations::ActionSigner(integrations::email_link_secret(cfg->server.action_secret))
+                     .verify(token, app_.clock().now());
+    if (!claim && claim.error().kind == ErrorKind::unauthorized) {
+      source = engine::Source::webhook;
+      claim = integrations::ActionSigner(cfg->server.action_secret).verify(token, app_.clock().now());
+    }
     if (!claim) {
       const bool expired = claim.error().kind == ErrorKind::permanent;
       return respond(html_page(expired ? 410 : 400, expired ? "This link has expired" : "This link is not valid",
@@ -580,8 +608,7 @@ class Router {
         return respond(html_page(409, "This link was already used", "<p>Nothing more was done.</p>"));
       return respond(html_page(503, "Try again", "<p>baton could not record the action.</p>"));
     }
-    app_.incidents().command(claim->incident, to_command(claim->action),
-                 engine::Actor{claim->person, engine::Source::webhook},
+    app_.incidents().command(claim->incident, to_command(claim->action), engine::Actor{claim->person, source},
                  [respond = std::move(respond), what](Result<Incident> r) {
                    if (!r) return respond(html_page(status_for(r.error().kind), "Nothing was done",
                                                     "<p>" + html_escape(r.error().message) + "</p>"));
@@ -599,6 +626,17 @@ class Router {
     auto* frontend = app_.slack();
     if (!frontend || cfg->slack.mode != "http")
       return respond(json_error(404, "Slack HTTP mode is not configured"));
+    // Slack's certificate check of a request URL (ssl_check=1, see
+    // api.slack.com/interactivity/slash-commands) does nothing, so it is
+    // answered 200; when it comes signed, the signature is checked first, as
+    // for every signed request.
+    const bool ssl_check = slack::is_ssl_check(req.body);
+    auto empty_200 = [&respond] {
+      Response r;
+      r.content_type = "text/plain";
+      respond(std::move(r));
+    };
+    if (ssl_check && !req.header("x-slack-signature")) return empty_200();
     auto verified = slack::verify_slack_signature(cfg->slack.signing_secret,
                                                   req.header("x-slack-request-timestamp").value_or(""),
                                                   req.header("x-slack-signature").value_or(""), req.body,
@@ -607,6 +645,7 @@ class Router {
       app_.count_rejected("slack");
       return respond(json_error(401, verified.error().message));
     }
+    if (ssl_check) return empty_200();
     auto reply_json = [respond](std::string message) {
       Response r;
       r.body = std::move(message);

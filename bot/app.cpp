@@ -170,17 +170,19 @@ Result<std::uint16_t> App::start() {
   if (d.slack_frontend && cfg->slack.mode == "socket") {
     SocketModeOptions so;
     so.app_token = cfg->slack.app_token;
+    so.ca_file = cfg->slack.ca_file;
     so.open_url_async = [api = d.channels->slack_api(), token = cfg->slack.app_token](auto done) {
       api->open_connection_async(token, std::move(done));
     };
     EnvelopeHandler handler = [&d](const Envelope& e, AckFn ack) { handle_envelope(*d.slack_frontend, e, std::move(ack)); };
     if (d.incidents->cluster_status().enabled) {
       // Every instance holds its own connection, and Slack may hand a retry of
-      // an envelope that was not acknowledged in time to any of them
-      // (https://api.slack.com/apis/socket-mode): the envelope id is claimed in
-      // the shared database first, so that exactly one instance handles it.
+      // an envelope that was not acknowledged in time to any of them, even
+      // under a new envelope id (https://api.slack.com/apis/socket-mode): its
+      // content key (else its envelope id) is claimed in the shared database
+      // first, so that exactly one instance handles it.
       handler = [&d, inner = std::move(handler)](const Envelope& e, AckFn ack) {
-        d.incidents->consume_token_async("slack-envelope:" + e.envelope_id,
+        d.incidents->consume_token_async(e.content_key.empty() ? "slack-envelope:" + e.envelope_id : e.content_key,
                                          [e, ack = std::move(ack), inner](Result<void> claimed) mutable {
                                            if (!claimed && claimed.error().kind == ErrorKind::conflict) {
                                              spdlog::info("slack socket mode: envelope {} was handled by another "

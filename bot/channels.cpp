@@ -16,6 +16,8 @@
 #include "integrations/teams/graph.hpp"
 #include "integrations/teams/jwt.hpp"
 #include "integrations/teams/teams_notifier.hpp"
+#include "integrations/voice/call_token.hpp"
+#include "integrations/voice/twilio_voice_notifier.hpp"
 #include "integrations/webhook/webhook_notifier.hpp"
 
 namespace baton::bot {
@@ -71,8 +73,14 @@ std::unique_ptr<Channels> Channels::build(const std::shared_ptr<const Config>& c
     ec.verify_peer = cfg->smtp.verify_peer;
     ec.timeout = cfg->smtp.timeout;
     ec.public_url = cfg->server.public_url;
+    // Email's links are signed with the email key, so an action taken through one is recorded as via email.
+    std::shared_ptr<const integrations::ActionSigner> email_signer;
+    if (!cfg->server.action_secret.empty())
+      email_signer = std::make_shared<const integrations::ActionSigner>(
+          integrations::email_link_secret(cfg->server.action_secret));
     // Non-blocking: SMTP sessions run as handlers on baton-net (docs/async_http.md, "SMTP").
-    impl->smtp = std::make_shared<integrations::SmtpNotifier>(ec, impl->signer, clock, impl->net_loop);
+    impl->smtp = std::make_shared<integrations::SmtpNotifier>(ec, std::move(email_signer), clock, impl->net_loop,
+                                                              impl->chat_refs);
     notifiers.push_back(impl->smtp);
   }
   if (cfg->twilio.enabled) {
@@ -88,7 +96,23 @@ std::unique_ptr<Channels> Channels::build(const std::shared_ptr<const Config>& c
     tc.validity = cfg->twilio.validity;
     if (cfg->twilio.status_callbacks) tc.status_callback_url = cfg->server.public_url + "/sms/twilio/status";
     notifiers.push_back(std::make_shared<integrations::TwilioNotifier>(tc, impl->async_http));
-  } else if (cfg->sms_gateway.enabled) {
+  }
+  if (cfg->twilio.voice) {
+    integrations::TwilioVoiceConfig vc;
+    vc.base_url = cfg->twilio.base_url;
+    vc.account_sid = cfg->twilio.account_sid;
+    vc.auth_token = cfg->twilio.auth_token;
+    vc.api_key_sid = cfg->twilio.api_key_sid;
+    vc.api_key_secret = cfg->twilio.api_key_secret;
+    vc.from = cfg->twilio.voice_from;
+    vc.calls_per_second = cfg->twilio.calls_per_second;
+    vc.ring_timeout = cfg->twilio.ring_timeout;
+    vc.public_url = cfg->server.public_url;
+    // bot/voice_routes.cpp checks the calls' URLs with the same key.
+    vc.link_secret = integrations::call_token_secret(cfg->server.action_secret, cfg->twilio.auth_token);
+    notifiers.push_back(std::make_shared<integrations::TwilioVoiceNotifier>(vc, clock, impl->async_http));
+  }
+  if (!cfg->twilio.enabled && cfg->sms_gateway.enabled) {
     integrations::SmsGatewayConfig gc;
     gc.url = cfg->sms_gateway.url;
     gc.method = cfg->sms_gateway.method;
@@ -101,23 +125,28 @@ std::unique_ptr<Channels> Channels::build(const std::shared_ptr<const Config>& c
   if (cfg->slack.enabled) {
     slack::SlackNotifierConfig sc;
     sc.api = slack::SlackConfig{cfg->slack.base_url, cfg->slack.bot_token, std::chrono::seconds(10)};
+    sc.api.messages_per_second_per_channel = cfg->slack.messages_per_second_per_channel;
     sc.public_url = cfg->server.public_url;
     for (const auto& [id, svc] : cfg->directory->services)
       if (!svc.slack_channel.empty()) sc.service_channels[id] = svc.slack_channel;
     sc.open_incident_channels = true;  // the engine asks only for services with incident_channel: true
     sc.archive_on_resolve = cfg->slack.archive_on_resolve;
-    sc.messages_per_second_per_channel = cfg->slack.messages_per_second_per_channel;
     for (const auto& [id, svc] : cfg->directory->services)
       impl->slack_incident_channels = impl->slack_incident_channels || svc.open_incident_channel;
-    auto notifier = std::make_shared<slack::SlackNotifier>(sc, impl->chat_refs, impl->async_http, impl->net_loop);
+    // Every Slack client below shares one Workspace (the token's rate budget and
+    // the pace per channel), timed by the dispatcher's clock.
+    auto notifier =
+        std::make_shared<slack::SlackNotifier>(sc, impl->chat_refs, impl->async_http, impl->net_loop, clock);
     for (const auto& [id, p] : cfg->directory->people)
       if (!p.slack_user_id.empty()) notifier->remember_person(id, p.name, p.slack_user_id);
     notifiers.push_back(std::move(notifier));
-    impl->slack_api = std::make_shared<const slack::SlackWebApi>(sc.api, impl->async_http, impl->net_loop);
+    impl->slack_api = std::make_shared<const slack::SlackWebApi>(sc.api, impl->async_http, impl->net_loop, clock);
     // Identity lookups get a short timeout: an answer is still due within Slack's 3 s.
-    auto lookup =
-        slack::SlackConfig{cfg->slack.base_url, cfg->slack.bot_token, std::chrono::seconds(2), "slack-lookup"};
-    impl->slack_lookup_api = std::make_shared<const slack::SlackWebApi>(lookup, impl->async_http, impl->net_loop);
+    auto lookup = sc.api;
+    lookup.timeout = std::chrono::seconds(2);
+    lookup.http_key = "slack-lookup";
+    impl->slack_lookup_api =
+        std::make_shared<const slack::SlackWebApi>(lookup, impl->async_http, impl->net_loop, clock);
   }
   if (cfg->teams.enabled) {
     teams::TeamsConfig tc;
@@ -128,6 +157,7 @@ std::unique_ptr<Channels> Channels::build(const std::shared_ptr<const Config>& c
     tc.openid_metadata_url = cfg->teams.openid_metadata_url;
     tc.connector_service_url = cfg->teams.connector_base;
     tc.graph_base = cfg->teams.graph_base;
+    tc.allow_unauthenticated = cfg->teams.allow_unauthenticated;
     auto tokens = std::make_shared<teams::TokenProvider>(tc, impl->async_http);
     impl->teams_connector = std::make_shared<teams::BotConnector>(tc, tokens, impl->async_http);
     teams::TeamsNotifierConfig nc;
@@ -137,12 +167,14 @@ std::unique_ptr<Channels> Channels::build(const std::shared_ptr<const Config>& c
       if (!svc.teams_channel.empty()) nc.service_channels[id] = svc.teams_channel;
       if (!svc.teams_team.empty()) nc.service_teams[id] = svc.teams_team;
     }
-    notifiers.push_back(std::make_shared<teams::TeamsNotifier>(
-        nc, impl->teams_connector, std::make_shared<teams::GraphClient>(tc, tokens, impl->async_http),
-        impl->chat_refs, std::make_shared<teams::ConversationLimiter>()));
+    // Graph needs an app token: without credentials (the Playground) there are no incident channels.
+    auto graph = tc.app_password.empty() ? nullptr : std::make_shared<teams::GraphClient>(tc, tokens, impl->async_http);
+    notifiers.push_back(std::make_shared<teams::TeamsNotifier>(nc, impl->teams_connector, std::move(graph),
+                                                               impl->chat_refs,
+                                                               std::make_shared<teams::ConversationLimiter>()));
     if (cfg->teams.allow_unauthenticated)
       spdlog::warn("TEAMS ACTIVITIES ARE NOT AUTHENTICATED (teams.allow_unauthenticated): Agents Playground only, "
-                   "loopback only; never run this in production");
+                   "loopback only; calls to a loopback serviceUrl carry no token; never run this in production");
     else
       impl->teams_validator = std::make_shared<teams::JwtValidator>(tc, clock, teams::http_get_via(impl->async_http));
   }

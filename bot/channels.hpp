@@ -1,6 +1,6 @@
 #pragma once
 // The channels, built from the Config: a notifier per enabled channel
-// (webhook, email, SMS through Twilio or a gateway, Slack, Teams) for the
+// (webhook, email, SMS through Twilio or a gateway, Twilio voice calls, Slack, Teams) for the
 // dispatcher, and the Slack and Teams clients the frontends need. Built once
 // at start-up; the notifiers send through the non-blocking client on
 // `baton-net`. No Asio, Beast or curl here (forward declarations).

@@ -253,7 +253,12 @@ int cmd_incident(const Args& a, std::ostream& out, std::ostream& err) {
   auto line = [&](const json::object& i) {
     out << "#" << str(i.at("number")) << "  " << std::left << std::setw(12) << str(i.at("state")) << " "
         << std::setw(8) << str(i.at("severity")) << " " << std::setw(14) << str(i.at("service")) << " owner "
-        << std::setw(10) << str(i.at("owner")) << " " << str(i.at("summary")) << "\n";
+        << std::setw(10) << str(i.at("owner")) << " " << str(i.at("summary"));
+    // Held by a maintenance window: nobody is paged until it ends.
+    if (const auto* m = i.if_contains("maintenance"); m && m->is_object())
+      out << "  [suppressed by maintenance (" << str(m->as_object().at("reason")) << ") until "
+          << str(m->as_object().at("until")) << "]";
+    out << "\n";
   };
   const auto& o = body.as_object();
   if (sub == "list") {

@@ -625,7 +625,8 @@ void Loader::load_smtp(const YAML::Node& n, Config& c) {
 void Loader::load_twilio(const YAML::Node& n, Config& c) {
   Fields f(*this, n,
            {"base_url", "account_sid", "auth_token", "api_key_sid", "api_key_secret", "from", "messaging_service_sid",
-            "messages_per_second", "status_callbacks", "validity"},
+            "messages_per_second", "status_callbacks", "validity", "voice", "voice_from", "calls_per_second",
+            "ring_timeout"},
            "twilio");
   auto& t = c.twilio;
   twilio_at_ = n.Mark();
@@ -664,8 +665,29 @@ void Loader::load_twilio(const YAML::Node& n, Config& c) {
     else
       t.validity = std::chrono::duration_cast<std::chrono::seconds>(*v);
   }
+  if (auto v = boolean(f["voice"], "'voice' in twilio")) t.voice = *v;
+  t.voice_from = string(f["voice_from"], "'voice_from' in twilio").value_or("");
+  if (!t.voice_from.empty() && !valid_e164(t.voice_from))
+    error(f["voice_from"].Mark(), "'voice_from' in twilio must be an E.164 number like \"+15551234567\", not " +
+                                      quoted(t.voice_from));
+  if (t.voice_from.empty() && valid_e164(t.from)) t.voice_from = t.from;
+  if (auto v = positive_number(f["calls_per_second"], "'calls_per_second' in twilio", 100)) t.calls_per_second = *v;
+  if (auto v = duration(f["ring_timeout"], "'ring_timeout' in twilio", true, false)) {
+    if (*v < std::chrono::seconds{5} || *v > std::chrono::seconds{600})
+      error(f["ring_timeout"].Mark(), "'ring_timeout' in twilio must be between 5s and 600s (Twilio's limits)");
+    else
+      t.ring_timeout = std::chrono::duration_cast<std::chrono::seconds>(*v);
+  }
 
-  if (!t.enabled) return;
+  if (!t.enabled) {
+    t.voice = false;
+    return;
+  }
+  if (t.voice && t.auth_token.empty())
+    error(f.has("auth_token") ? f["auth_token"].Mark() : f["voice"].Mark(),
+          "twilio.voice needs 'auth_token': Twilio signs every request of a call with it");
+  if (t.voice && t.voice_from.empty() && !f.has("voice_from"))
+    error(f["voice"].Mark(), "twilio.voice needs 'voice_from' (an E.164 number) when 'from' is not a phone number");
   const bool key_sid = !t.api_key_sid.empty(), key_secret = !t.api_key_secret.empty();
   if (key_sid && !key_secret)
     error(f.has("api_key_secret") ? f["api_key_secret"].Mark() : f["api_key_sid"].Mark(),
@@ -720,7 +742,7 @@ void Loader::load_sms_gateway(const YAML::Node& n, Config& c) {
 void Loader::load_slack(const YAML::Node& n, Config& c) {
   Fields f(*this, n,
            {"mode", "base_url", "bot_token", "app_token", "signing_secret", "archive_on_resolve",
-            "messages_per_second_per_channel"},
+            "messages_per_second_per_channel", "ca_file"},
            "slack");
   auto& s = c.slack;
   if (auto v = string(f["bot_token"], "'bot_token' in slack")) s.bot_token = *v;
@@ -742,6 +764,7 @@ void Loader::load_slack(const YAML::Node& n, Config& c) {
   if (auto b = boolean(f["archive_on_resolve"], "'archive_on_resolve' in slack")) s.archive_on_resolve = *b;
   if (auto v = positive_number(f["messages_per_second_per_channel"], "'messages_per_second_per_channel' in slack", 100))
     s.messages_per_second_per_channel = *v;
+  s.ca_file = string(f["ca_file"], "'ca_file' in slack").value_or("");
   if (!s.enabled) return;
   // Token prefixes only: the values themselves never appear in messages.
   if (!s.bot_token.starts_with("xoxb-"))
@@ -763,7 +786,9 @@ void Loader::load_teams(const YAML::Node& n, Config& c) {
   if (auto v = string(f["app_id"], "'app_id' in teams")) t.app_id = *v;
   if (auto v = string(f["app_password"], "'app_password' in teams")) t.app_password = *v;
   if (auto v = string(f["tenant_id"], "'tenant_id' in teams")) t.tenant_id = *v;
-  t.enabled = !t.app_id.empty();
+  if (auto b = boolean(f["allow_unauthenticated"], "'allow_unauthenticated' in teams")) t.allow_unauthenticated = *b;
+  // Microsoft 365 Agents Playground needs no app registration: on without an app_id.
+  t.enabled = !t.app_id.empty() || t.allow_unauthenticated;
   for (auto [key, target] : {std::pair{"login_base", &t.login_base}, std::pair{"openid_metadata_url", &t.openid_metadata_url},
                              std::pair{"connector_base", &t.connector_base}, std::pair{"graph_base", &t.graph_base}}) {
     if (auto v = string(f[key], std::string("'") + key + "' in teams"); v && !v->empty()) {
@@ -773,11 +798,10 @@ void Loader::load_teams(const YAML::Node& n, Config& c) {
         *target = *v;
     }
   }
-  if (auto b = boolean(f["allow_unauthenticated"], "'allow_unauthenticated' in teams")) t.allow_unauthenticated = *b;
   if (!t.enabled) return;
-  if (t.app_password.empty())
+  if (t.app_password.empty() && !t.allow_unauthenticated)
     error(f["app_id"].Mark(), "the teams channel needs 'app_password' (the bot's client secret)");
-  if (t.tenant_id.empty())
+  if (t.tenant_id.empty() && !t.allow_unauthenticated)
     error(f["app_id"].Mark(), "the teams channel needs 'tenant_id' (single-tenant bots; also used for 1:1 chats)");
   if (t.allow_unauthenticated) {
     auto host = c.server.listen.substr(0, c.server.listen.rfind(':'));
@@ -819,6 +843,9 @@ void Loader::check_channels(Config& c, engine::Directory& d) {
       case MethodKind::teams:
         if (!c.teams.enabled) return "teams.app_id is not set";
         break;
+      case MethodKind::voice:
+        if (!c.twilio.voice) return "twilio.voice is not on";
+        break;
     }
     return std::nullopt;
   };
@@ -836,6 +863,7 @@ void Loader::check_channels(Config& c, engine::Directory& d) {
   if (c.twilio.enabled || c.sms_gateway.enabled) d.channels.push_back(MethodKind::sms);
   if (c.slack.enabled) d.channels.push_back(MethodKind::slack);
   if (c.teams.enabled) d.channels.push_back(MethodKind::teams);
+  if (c.twilio.voice) d.channels.push_back(MethodKind::voice);
   // Nothing configured: the webhook stays the one channel, so pages are at least attempted and recorded.
   if (d.channels.empty()) d.channels.push_back(MethodKind::webhook);
 }
@@ -1149,7 +1177,7 @@ void Loader::load_services(const YAML::Node& n, engine::Directory& d) {
     const std::string ctx = "service " + quoted(id);
     Fields f(*this, v,
              {"name", "escalation_policy", "integration_keys", "contact_chain", "incident_channel", "slack_channel",
-              "teams_channel", "teams_team"},
+              "teams_channel", "teams_team", "heartbeats", "maintenance"},
              ctx);
     engine::Service s;
     s.id = id;
@@ -1189,8 +1217,129 @@ void Loader::load_services(const YAML::Node& n, engine::Directory& d) {
     if (auto ch = string(f["slack_channel"], "'slack_channel' of " + ctx)) s.slack_channel = *ch;
     if (auto ch = string(f["teams_channel"], "'teams_channel' of " + ctx)) s.teams_channel = *ch;
     if (auto team = string(f["teams_team"], "'teams_team' of " + ctx)) s.teams_team = *team;
+
+    // heartbeats: [{name, interval, grace, key, alertname}] (engine/heartbeats.hpp)
+    const YAML::Node beats = f["heartbeats"];
+    if (is_seq(beats, "'heartbeats' of " + ctx)) {
+      for (std::size_t i = 0; i < beats.size(); ++i) {
+        const YAML::Node hn = beats[i];
+        const std::string hctx = "heartbeat " + std::to_string(i + 1) + " of " + ctx;
+        Fields hf(*this, hn, {"name", "interval", "grace", "key", "alertname"}, hctx);
+        if (!hn.IsMap()) {
+          if (hn.IsNull()) error(hn.Mark(), hctx + " must be a mapping");
+          continue;
+        }
+        engine::Heartbeat hb;
+        bool ok = true;
+        if (auto name = required_string(hf["name"], "'name' of " + hctx, hn.Mark())) {
+          if (!valid_id(*name)) {
+            error(hf["name"].Mark(), "'name' of " + hctx + " may contain only letters, digits, '-', '_' and '.'");
+            ok = false;
+          } else if (s.heartbeat(*name)) {
+            error(hf["name"].Mark(), "duplicate heartbeat " + quoted(*name) + " in " + ctx);
+            ok = false;
+          }
+          hb.name = *name;
+        } else {
+          ok = false;
+        }
+        if (!hf.has("interval")) error(hn.Mark(), "'interval' of " + hctx + " is required"), ok = false;
+        if (auto v = duration(hf["interval"], "'interval' of " + hctx, false, false)) hb.interval = *v;
+        else ok = false;
+        if (auto v = duration(hf["grace"], "'grace' of " + hctx, false, true)) hb.grace = *v;
+        else if (hf.has("grace")) ok = false;
+        if (auto key = required_string(hf["key"], "'key' of " + hctx, hn.Mark())) {
+          if (d.integration_keys.contains(*key) || d.heartbeat_keys.contains(*key)) {
+            error(hf["key"].Mark(), "'key' of " + hctx + " is already used by another heartbeat or integration key");
+            ok = false;
+          } else {
+            key_marks[*key] = hf["key"].Mark();
+          }
+          hb.key = *key;
+        } else {
+          ok = false;
+        }
+        if (auto an = string(hf["alertname"], "'alertname' of " + hctx); an && !an->empty()) {
+          for (const auto& other : s.heartbeats)
+            if (other.alertname == *an) {
+              error(hf["alertname"].Mark(), "alertname " + quoted(*an) + " already feeds heartbeat " +
+                                                quoted(other.name) + " of " + ctx);
+              ok = false;
+            }
+          hb.alertname = *an;
+        }
+        if (!ok) continue;
+        d.heartbeat_keys.emplace(hb.key, std::make_pair(id, hb.name));
+        s.heartbeats.push_back(std::move(hb));
+      }
+    }
+
+    // maintenance: [{days, start, duration, time_zone, reason}] (engine/maintenance.hpp)
+    const YAML::Node windows = f["maintenance"];
+    if (is_seq(windows, "'maintenance' of " + ctx)) {
+      for (std::size_t i = 0; i < windows.size(); ++i) {
+        const YAML::Node wn = windows[i];
+        const std::string wctx = "maintenance window " + std::to_string(i + 1) + " of " + ctx;
+        Fields wf(*this, wn, {"days", "start", "duration", "time_zone", "reason"}, wctx);
+        if (!wn.IsMap()) {
+          if (wn.IsNull()) error(wn.Mark(), wctx + " must be a mapping");
+          continue;
+        }
+        engine::MaintenanceRule rule;
+        bool ok = true;
+        const YAML::Node days = wf["days"];
+        if (days.IsNull()) {
+          rule.days = {1, 2, 3, 4, 5, 6, 7};
+        } else if (is_seq(days, "'days' of " + wctx)) {
+          for (std::size_t k = 0; k < days.size(); ++k)
+            if (auto day = string(days[k], "day " + std::to_string(k + 1) + " of " + wctx)) {
+              if (auto dn = parse_weekday(*day)) {
+                rule.days.push_back(*dn);
+              } else {
+                error(days[k].Mark(), "unknown day " + quoted(*day) + " in " + wctx + " (use mon, tue, ... sun)");
+                ok = false;
+              }
+            }
+          if (days.size() == 0) error(days.Mark(), "'days' of " + wctx + " is empty"), ok = false;
+        } else {
+          ok = false;
+        }
+        if (auto t = required_string(wf["start"], "'start' of " + wctx, wn.Mark())) {
+          if (auto m = parse_hh_mm(*t); m && *t != "24:00") {
+            rule.start_minute = *m;
+          } else {
+            error(wf["start"].Mark(), "'start' of " + wctx + " must be a time like \"02:00\", not " + quoted(*t));
+            ok = false;
+          }
+        } else {
+          ok = false;
+        }
+        if (!wf.has("duration")) error(wn.Mark(), "'duration' of " + wctx + " is required"), ok = false;
+        if (auto v = duration(wf["duration"], "'duration' of " + wctx, false, false)) {
+          if (*v > std::chrono::hours{24 * 7}) {
+            error(wf["duration"].Mark(), "'duration' of " + wctx + " must be at most 7 days");
+            ok = false;
+          }
+          rule.duration = *v;
+        } else {
+          ok = false;
+        }
+        if (auto tz = string(wf["time_zone"], "'time_zone' of " + wctx)) {
+          check_time_zone(wf["time_zone"], *tz, wctx);
+          if (!engine::is_valid_time_zone(*tz)) ok = false;
+          rule.time_zone = *tz;
+        }
+        rule.reason = string(wf["reason"], "'reason' of " + wctx).value_or("");
+        if (ok) s.maintenance.push_back(std::move(rule));
+      }
+    }
     d.services.emplace(id, std::move(s));
   });
+  // Integration keys of services loaded after a heartbeat's key.
+  for (const auto& [key, owner] : d.heartbeat_keys)
+    if (auto it = d.integration_keys.find(key); it != d.integration_keys.end())
+      error(key_marks[key], "heartbeat key of " + quoted(owner.second) + " in service " + quoted(owner.first) +
+                                " is also an integration key of service " + quoted(it->second));
 }
 
 tl::expected<Config, std::vector<ConfigError>> Loader::load(std::string_view text) {

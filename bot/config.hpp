@@ -81,6 +81,13 @@ struct TwilioChannelConfig {
   double messages_per_second = 1.0;   ///< > 0
   bool status_callbacks = true;       ///< ask Twilio for delivery status callbacks
   std::chrono::seconds validity{600}; ///< Twilio's ValidityPeriod, 1s..36000s
+  /// Voice calls (contact method `voice`, Twilio Programmable Voice): off unless
+  /// `voice: true`; then they need auth_token (every request of a call is
+  /// verified with it) and a caller number.
+  bool voice = false;
+  std::string voice_from;             ///< E.164 caller id; defaults to `from` when that is a number
+  double calls_per_second = 1.0;      ///< per caller number, > 0
+  std::chrono::seconds ring_timeout{30};  ///< Twilio's Timeout, 5s..600s: then the call is no-answer
 };
 
 /// The SMS channel through a generic HTTP SMS gateway. At most one SMS channel
@@ -105,6 +112,10 @@ struct SlackChannelConfig {
   std::string signing_secret;  ///< required in http mode
   bool archive_on_resolve = false;
   double messages_per_second_per_channel = 1.0;
+  /// Socket Mode's TLS trust: a PEM bundle of the CAs that may sign Slack's
+  /// WebSocket server; empty = the system store. The peer and its host name are
+  /// always verified.
+  std::string ca_file;
 };
 
 /// The Microsoft Teams channel (method `teams`). On when app_id is set.
@@ -146,7 +157,8 @@ struct Config {
   TeamsChannelConfig teams;
   DispatchConfig dispatch;
   /// Never null on success. Its `channels`: webhook when webhook.enabled, email when
-  /// smtp.enabled, sms when twilio or sms_gateway is enabled; just webhook when none is.
+  /// smtp.enabled, sms when twilio or sms_gateway is enabled, voice when twilio.voice is on;
+  /// just webhook when none is.
   engine::DirectoryPtr directory;
   std::vector<std::string> warnings;  ///< "file:line:col: message", for the start-up log
 };

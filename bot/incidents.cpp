@@ -44,6 +44,7 @@ std::unique_ptr<Incidents> Incidents::create(const Config& config, const engine:
   impl->engine = std::make_unique<engine::Engine>(config.directory, state.next_incident, state.next_notification);
   impl->engine->set_overrides(std::move(state.overrides));
   for (auto& inc : state.open_incidents) impl->engine->restore(std::move(inc));
+  detail::restore_watch_state(*impl->engine, state);
   impl->resume_outbox = std::move(state.pending_outbox);
   for (const auto& e : impl->resume_outbox) {
     if (impl->engine->find(e.notification.incident)) continue;
@@ -202,7 +203,13 @@ void Incidents::set_directory(engine::DirectoryPtr directory) {
     impl_->directory = directory;
   }
   impl_->run_sync([this, dir = std::move(directory)] {
-    impl_->engine->set_directory(dir);
+    auto& d = *impl_;
+    d.engine->set_directory(dir);
+    if (d.not_owner() || d.degraded) return 0;  // the owner (or the rebuild) syncs heartbeats
+    // Heartbeats new in the configuration count from now; changed intervals move deadlines.
+    auto fx = d.engine->sync_heartbeats(d.clock.now());
+    if (!fx.empty()) d.commit(std::move(fx), {}, {});
+    else d.rearm();
     return 0;
   });
 }
@@ -543,6 +550,21 @@ void Incidents::fill_metrics(RuntimeState& st) {
   st.commit_failures = stats.failures;
   st.storage_failing = d.degraded;
   st.storage_recoveries = d.recoveries;
+  // Heartbeats and maintenance: from the engine (owner) or the database (others).
+  const auto now = d.clock.now();
+  for (const auto& h : heartbeats()) {
+    RuntimeState::HeartbeatGauge g{h.service, h.name, std::nullopt, h.incident != 0};
+    if (h.last_beat) g.last_beat_age_seconds = std::chrono::duration<double>(now - *h.last_beat).count();
+    st.heartbeats.push_back(std::move(g));
+  }
+  auto directory = d.current_directory();
+  auto windows = d.current_windows(now);
+  if (!windows) spdlog::warn("maintenance windows could not be read for /metrics: {}", windows.error().message);
+  for (const auto& [id, service] : directory->services) {
+    const bool active = windows ? engine::maintenance_at(service, *windows, now).has_value()
+                                : engine::maintenance_at(service, {}, now).has_value();
+    st.maintenance_active.emplace_back(id, active);
+  }
 }
 
 void Incidents::poke() {

@@ -74,6 +74,36 @@ struct ClusterStatus {
 /// is true (answer 202 "queued").
 bool is_queued(const engine::Incident& incident);
 
+/// What a heartbeat's beat did.
+struct BeatOutcome {
+  std::string service;
+  std::string heartbeat;
+  std::optional<std::int64_t> resolved;  ///< the "no heartbeat" incident it resolved
+  bool queued = false;  ///< taken by an instance that does not run the engine: in the inbox
+};
+
+/// A configured heartbeat as /metrics and the API show it.
+struct HeartbeatStatus {
+  std::string service;
+  std::string name;
+  std::optional<engine::TimePoint> last_beat;
+  std::optional<engine::TimePoint> due;  ///< unset while its incident is open
+  std::int64_t incident = 0;             ///< its open "no heartbeat" incident; 0 = none
+};
+
+/// A service's maintenance: whether it is in maintenance now, its one-off
+/// windows not over yet, and its configured weekly ones with the occurrence in
+/// force or next.
+struct MaintenanceStatus {
+  std::optional<engine::ActiveMaintenance> active;
+  std::vector<engine::MaintenanceWindow> windows;
+  struct Configured {
+    engine::MaintenanceRule rule;
+    std::optional<engine::MaintenanceOccurrence> current_or_next;
+  };
+  std::vector<Configured> configured;
+};
+
 /// One schedule's current on-call person.
 struct OnCallEntry {
   std::string schedule_id;
@@ -154,6 +184,34 @@ class Incidents {
   /// The same without waiting: `done` runs on the writer thread once it is
   /// committed (or refused: conflict when the token was already used).
   void consume_token_async(std::string token_id, std::function<void(Result<void>)> done);
+
+  // Heartbeats and maintenance windows (README "Heartbeats", "Maintenance
+  // windows"). Chat commands (`/baton maintenance ...`, the `oncall` answer)
+  // call these too.
+  /// A beat of the heartbeat whose key is `key`, from `via` (api). not_found
+  /// for an unknown key, and nothing changes; `done` runs once it is committed.
+  void beat(std::string key, engine::Source via, std::function<void(Result<BeatOutcome>)> done);
+  /// Every configured heartbeat, by service then name.
+  std::vector<HeartbeatStatus> heartbeats();
+  /// Puts `service` in maintenance from now until `until` (stored at once;
+  /// incidents its alerts open meanwhile page nobody until it ends). not_found
+  /// for an unknown service, invalid_request when `until` is not in the future
+  /// or more than a year away; transient (503) while the database fails.
+  /// Blocks on the database, as overrides do.
+  Result<engine::MaintenanceWindow> start_maintenance(std::string service, engine::TimePoint until,
+                                                      std::string reason, engine::Actor actor);
+  /// Ends `service`'s one-off window `window` early, or all of them when
+  /// unset; the incidents they held are paged now. Returns the windows ended.
+  /// not_found for an unknown service or window, or when none is in force;
+  /// conflict for a window already over. Configured weekly windows are not
+  /// ended this way.
+  Result<std::vector<engine::MaintenanceWindow>> end_maintenance(std::string service,
+                                                                 std::optional<std::int64_t> window,
+                                                                 engine::Actor actor);
+  /// Whether `service` is in maintenance now (until when, why); nullopt if not.
+  std::optional<engine::ActiveMaintenance> active_maintenance(const std::string& service);
+  /// What GET /api/v1/services/{id}/maintenance shows. not_found for an unknown service.
+  Result<MaintenanceStatus> maintenance(const std::string& service);
 
   // The engine's state (current, not only committed).
   /// Open incidents owned by `person`, most recently paged first.

@@ -38,6 +38,14 @@ namespace detail {
 /// and storage serves as JSON must be UTF-8 (transports repair their own input;
 /// this catches any that did not).
 void repair_text(engine::Alert& a);
+
+/// Restores what the engine keeps besides open incidents (after them):
+/// heartbeat states and one-off maintenance windows. Start-up, takeover and
+/// the rebuild after a failed commit all use it; then Impl::resume_engine().
+inline void restore_watch_state(engine::Engine& e, storage::LoadedState& state) {
+  for (auto& h : state.heartbeats) e.restore_heartbeat(std::move(h));
+  for (auto& w : state.maintenance) e.restore_maintenance(std::move(w));
+}
 }  // namespace detail
 
 struct Incidents::Impl {
@@ -404,9 +412,34 @@ struct Incidents::Impl {
   /// Owner: what an inbox command asks of the engine.
   Result<engine::Effects> apply_command(const storage::InboxCommand& c, engine::TimePoint now);
 
+  /// Loop thread, once the engine was (re)built from the database: the
+  /// restart rule for heartbeats, new heartbeats, holds whose maintenance ended
+  /// (Engine::resume), committed like any change.
+  void resume_engine() {
+    auto fx = engine->resume(clock.now());
+    if (!fx.empty()) commit(std::move(fx), {}, {});
+  }
+
+  /// One-off maintenance windows as the engine knows them (owner), or as
+  /// stored and not over at `now` (an instance that does not run the engine).
+  /// Blocks on the database on a non-owner (the caller's thread).
+  Result<std::vector<engine::MaintenanceWindow>> current_windows(engine::TimePoint now) {
+    if (not_owner()) {
+      Result<std::vector<engine::MaintenanceWindow>> stored = std::vector<engine::MaintenanceWindow>{};
+      writer->with_store([&](storage::Store& s) { stored = s.list_maintenance(now); });
+      return stored;
+    }
+    return run_sync([this] {
+      std::vector<engine::MaintenanceWindow> out;
+      for (const auto& [id, w] : engine->maintenance_windows()) out.push_back(w);
+      return out;
+    });
+  }
+
   /// Hands the undelivered notifications to the dispatcher, fires overdue
   /// timers and arms the next (start-up and takeover).
   void resume() {
+    resume_engine();
     for (auto& e : resume_outbox) {
       integrations::Delivery del;
       del.notification = e.notification;

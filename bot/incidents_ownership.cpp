@@ -37,7 +37,7 @@ void Incidents::Impl::try_recover() {
   writer->flush();  // everything submitted before the failure has failed by now
   auto probe = writer->probe(clock.now());
   Result<storage::LoadedState> state = probe ? Result<storage::LoadedState>{} : tl::unexpected(probe.error());
-  if (probe) writer->with_store([&](storage::Store& s) { state = s.load(); });
+  if (probe) writer->with_store([&](storage::Store& s) { state = s.load(clock.now()); });
   if (!state) {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_probe_log >= std::chrono::seconds(30)) {
@@ -50,6 +50,7 @@ void Incidents::Impl::try_recover() {
   auto fresh = std::make_unique<engine::Engine>(engine->directory(), state->next_incident, state->next_notification);
   fresh->set_overrides(std::move(state->overrides));
   for (auto& inc : state->open_incidents) fresh->restore(std::move(inc));
+  detail::restore_watch_state(*fresh, *state);
   engine = std::move(fresh);
   writer->reset_failure();
   recovering = false;
@@ -57,6 +58,7 @@ void Incidents::Impl::try_recover() {
   ++recoveries;
   spdlog::warn("the database takes writes again; state rebuilt from it ({} open incidents), taking changes",
                engine->open_count());
+  resume_engine();
   auto held = std::move(deferred);
   deferred.clear();
   for (auto& fn : held) fn();
@@ -88,7 +90,7 @@ void Incidents::Impl::become_owner(std::int64_t new_epoch) {
   Result<storage::LoadedState> state = fail(ErrorKind::transient, "not loaded");
   writer->with_store([&](storage::Store& s) {
     s.set_fence(storage::Fence{cluster.instance_id, new_epoch});
-    state = s.load();
+    state = s.load(clock.now());
   });
   if (!state) {
     spdlog::error("cluster: cannot load the state as the new owner ({}); trying again", state.error().message);
@@ -99,6 +101,7 @@ void Incidents::Impl::become_owner(std::int64_t new_epoch) {
   auto fresh = std::make_unique<engine::Engine>(current_directory(), state->next_incident, state->next_notification);
   fresh->set_overrides(std::move(state->overrides));
   for (auto& inc : state->open_incidents) fresh->restore(std::move(inc));
+  detail::restore_watch_state(*fresh, *state);
   engine = std::move(fresh);
   resume_outbox = std::move(state->pending_outbox);
   resume_closed.clear();
@@ -180,6 +183,12 @@ Result<engine::Effects> Incidents::Impl::apply_command(const storage::InboxComma
         engine::TimelineEvent{c.incident, now, engine::TimelineKind::note, c.actor.id, c.actor.channel, c.text});
   } else if (k == "delivery_failed") {
     fx = engine->delivery_result(c.notification, engine::DeliveryStatus::failed, c.text, now);
+  } else if (k == "heartbeat") {
+    return engine->beat(c.text, now, c.actor.channel);
+  } else if (k == "maintenance_added") {
+    fx = engine->add_maintenance(c.maintenance, now);
+  } else if (k == "maintenance_ended") {
+    fx = engine->end_maintenance(c.maintenance, c.actor, now);
   } else if (k == "override_added" || k == "override_removed") {
     auto all = engine->overrides();
     std::erase_if(all, [&](const engine::Override& o) { return o.id == c.override_.id; });
@@ -216,17 +225,15 @@ void Incidents::Impl::queue_alert(engine::Alert alert, std::function<void(Result
 }
 
 void Incidents::Impl::queue(const char* kind, std::string payload, std::function<void(Result<void>)> done) {
-  writer->submit_write(
-      [kind, payload = std::move(payload), origin = cluster.instance_id](storage::Store& s) -> Result<void> {
-        auto id = s.add_inbox(kind, payload, origin);
-        if (!id) {
-          auto e = id.error();
-          if (e.kind == ErrorKind::transient) e.retry_after = std::chrono::seconds(1);
-          return tl::unexpected(std::move(e));
-        }
-        return {};
-      },
-      std::move(done));
+  writer->submit_inbox(storage::InboxEntry{kind, std::move(payload), cluster.instance_id},
+                       [done = std::move(done)](Result<void> r) {
+                         if (!r && r.error().kind == ErrorKind::transient) {
+                           auto e = r.error();
+                           e.retry_after = std::chrono::seconds(1);
+                           return done(tl::unexpected(std::move(e)));
+                         }
+                         done(std::move(r));
+                       });
 }
 
 }  // namespace baton::bot

@@ -107,6 +107,27 @@ std::string Metrics::render(const RuntimeState& st) const {
                        "# TYPE baton_inbox_lag_seconds gauge\nbaton_inbox_lag_seconds ") +
            buf + "\n";
   }
+  {
+    // Label values are config ids (letters, digits, '-', '_', '.'): nothing to escape.
+    out += "# HELP baton_heartbeat_last_beat_age_seconds Seconds since each heartbeat's last beat (absent until its "
+           "first beat).\n# TYPE baton_heartbeat_last_beat_age_seconds gauge\n";
+    char buf[64];
+    for (const auto& h : st.heartbeats) {
+      if (!h.last_beat_age_seconds) continue;
+      std::snprintf(buf, sizeof buf, "%.3f", *h.last_beat_age_seconds);
+      out += "baton_heartbeat_last_beat_age_seconds{service=\"" + h.service + "\",heartbeat=\"" + h.name + "\"} " +
+             buf + "\n";
+    }
+    out += "# HELP baton_heartbeat_missing 1 while a heartbeat's \"no heartbeat\" incident is open.\n"
+           "# TYPE baton_heartbeat_missing gauge\n";
+    for (const auto& h : st.heartbeats)
+      out += "baton_heartbeat_missing{service=\"" + h.service + "\",heartbeat=\"" + h.name + "\"} " +
+             (h.missing ? "1" : "0") + "\n";
+    out += "# HELP baton_maintenance_active 1 while a service is in a maintenance window (nobody is paged for it).\n"
+           "# TYPE baton_maintenance_active gauge\n";
+    for (const auto& [service, active] : st.maintenance_active)
+      out += "baton_maintenance_active{service=\"" + service + "\"} " + (active ? "1" : "0") + "\n";
+  }
   out += time_to_first_page.render("baton_time_to_first_page_seconds",
                                    "From receiving the alert to the first page's delivery by its channel.");
   out += time_to_commit.render("baton_time_to_commit_seconds",

@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace baton::bot {
 
@@ -44,6 +47,15 @@ struct RuntimeState {
   std::int64_t cluster_epoch = 0;
   std::uint64_t cluster_takeovers = 0;
   double inbox_lag_seconds = 0;
+  // Heartbeats and maintenance (Incidents::fill_metrics).
+  struct HeartbeatGauge {
+    std::string service;
+    std::string name;
+    std::optional<double> last_beat_age_seconds;  ///< unset: never beaten
+    bool missing = false;                         ///< its "no heartbeat" incident is open
+  };
+  std::vector<HeartbeatGauge> heartbeats;
+  std::vector<std::pair<std::string, bool>> maintenance_active;  ///< service id -> in maintenance now
 };
 
 class Metrics {

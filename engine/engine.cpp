@@ -43,13 +43,14 @@ void Effects::merge(Effects&& other) {
   move_all(timeline, other.timeline);
   move_all(notifications, other.notifications);
   move_all(alerts, other.alerts);
+  move_all(heartbeats, other.heartbeats);
   move_all(touched, other.touched);
 }
 
 std::optional<TimePoint> Incident::next_deadline() const {
   if (state != IncidentState::triggered) return std::nullopt;
-  std::optional<TimePoint> due;
-  if (escalation.active) due = escalation.step_deadline;
+  std::optional<TimePoint> due = suppressed_until;  // held: nothing else runs meanwhile
+  if (escalation.active && (!due || escalation.step_deadline < *due)) due = escalation.step_deadline;
   if (contact.next_rule < static_cast<int>(contact.chain.size()) && (!due || contact.next_at < *due))
     due = contact.next_at;
   return due;
@@ -319,7 +320,7 @@ void Engine::emit_updates(Incident& inc, TimePoint now, Effects& fx) {
 
 Incident& Engine::open_incident(const Service& service, const Alert& alert, Source created_by,
                                 const Actor& actor, TimePoint now, Effects& fx,
-                                const std::optional<std::string>& assignee) {
+                                const std::optional<std::string>& assignee, bool may_hold) {
   Incident inc;
   inc.number = next_incident_++;
   inc.service_id = service.id;
@@ -351,31 +352,109 @@ Incident& Engine::open_incident(const Service& service, const Alert& alert, Sour
 
   note(ref, TimelineKind::triggered, actor,
        "Triggered: " + ref.summary + " [" + to_string(ref.severity) + ", " + service.name + "]", now, fx);
-  if (service.open_incident_channel) {
-    if (directory_->has_channel(MethodKind::slack))
-      add_notification(ref, "", MethodKind::slack, NotificationKind::open_channel, now, fx);
-    if (!service.teams_team.empty() && !directory_->channels.empty() && directory_->has_channel(MethodKind::teams))
-      add_notification(ref, "", MethodKind::teams, NotificationKind::open_channel, now, fx);
-  }
-  if (assignee) {
-    const auto& steps = ref.policy->steps;
-    if (!steps.empty()) {
-      ref.escalation.active = true;
-      ref.escalation.step_deadline = now + steps.front().timeout;
-    }
-    page(ref, *assignee, now, fx);
-  } else {
-    start_step(ref, now, fx, actor);
-  }
+  start_incident(ref, service, actor, now, fx, may_hold, assignee);
   snapshot(ref, fx);
   schedule_timer(ref);
   return ref;
+}
+
+void Engine::open_channels(Incident& inc, const Service& service, TimePoint now, Effects& fx) {
+  if (!service.open_incident_channel) return;
+  if (directory_->has_channel(MethodKind::slack))
+    add_notification(inc, "", MethodKind::slack, NotificationKind::open_channel, now, fx);
+  if (!service.teams_team.empty() && !directory_->channels.empty() && directory_->has_channel(MethodKind::teams))
+    add_notification(inc, "", MethodKind::teams, NotificationKind::open_channel, now, fx);
+}
+
+void Engine::start_incident(Incident& inc, const Service& service, const Actor& actor, TimePoint now, Effects& fx,
+                            bool may_hold, const std::optional<std::string>& assignee) {
+  if (may_hold && !assignee) {
+    if (auto m = maintenance(service.id, now)) {
+      // Recorded and visible, but nobody is paged until the maintenance ends.
+      inc.suppressed_until = m->until;
+      inc.suppressed_reason = m->reason;
+      note(inc, TimelineKind::note, kEngineActor,
+           "Suppressed by maintenance (" + m->reason + ") until " + format_iso8601(m->until) +
+               ": nobody is paged until then",
+           now, fx);
+      return;
+    }
+  }
+  open_channels(inc, service, now, fx);
+  if (assignee) {
+    const auto& steps = inc.policy->steps;
+    if (!steps.empty()) {
+      inc.escalation.active = true;
+      inc.escalation.step_deadline = now + steps.front().timeout;
+    }
+    page(inc, *assignee, now, fx);
+  } else {
+    start_step(inc, now, fx, actor);
+  }
+}
+
+void Engine::clear_hold(Incident& inc) {
+  inc.suppressed_until.reset();
+  inc.suppressed_reason.clear();
+}
+
+void Engine::review_hold(Incident& inc, TimePoint now, Effects& fx, const std::string& why) {
+  if (!inc.suppressed_until) return;
+  if (auto m = maintenance(inc.service_id, now); m && m->until > now) {
+    if (*inc.suppressed_until != m->until) {
+      inc.suppressed_until = m->until;
+      inc.suppressed_reason = m->reason;
+      note(inc, TimelineKind::note, kEngineActor,
+           "Still suppressed by maintenance (" + m->reason + ") until " + format_iso8601(m->until), now, fx);
+    }
+    return;
+  }
+  clear_hold(inc);
+  note(inc, TimelineKind::note, kEngineActor, why + ": paging now", now, fx);
+  if (const Service* service = directory_->service(inc.service_id)) open_channels(inc, *service, now, fx);
+  start_step(inc, now, fx, kEngineActor);
 }
 
 Result<Effects> Engine::ingest(const Alert& alert, TimePoint now) {
   ++stats_.alerts_received;
   const Service* service = directory_->service_by_key(alert.integration_key);
   if (!service) return fail(ErrorKind::invalid_request, "unknown integration key");
+  const bool feeds_heartbeats =
+      alert.source == Source::alertmanager && !alert.group.empty() &&
+      std::any_of(service->heartbeats.begin(), service->heartbeats.end(), [](const Heartbeat& h) { return !h.alertname.empty(); });
+  if (!feeds_heartbeats) return ingest_alert(alert, *service, now);
+
+  // The group's heartbeat alerts (an always-firing Watchdog) beat their
+  // heartbeats and open nothing; the other alerts of the group go on as usual.
+  Alert rest = alert;
+  rest.group.clear();
+  std::vector<const Heartbeat*> beaten;
+  for (const auto& g : alert.group) {
+    const Heartbeat* hb = nullptr;
+    for (const auto& h : service->heartbeats)
+      if (!h.alertname.empty() && h.alertname == g.alertname) hb = &h;
+    if (!hb) {
+      rest.group.push_back(g);
+      continue;
+    }
+    if (g.firing && alert.action == AlertAction::trigger && std::find(beaten.begin(), beaten.end(), hb) == beaten.end())
+      beaten.push_back(hb);
+  }
+  if (rest.group.size() == alert.group.size()) return ingest_alert(alert, *service, now);
+  Effects beats;
+  for (const Heartbeat* hb : beaten) {
+    auto [it, inserted] = heartbeats_.try_emplace(heartbeat_id(service->id, hb->name));
+    if (inserted) it->second = HeartbeatState{service->id, hb->name, now, std::nullopt, now, 0, std::nullopt};
+    beat_state(it->second, now, Source::alertmanager, beats);
+  }
+  if (rest.group.empty()) return beats;
+  auto fx = ingest_alert(rest, *service, now);
+  if (fx) fx->merge(std::move(beats));
+  return fx;
+}
+
+Result<Effects> Engine::ingest_alert(const Alert& alert, const Service& service_ref, TimePoint now) {
+  const Service* service = &service_ref;
   const Actor actor{"integration:" + service->id, alert.source};
   Effects fx;
 
@@ -450,6 +529,7 @@ Result<Effects> Engine::acknowledge(std::int64_t number, const Actor& actor, Tim
   fx.touched.push_back(number);
   inc.state = IncidentState::acknowledged;
   inc.acknowledged_at = now;
+  clear_hold(inc);  // someone took it: nothing to page when the maintenance ends
   stop_escalation(inc);
   // Whoever acknowledges owns the incident: one named person.
   if (directory_->person(actor.id)) inc.owner = actor.id;
@@ -470,10 +550,12 @@ Result<Effects> Engine::resolve(std::int64_t number, const Actor& actor, TimePoi
   inc.state = IncidentState::resolved;
   inc.resolved_at = now;
   stop_escalation(inc);
+  clear_hold(inc);
   note(inc, TimelineKind::resolved, actor, "Resolved by " + actor.id + " via " + to_string(actor.channel), now, fx);
   emit_updates(inc, now, fx);
   snapshot(inc, fx);
   close(number);
+  heartbeat_incident_closed(number, now, fx);
   return fx;
 }
 
@@ -493,7 +575,13 @@ Result<Effects> Engine::escalate(std::int64_t number, const Actor& actor, TimePo
            std::to_string(inc.escalation.step + 1),
        now, fx);
   emit_updates(inc, now, fx);
-  ++inc.escalation.step;
+  if (inc.suppressed_until) {
+    // Held by maintenance, nobody paged yet: escalating asks for step 1 now.
+    clear_hold(inc);
+    if (const Service* service = directory_->service(inc.service_id)) open_channels(inc, *service, now, fx);
+  } else {
+    ++inc.escalation.step;
+  }
   start_step(inc, now, fx, actor);
   snapshot(inc, fx);
   schedule_timer(inc);
@@ -513,6 +601,10 @@ Result<Effects> Engine::reassign(std::int64_t number, const std::string& person,
            actor.id,
        now, fx);
   emit_updates(inc, now, fx);
+  if (inc.suppressed_until) {
+    clear_hold(inc);  // a person asked for this page
+    if (const Service* service = directory_->service(inc.service_id)) open_channels(inc, *service, now, fx);
+  }
   inc.state = IncidentState::triggered;
   inc.acknowledged_at.reset();
   const auto& steps = inc.policy ? inc.policy->steps : std::vector<EscalationStep>{};
@@ -539,7 +631,8 @@ Result<Effects> Engine::create(const std::string& service_id, const std::string&
   alert.severity = severity;
   alert.details_json = "{}";
   Effects fx;
-  open_incident(*service, alert, actor.channel, actor, now, fx, assignee);
+  // An incident opened by hand is never held by maintenance: a person asked for it.
+  open_incident(*service, alert, actor.channel, actor, now, fx, assignee, /*may_hold=*/false);
   return fx;
 }
 
@@ -593,6 +686,7 @@ Effects Engine::delivery_result(const Notification& n, DeliveryStatus status, co
 
 Effects Engine::tick(TimePoint now) {
   Effects fx;
+  fire_heartbeats(now, fx);
   while (!timers_.empty() && timers_.begin()->first <= now) {
     const auto number = timers_.begin()->second;
     timers_.erase(timers_.begin());
@@ -601,6 +695,8 @@ Effects Engine::tick(TimePoint now) {
     Incident& inc = it->second;
     inc.armed.reset();
     if (inc.state != IncidentState::triggered) continue;
+    if (inc.suppressed_until && *inc.suppressed_until <= now)
+      review_hold(inc, now, fx, "Maintenance (" + inc.suppressed_reason + ") ended");
     auto& c = inc.contact;
     if (c.next_rule < static_cast<int>(c.chain.size()) && c.next_at <= now) fire_contact_rules(inc, now, fx);
     if (inc.escalation.active && inc.escalation.step_deadline <= now) {
@@ -622,8 +718,9 @@ Effects Engine::tick(TimePoint now) {
 }
 
 std::optional<TimePoint> Engine::next_wakeup() const {
-  if (timers_.empty()) return std::nullopt;
-  return timers_.begin()->first;
+  std::optional<TimePoint> next = next_heartbeat_due();
+  if (!timers_.empty() && (!next || timers_.begin()->first < *next)) next = timers_.begin()->first;
+  return next;
 }
 
 void Engine::close(std::int64_t number) {

@@ -12,7 +12,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/heartbeats.hpp"
 #include "engine/incident.hpp"
+#include "engine/maintenance.hpp"
 #include "engine/model.hpp"
 #include "engine/result.hpp"
 
@@ -25,10 +27,13 @@ struct Effects {
   std::vector<TimelineEvent> timeline;
   std::vector<Notification> notifications;  ///< new outbox entries
   std::vector<Alert> alerts;                ///< alerts to record (state-changing ones)
+  std::vector<HeartbeatState> heartbeats;   ///< heartbeat states to store (upserts, in order)
   /// Incident numbers the call touched (for answers such as the dedup key).
   std::vector<std::int64_t> touched;
 
-  bool empty() const { return incidents.empty() && timeline.empty() && notifications.empty() && alerts.empty(); }
+  bool empty() const {
+    return incidents.empty() && timeline.empty() && notifications.empty() && alerts.empty() && heartbeats.empty();
+  }
   void merge(Effects&& other);
 };
 
@@ -61,9 +66,47 @@ class Engine {
 
   /// Restores an open incident loaded from storage (after a restart).
   void restore(Incident incident);
+  /// Restores a heartbeat's state and a one-off maintenance window (after the
+  /// open incidents, before resume()).
+  void restore_heartbeat(HeartbeatState state);
+  void restore_maintenance(MaintenanceWindow window);
+  /// After a start, a takeover or a rebuild, once everything is restored: no
+  /// heartbeat is due before now + its grace; heartbeats configured but never
+  /// seen start counting now (their new states are in the Effects); held
+  /// incidents whose maintenance has ended (early, while baton was down) are
+  /// due now. Also the first call for a fresh engine.
+  Effects resume(TimePoint now);
+  /// After set_directory(): heartbeats that are new in the configuration
+  /// start counting now.
+  Effects sync_heartbeats(TimePoint now);
 
   /// An alert from any source. invalid_request for an unknown integration key.
+  /// An Alertmanager group's alerts whose alertname is a heartbeat's
+  /// `alertname` on that service beat it (when firing) and open nothing; the
+  /// rest of the group goes on as usual. While the service is in maintenance,
+  /// a new incident is held (recorded, nobody paged) until it ends.
   Result<Effects> ingest(const Alert& alert, TimePoint now);
+
+  /// A beat of the heartbeat whose key is `key` (not_found when no heartbeat
+  /// has it): it counts from now, and its open incident is resolved with a
+  /// timeline note. `via` is where it came from (api, alertmanager).
+  Result<Effects> beat(std::string_view key, TimePoint now, Source via = Source::api);
+  /// Heartbeat states by heartbeat_id(), configured or not (a heartbeat removed
+  /// from the configuration keeps its stored state but has no deadline).
+  const std::map<std::string, HeartbeatState>& heartbeats() const { return heartbeats_; }
+
+  /// A one-off window, already stored with its id: held incidents of its
+  /// service are held until the new end of the maintenance.
+  Effects add_maintenance(MaintenanceWindow window, TimePoint now);
+  /// The stored window `window` (same id) was ended early at window.ended_at:
+  /// held incidents of its service whose maintenance is over now start their
+  /// escalation (an id not seen before is taken as it is).
+  Effects end_maintenance(MaintenanceWindow window, const Actor& actor, TimePoint now);
+  /// One-off windows by id (ended ones included until the next restart).
+  const std::map<std::int64_t, MaintenanceWindow>& maintenance_windows() const { return windows_; }
+  /// Whether `service_id` is in maintenance at `at`; nullopt when it is not
+  /// (or the service is unknown).
+  std::optional<ActiveMaintenance> maintenance(std::string_view service_id, TimePoint at) const;
 
   Result<Effects> acknowledge(std::int64_t number, const Actor& actor, TimePoint now);
   Result<Effects> resolve(std::int64_t number, const Actor& actor, TimePoint now);
@@ -104,7 +147,7 @@ class Engine {
  private:
   Incident& open_incident(const Service& service, const Alert& alert, Source created_by,
                           const Actor& actor, TimePoint now, Effects& fx,
-                          const std::optional<std::string>& assignee = std::nullopt);
+                          const std::optional<std::string>& assignee = std::nullopt, bool may_hold = true);
   void start_step(Incident& inc, TimePoint now, Effects& fx, const Actor& actor);
   void page(Incident& inc, const std::string& person, TimePoint now, Effects& fx);
   void fire_contact_rules(Incident& inc, TimePoint now, Effects& fx);
@@ -117,6 +160,22 @@ class Engine {
   void schedule_timer(Incident& inc);
   void snapshot(const Incident& inc, Effects& fx);
   void close(std::int64_t number);
+  Result<Effects> ingest_alert(const Alert& alert, const Service& service, TimePoint now);
+  /// Opens the channels a new incident gets and starts its escalation, unless
+  /// the service is in maintenance (may_hold): then the incident is held.
+  void start_incident(Incident& inc, const Service& service, const Actor& actor, TimePoint now, Effects& fx,
+                      bool may_hold, const std::optional<std::string>& assignee);
+  void open_channels(Incident& inc, const Service& service, TimePoint now, Effects& fx);
+  /// A held incident's maintenance may have ended: start its escalation, or
+  /// hold it until the maintenance now ends.
+  void review_hold(Incident& inc, TimePoint now, Effects& fx, const std::string& why);
+  void clear_hold(Incident& inc);
+  void beat_state(HeartbeatState& state, TimePoint now, Source via, Effects& fx);
+  void fire_heartbeats(TimePoint now, Effects& fx);
+  void heartbeat_incident_closed(std::int64_t number, TimePoint now, Effects& fx);
+  std::optional<TimePoint> next_heartbeat_due() const;
+  static void put_heartbeat(Effects& fx, const HeartbeatState& state);
+  std::vector<MaintenanceWindow> windows_of(std::string_view service_id) const;
   std::vector<ContactRule> chain_for(const Incident& inc, const std::string& person) const;
   PolicySnapshotPtr snapshot_policy(const EscalationPolicy& policy);
 
@@ -135,6 +194,9 @@ class Engine {
   std::map<std::string, std::weak_ptr<const PolicySnapshot>> snapshots_;
   std::int64_t next_incident_;
   std::int64_t next_notification_;
+  std::map<std::string, HeartbeatState> heartbeats_;  ///< by heartbeat_id()
+  std::map<std::int64_t, std::string> heartbeat_incidents_;  ///< open incident -> heartbeat_id()
+  std::map<std::int64_t, MaintenanceWindow> windows_;
   EngineStats stats_;
 };
 

@@ -24,7 +24,7 @@ enum class AlertAction { trigger, acknowledge, resolve };
 const char* to_string(AlertAction a);
 
 /// Where a command or alert came from.
-enum class Source { events_v2, alertmanager, api, cli, webhook, slack, teams, email, sms, engine };
+enum class Source { events_v2, alertmanager, api, cli, webhook, slack, teams, email, sms, voice, engine };
 const char* to_string(Source s);
 std::optional<Source> parse_source(std::string_view s);
 
@@ -34,6 +34,7 @@ struct GroupAlert {
   bool firing = true;
   std::string starts_at;  ///< as sent (RFC 3339)
   std::string summary;
+  std::string alertname;  ///< labels.alertname; feeds a heartbeat of that alertname
 };
 
 /// A normalized alert from any source, ready for the engine.
@@ -104,6 +105,11 @@ struct Incident {
   ContactState contact;
   /// Every (person, method) a page went to, so updates reach the same places.
   std::vector<std::pair<std::string, MethodKind>> notified;
+  /// Maintenance: a triggered incident opened while its service was in a
+  /// maintenance window is held, nobody paged, until this time; then its
+  /// escalation starts (engine/maintenance.hpp). Unset = not suppressed.
+  std::optional<TimePoint> suppressed_until;
+  std::string suppressed_reason;  ///< the window's reason, while suppressed
   /// Engine bookkeeping, not persisted: the deadline its timer entry is armed for.
   std::optional<TimePoint> armed;
 

@@ -22,6 +22,21 @@ const Service* Directory::service_by_key(std::string_view key) const {
   return it == integration_keys.end() ? nullptr : service(it->second);
 }
 
+std::pair<const Service*, const Heartbeat*> Directory::heartbeat_by_key(std::string_view key) const {
+  auto it = heartbeat_keys.find(key);
+  if (it == heartbeat_keys.end()) return {nullptr, nullptr};
+  const Service* s = service(it->second.first);
+  const Heartbeat* h = s ? s->heartbeat(it->second.second) : nullptr;
+  if (!h) return {nullptr, nullptr};
+  return {s, h};
+}
+
+const Heartbeat* Service::heartbeat(std::string_view name) const {
+  for (const auto& h : heartbeats)
+    if (h.name == name) return &h;
+  return nullptr;
+}
+
 bool Directory::has_channel(MethodKind m) const {
   return channels.empty() || std::find(channels.begin(), channels.end(), m) != channels.end();
 }

@@ -13,7 +13,7 @@
 namespace baton::engine {
 
 /// How a person can be reached. Each kind is served by one notifier in integrations/.
-enum class MethodKind { webhook, slack, teams, email, sms };
+enum class MethodKind { webhook, slack, teams, email, sms, voice };
 const char* to_string(MethodKind m);
 std::optional<MethodKind> parse_method(std::string_view s);
 
@@ -107,6 +107,30 @@ struct EscalationPolicy {
   int repeat = 0;  ///< how many extra rounds after the last step
 };
 
+/// A heartbeat a service expects: a cron job or a pipeline that calls
+/// `POST/GET /api/v1/heartbeats/{key}`, or an always-firing Alertmanager alert
+/// (the Prometheus operator's `Watchdog`). No beat for interval + grace opens
+/// an incident on the service (engine/heartbeats.hpp).
+struct Heartbeat {
+  std::string name;       ///< unique within its service
+  Millis interval{0};     ///< > 0: how often it beats
+  Millis grace{0};        ///< >= 0: how late a beat may be
+  std::string key;        ///< the credential of its URL; unique in the whole configuration
+  std::string alertname;  ///< an Alertmanager alertname that also beats it; empty = none
+};
+
+/// A weekly maintenance window from the configuration: on each of `days`, at
+/// `start_minute` local time in `time_zone` (DST-correct: 02:00 stays 02:00
+/// local; a start inside a spring-forward gap begins when the gap ends), for
+/// `duration` of real time. See engine/maintenance.hpp.
+struct MaintenanceRule {
+  std::vector<int> days;  ///< ISO weekdays 1 (Mon) .. 7 (Sun) on which a window starts
+  int start_minute = 0;   ///< minutes after local midnight, 0..1439
+  Millis duration{0};     ///< > 0, at most 7 days
+  std::string time_zone = "UTC";
+  std::string reason;     ///< shown on the timeline; empty = "scheduled maintenance"
+};
+
 struct Service {
   std::string id;
   std::string name;
@@ -121,6 +145,10 @@ struct Service {
   std::string teams_channel;
   /// Teams team (group) id where incident channels are created; empty = none.
   std::string teams_team;
+  std::vector<Heartbeat> heartbeats;
+  std::vector<MaintenanceRule> maintenance;
+
+  const Heartbeat* heartbeat(std::string_view name) const;
 };
 
 /// Everything configured, indexed by id. Immutable once built.
@@ -131,6 +159,8 @@ struct Directory {
   std::map<std::string, Service, std::less<>> services;
   /// integration key -> service id
   std::map<std::string, std::string, std::less<>> integration_keys;
+  /// heartbeat key -> (service id, heartbeat name)
+  std::map<std::string, std::pair<std::string, std::string>, std::less<>> heartbeat_keys;
   /// The contact methods that have a configured channel. Contact-chain links
   /// using any other method are skipped. Empty = every method is available.
   std::vector<MethodKind> channels;
@@ -142,6 +172,8 @@ struct Directory {
   const EscalationPolicy* policy(std::string_view id) const;
   const Service* service(std::string_view id) const;
   const Service* service_by_key(std::string_view key) const;
+  /// The service and heartbeat of a heartbeat key; {nullptr, nullptr} when unknown.
+  std::pair<const Service*, const Heartbeat*> heartbeat_by_key(std::string_view key) const;
 };
 
 using DirectoryPtr = std::shared_ptr<const Directory>;

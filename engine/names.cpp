@@ -40,12 +40,13 @@ const char* to_string(MethodKind m) {
     case MethodKind::teams: return "teams";
     case MethodKind::email: return "email";
     case MethodKind::sms: return "sms";
+    case MethodKind::voice: return "voice";
   }
   return "webhook";
 }
 std::optional<MethodKind> parse_method(std::string_view s) {
   return parse_by_name(s, std::array{MethodKind::webhook, MethodKind::slack, MethodKind::teams,
-                                     MethodKind::email, MethodKind::sms});
+                                     MethodKind::email, MethodKind::sms, MethodKind::voice});
 }
 
 const char* to_string(Severity s) {
@@ -94,6 +95,7 @@ const char* to_string(Source s) {
     case Source::teams: return "teams";
     case Source::email: return "email";
     case Source::sms: return "sms";
+    case Source::voice: return "voice";
     case Source::engine: return "engine";
   }
   return "engine";
@@ -101,7 +103,7 @@ const char* to_string(Source s) {
 std::optional<Source> parse_source(std::string_view s) {
   return parse_by_name(s, std::array{Source::events_v2, Source::alertmanager, Source::api, Source::cli,
                                      Source::webhook, Source::slack, Source::teams, Source::email,
-                                     Source::sms, Source::engine});
+                                     Source::sms, Source::voice, Source::engine});
 }
 
 const char* to_string(TimelineKind k) {

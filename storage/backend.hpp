@@ -37,8 +37,11 @@ class Backend {
   virtual Result<std::int64_t> add_inbox(const std::string&, const std::string&, const std::string&) {
     return fail(ErrorKind::invalid_request, "the inbox needs PostgreSQL");
   }
+  virtual Result<void> add_inbox_batch(std::span<const InboxEntry>) {
+    return fail(ErrorKind::invalid_request, "the inbox needs PostgreSQL");
+  }
   virtual Result<ClusterView> cluster_view(engine::Millis) { return ClusterView{}; }
-  virtual Result<LoadedState> load() = 0;
+  virtual Result<LoadedState> load(std::optional<engine::TimePoint> now) = 0;
   virtual Result<std::vector<engine::Incident>> list_incidents(const IncidentQuery& q) = 0;
   virtual Result<std::optional<engine::Incident>> get_incident(std::int64_t number) = 0;
   virtual Result<std::vector<engine::TimelineEvent>> timeline(std::int64_t number) = 0;
@@ -50,6 +53,12 @@ class Backend {
   virtual Result<std::int64_t> prune_overrides(engine::TimePoint now) = 0;
   virtual Result<std::vector<engine::Override>> list_overrides() = 0;
   virtual Result<std::int64_t> count_incidents(std::optional<engine::IncidentState> state) = 0;
+  virtual Result<std::int64_t> add_maintenance(const engine::MaintenanceWindow& w) = 0;
+  /// not_found if absent; conflict if already over at `at`.
+  virtual Result<engine::MaintenanceWindow> end_maintenance(std::int64_t id, engine::TimePoint at,
+                                                            const std::string& by) = 0;
+  virtual Result<std::vector<engine::MaintenanceWindow>> list_maintenance(std::optional<engine::TimePoint> now) = 0;
+  virtual Result<std::vector<engine::HeartbeatState>> list_heartbeats() = 0;
   /// conflict if the id is already stored (any constraint violation).
   virtual Result<void> consume_token(const std::string& token_id, engine::TimePoint now) = 0;
   virtual Result<void> probe_write(engine::TimePoint now) = 0;

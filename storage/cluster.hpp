@@ -116,7 +116,10 @@ Result<engine::Alert> decode_inbox_alert(const std::string& payload);
 /// - "note": incident, actor, text (the line);
 /// - "delivery_failed": notification, text (the detail);
 /// - "override_added": override_ (already stored, with its id);
-/// - "override_removed": override_.id (already deleted).
+/// - "override_removed": override_.id (already deleted);
+/// - "heartbeat": text (the heartbeat key), actor.channel (where the beat came from);
+/// - "maintenance_added", "maintenance_ended": maintenance (already stored,
+///   with its id; ended: with ended_at and ended_by), actor.
 struct InboxCommand {
   std::int64_t incident = 0;
   std::string command;
@@ -127,6 +130,7 @@ struct InboxCommand {
   std::optional<std::string> assignee;
   engine::Notification notification;
   engine::Override override_;
+  engine::MaintenanceWindow maintenance;
 };
 std::string encode_inbox_command(const InboxCommand& command);
 Result<InboxCommand> decode_inbox_command(const std::string& payload);

@@ -185,11 +185,11 @@ std::vector<std::pair<std::string, engine::MethodKind>> decode_notified(const st
 
 std::string encode_alert_payload(const engine::Alert& a) {
   json::array group;
-  for (const auto& g : a.group)
-    group.push_back(json::object{{"fingerprint", g.fingerprint},
-                                 {"firing", g.firing},
-                                 {"starts_at", g.starts_at},
-                                 {"summary", g.summary}});
+  for (const auto& g : a.group) {
+    json::object o{{"fingerprint", g.fingerprint}, {"firing", g.firing}, {"starts_at", g.starts_at}, {"summary", g.summary}};
+    if (!g.alertname.empty()) o["alertname"] = g.alertname;
+    group.push_back(std::move(o));
+  }
   return json::serialize(json::object{{"integration_key", a.integration_key},
                                       {"source_name", a.source_name},
                                       {"severity", engine::to_string(a.severity)},
@@ -245,7 +245,9 @@ std::vector<TimerRow> timer_rows(const engine::Incident& inc) {
           TimerRow{"contact",
                    inc.contact.next_rule >= 0 &&
                        static_cast<std::size_t>(inc.contact.next_rule) < inc.contact.chain.size(),
-                   inc.contact.next_at}};
+                   inc.contact.next_at},
+          TimerRow{"maintenance", inc.suppressed_until.has_value() && inc.state == engine::IncidentState::triggered,
+                   inc.suppressed_until.value_or(engine::TimePoint{})}};
 }
 
 const std::vector<CopyTable>& copy_tables() {
@@ -270,6 +272,10 @@ const std::vector<CopyTable>& copy_tables() {
          ""},
         {"teams_channels", {"team_id", "channel_id", "service_url", "added_ms"}, "added_ms, team_id, channel_id",
          "added_ms, team_id COLLATE \"C\", channel_id COLLATE \"C\"", ""},
+        {"heartbeats", {"service_id", "name", "first_seen_ms", "last_beat_ms", "since_ms", "incident"},
+         "service_id, name", "service_id COLLATE \"C\", name COLLATE \"C\"", ""},
+        {"maintenance_windows",
+         {"id", "service_id", "start_ms", "end_ms", "reason", "created_by", "ended_ms", "ended_by"}, "id", "id", "id"},
     };
   }();
   return tables;

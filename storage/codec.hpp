@@ -58,14 +58,15 @@ std::string encode_alert_payload(const engine::Alert& a);
 
 // ---- incidents ----
 
-inline constexpr std::array<const char*, 28> kIncidentColumns = {
+inline constexpr std::array<const char*, 30> kIncidentColumns = {
     "number",          "service_id",       "dedup_key",         "state",
     "summary",         "source_name",      "severity",          "created_by",
     "created_ms",      "updated_ms",       "acked_ms",          "resolved_ms",
     "owner",           "details_json",     "alert_count",       "group_alert_keys",
     "policy_json",     "esc_step",         "esc_round",         "esc_active",
     "esc_deadline_ms", "contact_person",   "contact_page_started_ms", "contact_next_rule",
-    "contact_chain",   "contact_next_at_ms", "notified",        "contact_moved_on"};
+    "contact_chain",   "contact_next_at_ms", "notified",        "contact_moved_on",
+    "suppressed_until_ms", "suppressed_reason"};
 
 /// "SELECT number, ... FROM incidents"
 std::string incident_select();
@@ -111,7 +112,7 @@ void bind_incident_ref(Binder& b, std::int64_t number) {
     b.i64(number);
 }
 
-/// Binds the 28 columns of kIncidentColumns, in order.
+/// Binds the 30 columns of kIncidentColumns, in order.
 template <typename Binder>
 void bind_incident(Binder& b, const engine::Incident& inc, PolicyJsonCache& policy_json) {
   b.i64(inc.number);
@@ -145,6 +146,8 @@ void bind_incident(Binder& b, const engine::Incident& inc, PolicyJsonCache& poli
   b.i64(ms(inc.contact.next_at));
   b.text(encode_notified(inc.notified));
   b.text(encode_ids(inc.contact.moved_on));
+  bind_optional_ms(b, inc.suppressed_until);
+  b.text(inc.suppressed_reason);
 }
 
 /// Reads a row of incident_select(). Identical snapshots share one object, as
@@ -186,7 +189,55 @@ engine::Incident decode_incident(const Row& r, std::map<std::string, engine::Pol
   inc.contact.next_at = from_ms(r.i64(25));
   inc.notified = decode_notified(r.text(26));
   inc.contact.moved_on = decode_ids(r.text(27));
+  if (!r.is_null(28)) inc.suppressed_until = from_ms(r.i64(28));
+  inc.suppressed_reason = r.text(29);
   return inc;
+}
+
+// ---- heartbeats and maintenance windows ----
+
+constexpr const char* kHeartbeatColumns = "service_id, name, first_seen_ms, last_beat_ms, since_ms, incident";
+
+/// Binds the columns of kHeartbeatColumns, in order.
+template <typename Binder>
+void bind_heartbeat(Binder& b, const engine::HeartbeatState& h) {
+  b.text(h.service_id);
+  b.text(h.name);
+  b.i64(ms(h.first_seen));
+  bind_optional_ms(b, h.last_beat);
+  b.i64(ms(h.since));
+  bind_incident_ref(b, h.incident);
+}
+
+/// Reads a row of kHeartbeatColumns.
+template <typename Row>
+engine::HeartbeatState decode_heartbeat(const Row& r) {
+  engine::HeartbeatState h;
+  h.service_id = r.text(0);
+  h.name = r.text(1);
+  h.first_seen = engine::from_ms(r.i64(2));
+  if (!r.is_null(3)) h.last_beat = engine::from_ms(r.i64(3));
+  h.since = engine::from_ms(r.i64(4));
+  h.incident = r.is_null(5) ? 0 : r.i64(5);
+  return h;
+}
+
+constexpr const char* kMaintenanceColumns =
+    "id, service_id, start_ms, end_ms, reason, created_by, ended_ms, ended_by";
+
+/// Reads a row of kMaintenanceColumns.
+template <typename Row>
+engine::MaintenanceWindow decode_maintenance(const Row& r) {
+  engine::MaintenanceWindow w;
+  w.id = r.i64(0);
+  w.service_id = r.text(1);
+  w.start = engine::from_ms(r.i64(2));
+  w.end = engine::from_ms(r.i64(3));
+  w.reason = r.text(4);
+  w.created_by = r.text(5);
+  if (!r.is_null(6)) w.ended_at = engine::from_ms(r.i64(6));
+  w.ended_by = r.text(7);
+  return w;
 }
 
 /// Reads a row of kOutboxColumns.

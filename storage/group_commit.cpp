@@ -45,6 +45,12 @@ void GroupCommitWriter::submit_write(Write write, Done done) {
   enqueue(Item{{}, {}, std::move(done), Urgency::now, std::chrono::steady_clock::now(), {}, std::move(write)});
 }
 
+void GroupCommitWriter::submit_inbox(InboxEntry row, Done done) {
+  Item item{{}, {}, std::move(done), Urgency::now, std::chrono::steady_clock::now(), {}, {}};
+  item.inbox = std::move(row);
+  enqueue(std::move(item));
+}
+
 void GroupCommitWriter::enqueue(Item item) {
   {
     std::lock_guard lock(mutex_);
@@ -106,8 +112,14 @@ void GroupCommitWriter::run() {
         if (queue_.front().urgency == Urgency::now) --now_queued_;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
+      } else if (queue_.front().inbox) {
+        while (!queue_.empty() && batch.size() < max_batch_ && queue_.front().inbox) {
+          if (queue_.front().urgency == Urgency::now) --now_queued_;
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
       } else {
-        while (!queue_.empty() && batch.size() < max_batch_ && !queue_.front().write) {
+        while (!queue_.empty() && batch.size() < max_batch_ && !queue_.front().write && !queue_.front().inbox) {
           if (queue_.front().urgency == Urgency::now) --now_queued_;
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
@@ -116,6 +128,11 @@ void GroupCommitWriter::run() {
     }
     if (batch.front().write) {
       run_write(batch.front());
+      batch.clear();
+      continue;
+    }
+    if (batch.front().inbox) {
+      run_inbox(batch);
       batch.clear();
       continue;
     }
@@ -134,6 +151,24 @@ void GroupCommitWriter::run_write(Item& item) {
   {
     std::lock_guard lock(mutex_);
     ++completed_;
+  }
+  done_cv_.notify_all();
+}
+
+void GroupCommitWriter::run_inbox(std::vector<Item>& batch) {
+  std::vector<InboxEntry> rows;
+  rows.reserve(batch.size());
+  for (auto& item : batch) rows.push_back(std::move(*item.inbox));
+  Result<void> r;
+  {
+    std::lock_guard lock(store_mutex_);
+    r = store_->add_inbox_batch(rows);
+  }
+  for (auto& item : batch)
+    if (item.done) item.done(r);
+  {
+    std::lock_guard lock(mutex_);
+    completed_ += batch.size();
   }
   done_cv_.notify_all();
 }

@@ -75,6 +75,10 @@ class GroupCommitWriter {
   /// the writer is in the failed state, and its failure fails only itself.
   using Write = std::function<Result<void>(Store&)>;
   void submit_write(Write write, Done done);
+  /// One inbox row (Store::add_inbox_batch). Rows queued together share one
+  /// transaction; like a write of its own, they stand outside the barrier and
+  /// a failure fails only them.
+  void submit_inbox(InboxEntry row, Done done);
 
   /// Blocks until everything submitted before the call is committed and every
   /// `done` of it has returned (`soon` items go at once). Thread-safe; not
@@ -104,11 +108,13 @@ class GroupCommitWriter {
     std::chrono::steady_clock::time_point queued_at{};
     std::vector<std::int64_t> consumed_inbox;
     Write write;  // set: a write of its own, always in a batch of one
+    std::optional<InboxEntry> inbox;  // set: an inbox row, batched with its neighbours
   };
   void enqueue(Item item);
   void run();
   void commit(std::vector<Item>& batch);
   void run_write(Item& item);
+  void run_inbox(std::vector<Item>& batch);
 
   std::unique_ptr<Store> store_;
   std::size_t max_batch_;

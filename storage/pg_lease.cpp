@@ -212,6 +212,7 @@ struct InboxListener::Impl {
   std::set<std::int64_t> delivered;  // this generation; listener thread
   std::uint64_t delivered_generation = 0;
   std::atomic<double> lag{0};
+  std::chrono::steady_clock::time_point lag_read_at{};  // listener thread
   std::thread thread;
 
   Impl(std::string uri, OnRows cb) : on_rows(std::move(cb)), conn(std::move(uri), {"LISTEN baton_inbox"}) {}
@@ -225,9 +226,16 @@ struct InboxListener::Impl {
       is_active = active;
       look_now = false;
     }
-    auto lag_rows = conn.exec(std::string("SELECT COALESCE(") + kDbNowMs + " - MIN(created_ms), 0) FROM inbox");
-    lag = static_cast<double>(std::max<std::int64_t>(0, lag_rows[0].i64(0))) / 1000.0;
-    if (!is_active) return;
+    if (!is_active) {
+      // Only for /metrics here: at most once a second, not on every NOTIFY of
+      // every other instance's intake.
+      const auto now = std::chrono::steady_clock::now();
+      if (now - lag_read_at < std::chrono::seconds(1)) return;
+      lag_read_at = now;
+      auto lag_rows = conn.exec(std::string("SELECT COALESCE(") + kDbNowMs + " - MIN(created_ms), 0) FROM inbox");
+      lag = static_cast<double>(std::max<std::int64_t>(0, lag_rows[0].i64(0))) / 1000.0;
+      return;
+    }
     if (gen != delivered_generation) {
       delivered.clear();
       delivered_generation = gen;
@@ -235,7 +243,11 @@ struct InboxListener::Impl {
     constexpr int kLimit = 1000;
     Params p;
     p.i64(kLimit);
-    auto r = conn.exec("SELECT id, kind, payload FROM inbox ORDER BY id LIMIT $1", p);
+    // The oldest row's age (by the database's clock) is the inbox lag.
+    auto r = conn.exec(std::string("SELECT id, kind, payload, ") + kDbNowMs +
+                           " - created_ms FROM inbox ORDER BY id LIMIT $1",
+                       p);
+    lag = r.size() == 0 ? 0.0 : static_cast<double>(std::max<std::int64_t>(0, r[0].i64(3))) / 1000.0;
     std::vector<InboxRow> rows;
     std::set<std::int64_t> present;
     for (int i = 0; i < r.size(); ++i) {
@@ -336,9 +348,11 @@ std::string str(const json::object& o, const char* key) {
 
 std::string encode_inbox_alert(const engine::Alert& a) {
   json::array group;
-  for (const auto& g : a.group)
-    group.push_back(json::object{
-        {"fingerprint", g.fingerprint}, {"firing", g.firing}, {"starts_at", g.starts_at}, {"summary", g.summary}});
+  for (const auto& g : a.group) {
+    json::object o{{"fingerprint", g.fingerprint}, {"firing", g.firing}, {"starts_at", g.starts_at}, {"summary", g.summary}};
+    if (!g.alertname.empty()) o["alertname"] = g.alertname;  // feeds a heartbeat on the owner
+    group.push_back(std::move(o));
+  }
   return json::serialize(json::object{{"source", engine::to_string(a.source)},
                                       {"integration_key", a.integration_key},
                                       {"action", engine::to_string(a.action)},
@@ -381,6 +395,7 @@ Result<engine::Alert> decode_inbox_alert(const std::string& payload) {
       ga.fingerprint = str(g, "fingerprint");
       ga.starts_at = str(g, "starts_at");
       ga.summary = str(g, "summary");
+      ga.alertname = str(g, "alertname");
       if (auto f = g.find("firing"); f != g.end() && f->value().is_bool()) ga.firing = f->value().as_bool();
       a.group.push_back(std::move(ga));
     }
@@ -409,6 +424,18 @@ std::string encode_inbox_command(const InboxCommand& c) {
                                      {"step", n.step},
                                      {"created_ms", engine::to_ms(n.created_at)},
                                      {"idempotency_key", n.idempotency_key}};
+  }
+  if (c.command == "maintenance_added" || c.command == "maintenance_ended") {
+    const auto& w = c.maintenance;
+    json::object mo{{"id", w.id},
+                    {"service", w.service_id},
+                    {"start_ms", engine::to_ms(w.start)},
+                    {"end_ms", engine::to_ms(w.end)},
+                    {"reason", w.reason},
+                    {"created_by", w.created_by},
+                    {"ended_by", w.ended_by}};
+    if (w.ended_at) mo["ended_ms"] = engine::to_ms(*w.ended_at);
+    o["maintenance"] = std::move(mo);
   }
   if (c.command == "override_added" || c.command == "override_removed") {
     const auto& v = c.override_;
@@ -485,6 +512,27 @@ Result<InboxCommand> decode_inbox_command(const std::string& payload) {
     ov.start = engine::from_ms(i64_of(v, "start_ms"));
     ov.end = engine::from_ms(i64_of(v, "end_ms"));
     if (ov.id <= 0) return fail(ErrorKind::invalid_request, "inbox command is malformed");
+    return c;
+  }
+  if (k == "heartbeat") {
+    if (c.text.empty()) return fail(ErrorKind::invalid_request, "inbox command is malformed");
+    return c;
+  }
+  if (k == "maintenance_added" || k == "maintenance_ended") {
+    auto it = o->find("maintenance");
+    if (it == o->end() || !it->value().is_object()) return fail(ErrorKind::invalid_request, "inbox command is malformed");
+    const auto& v = it->value().as_object();
+    auto& w = c.maintenance;
+    w.id = i64_of(v, "id");
+    w.service_id = str(v, "service");
+    w.start = engine::from_ms(i64_of(v, "start_ms"));
+    w.end = engine::from_ms(i64_of(v, "end_ms"));
+    w.reason = str(v, "reason");
+    w.created_by = str(v, "created_by");
+    w.ended_by = str(v, "ended_by");
+    if (auto e = v.find("ended_ms"); e != v.end() && e->value().is_int64()) w.ended_at = engine::from_ms(e->value().as_int64());
+    if (w.id <= 0 || w.service_id.empty() || (k == "maintenance_ended" && !w.ended_at))
+      return fail(ErrorKind::invalid_request, "inbox command is malformed");
     return c;
   }
   return fail(ErrorKind::invalid_request, "inbox command '" + k + "' is unknown");

@@ -67,8 +67,9 @@ class PgBackend final : public Backend {
   void set_fence(std::optional<Fence> f) override { fence = std::move(f); }
   Result<std::int64_t> add_inbox(const std::string& kind, const std::string& payload,
                                  const std::string& origin) override;
+  Result<void> add_inbox_batch(std::span<const InboxEntry> rows) override;
   Result<ClusterView> cluster_view(engine::Millis live_within) override;
-  Result<LoadedState> load() override;
+  Result<LoadedState> load(std::optional<engine::TimePoint> now) override;
   Result<std::vector<engine::Incident>> list_incidents(const IncidentQuery& q) override;
   Result<std::optional<engine::Incident>> get_incident(std::int64_t number) override;
   Result<std::vector<engine::TimelineEvent>> timeline(std::int64_t number) override;
@@ -95,6 +96,38 @@ class PgBackend final : public Backend {
     return out;
   }
   Result<std::int64_t> count_incidents(std::optional<engine::IncidentState> state) override;
+  Result<std::int64_t> add_maintenance(const engine::MaintenanceWindow& w) override;
+  Result<engine::MaintenanceWindow> end_maintenance(std::int64_t id, engine::TimePoint at, const std::string& by) override;
+  Result<std::vector<engine::MaintenanceWindow>> list_maintenance(std::optional<engine::TimePoint> now) override {
+    return guarded("list_maintenance",
+                   [&]() -> Result<std::vector<engine::MaintenanceWindow>> { return read_maintenance(now); });
+  }
+  std::vector<engine::MaintenanceWindow> read_maintenance(std::optional<engine::TimePoint> now) {
+    std::vector<engine::MaintenanceWindow> out;
+    Params p;
+    if (now)
+      p.i64(ms(*now));
+    else
+      p.null();
+    // Over: ended early by `now`, or past its end.
+    auto r = conn.exec(std::string("SELECT ") + codec::kMaintenanceColumns +
+                           " FROM maintenance_windows WHERE $1::bigint IS NULL OR (end_ms > $1::bigint AND "
+                           "(ended_ms IS NULL OR ended_ms > $1::bigint)) ORDER BY id",
+                       p);
+    for (int i = 0; i < r.size(); ++i) out.push_back(codec::decode_maintenance(r[i]));
+    return out;
+  }
+  Result<std::vector<engine::HeartbeatState>> list_heartbeats() override {
+    return guarded("list_heartbeats", [&]() -> Result<std::vector<engine::HeartbeatState>> { return read_heartbeats(); });
+  }
+  std::vector<engine::HeartbeatState> read_heartbeats() {
+    std::vector<engine::HeartbeatState> out;
+    // COLLATE "C": byte order, as SQLite's (its WITHOUT ROWID table's key order).
+    auto r = conn.exec(std::string("SELECT ") + codec::kHeartbeatColumns +
+                       " FROM heartbeats ORDER BY service_id COLLATE \"C\", name COLLATE \"C\"");
+    for (int i = 0; i < r.size(); ++i) out.push_back(codec::decode_heartbeat(r[i]));
+    return out;
+  }
   Result<void> consume_token(const std::string& token_id, engine::TimePoint now) override;
   Result<void> probe_write(engine::TimePoint now) override;
   Result<std::optional<engine::TimePoint>> next_timer() override;
@@ -149,6 +182,16 @@ void PgBackend::write_timers(const engine::Incident& inc) {
 
 void PgBackend::write_effects(const engine::Effects& fx) {
   for (const auto& inc : fx.incidents) write_incident(inc);
+
+  for (const auto& h : fx.heartbeats) {
+    Params p;
+    codec::bind_heartbeat(p, h);
+    conn.exec(std::string("INSERT INTO heartbeats (") + codec::kHeartbeatColumns +
+                  ") VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (service_id, name) DO UPDATE SET "
+                  "first_seen_ms = excluded.first_seen_ms, last_beat_ms = excluded.last_beat_ms, "
+                  "since_ms = excluded.since_ms, incident = excluded.incident",
+              p);
+  }
 
   if (!fx.alerts.empty()) {
     const auto ref = codec::alert_ref(fx);
@@ -274,6 +317,27 @@ Result<std::int64_t> PgBackend::add_inbox(const std::string& kind, const std::st
   });
 }
 
+Result<void> PgBackend::add_inbox_batch(std::span<const InboxEntry> rows) {
+  return guarded("add_inbox", [&]() -> Result<void> {
+    // One transaction and one NOTIFY for a burst taken by this instance: the
+    // commit (and its WAL flush) is what a row costs.
+    Transaction tx(conn);
+    for (const auto& row : rows) {
+      Params p;
+      p.text(row.kind);
+      p.text(row.payload);
+      p.text(row.origin);
+      conn.exec(
+          "INSERT INTO inbox (kind, payload, origin, created_ms) "
+          "VALUES ($1, $2, $3, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)",
+          p);
+    }
+    conn.exec_script("NOTIFY baton_inbox");
+    tx.commit();
+    return {};
+  });
+}
+
 Result<ClusterView> PgBackend::cluster_view(engine::Millis live_within) {
   return guarded("cluster_view", [&]() -> Result<ClusterView> {
     ClusterView v;
@@ -295,7 +359,7 @@ Result<ClusterView> PgBackend::cluster_view(engine::Millis live_within) {
   });
 }
 
-Result<LoadedState> PgBackend::load() {
+Result<LoadedState> PgBackend::load(std::optional<engine::TimePoint> now) {
   return guarded("load", [&]() -> Result<LoadedState> {
     LoadedState out;
     // One snapshot for every table
@@ -311,6 +375,8 @@ Result<LoadedState> PgBackend::load() {
       for (int i = 0; i < r.size(); ++i) out.pending_outbox.push_back(codec::decode_outbox(r[i]));
     }
     out.overrides = read_overrides();
+    out.heartbeats = read_heartbeats();
+    out.maintenance = read_maintenance(now);
     {
       auto r = conn.exec(
           "SELECT (SELECT COALESCE(MAX(number), 0) FROM incidents), (SELECT COALESCE(MAX(id), 0) FROM outbox)");
@@ -421,6 +487,48 @@ Result<std::int64_t> PgBackend::prune_overrides(engine::TimePoint now) {
     Params p;
     p.i64(ms(now));
     return conn.exec("DELETE FROM overrides WHERE end_ms <= $1", p).affected();
+  });
+}
+
+Result<std::int64_t> PgBackend::add_maintenance(const engine::MaintenanceWindow& w) {
+  return guarded("add_maintenance", [&]() -> Result<std::int64_t> {
+    Params p;
+    p.text(w.service_id);
+    p.i64(ms(w.start));
+    p.i64(ms(w.end));
+    p.text(w.reason);
+    p.text(w.created_by);
+    auto r = conn.exec(
+        "INSERT INTO maintenance_windows (service_id, start_ms, end_ms, reason, created_by, ended_ms, ended_by) "
+        "VALUES ($1, $2, $3, $4, $5, NULL, '') RETURNING id",
+        p);
+    return r[0].i64(0);
+  });
+}
+
+Result<engine::MaintenanceWindow> PgBackend::end_maintenance(std::int64_t id, engine::TimePoint at,
+                                                             const std::string& by) {
+  return guarded("end_maintenance", [&]() -> Result<engine::MaintenanceWindow> {
+    Transaction tx(conn);
+    Params key;
+    key.i64(id);
+    // FOR UPDATE: two instances ending the same window at once end it once.
+    auto r = conn.exec(std::string("SELECT ") + codec::kMaintenanceColumns +
+                           " FROM maintenance_windows WHERE id = $1 FOR UPDATE",
+                       key);
+    if (r.size() == 0) return fail(ErrorKind::not_found, "no maintenance window " + std::to_string(id));
+    auto w = codec::decode_maintenance(r[0]);
+    if (w.effective_end() <= at)
+      return fail(ErrorKind::conflict, "maintenance window " + std::to_string(id) + " is already over");
+    Params p;
+    p.i64(ms(at));
+    p.text(by);
+    p.i64(id);
+    conn.exec("UPDATE maintenance_windows SET ended_ms = $1, ended_by = $2 WHERE id = $3", p);
+    tx.commit();
+    w.ended_at = at;
+    w.ended_by = by;
+    return w;
   });
 }
 

@@ -120,12 +120,30 @@ class Checkpointer {
   /// waits: with a reader still on the WAL it is SQLITE_BUSY at once and is
   /// tried again after a later commit.
   void restart_if_wanted(SQLite::Database& writer) {
-    if (!restart_wanted_.exchange(false)) return;
-    writer.setBusyTimeout(0);
+    // The checkpoint thread asks once it copied (nearly) everything; past
+    // twice the bound the writer does not wait for it (under CPU pressure it
+    // falls behind) and restarts, copying what is left itself: a hard bound.
+    const bool hard = wal_frames_.load(std::memory_order_relaxed) >= 2 * kRestartFrames;
+    if (!restart_wanted_.exchange(false) && !hard) return;
+    // Asked: never wait. Hard: wait a little for a running PASSIVE checkpoint
+    // of the checkpoint thread, which holds the checkpoint lock.
+    writer.setBusyTimeout(hard ? 200 : 0);
     int log = 0, done = 0;
     const int rc = sqlite3_wal_checkpoint_v2(writer.getHandle(), nullptr, SQLITE_CHECKPOINT_RESTART, &log, &done);
     writer.setBusyTimeout(kWriterBusyTimeoutMs);
     if (rc != SQLITE_OK) restart_wanted_.store(true);
+  }
+
+  /// Registers on the writer's connection the hook SQLite calls after each
+  /// commit with the WAL's size in frames (https://sqlite.org/c3ref/wal_hook.html).
+  void watch(SQLite::Database& writer) {
+    sqlite3_wal_hook(
+        writer.getHandle(),
+        [](void* self, sqlite3*, const char*, int frames) {
+          static_cast<Checkpointer*>(self)->wal_frames_.store(frames, std::memory_order_relaxed);
+          return SQLITE_OK;
+        },
+        this);
   }
 
   /// After each commit on the writer's connection; cheap.
@@ -184,6 +202,7 @@ class Checkpointer {
   std::uint64_t commits_ = 0;
   bool stopping_ = false;
   std::atomic<bool> restart_wanted_{false};
+  std::atomic<int> wal_frames_{0};  // after the writer's last commit
   std::thread thread_;  // last
 };
 
@@ -211,7 +230,7 @@ class SqliteBackend final : public Backend {
   Result<void> apply(std::span<const engine::Effects* const> effects,
                      std::span<const OutboxUpdate> updates,
                      std::span<const std::int64_t> consumed_inbox) override;
-  Result<LoadedState> load() override;
+  Result<LoadedState> load(std::optional<engine::TimePoint> now) override;
   Result<std::vector<engine::Incident>> list_incidents(const IncidentQuery& q) override;
   Result<std::optional<engine::Incident>> get_incident(std::int64_t number) override;
   Result<std::vector<engine::TimelineEvent>> timeline(std::int64_t number) override;
@@ -239,6 +258,38 @@ class SqliteBackend final : public Backend {
     return out;
   }
   Result<std::int64_t> count_incidents(std::optional<engine::IncidentState> state) override;
+  Result<std::int64_t> add_maintenance(const engine::MaintenanceWindow& w) override;
+  Result<engine::MaintenanceWindow> end_maintenance(std::int64_t id, engine::TimePoint at, const std::string& by) override;
+  Result<std::vector<engine::MaintenanceWindow>> list_maintenance(std::optional<engine::TimePoint> now) override {
+    return guarded("list_maintenance",
+                   [&]() -> Result<std::vector<engine::MaintenanceWindow>> { return read_maintenance(now); });
+  }
+  std::vector<engine::MaintenanceWindow> read_maintenance(std::optional<engine::TimePoint> now) {
+    std::vector<engine::MaintenanceWindow> out;
+    // Over: ended early by `now`, or past its end.
+    auto& s = stmt(std::string("SELECT ") + codec::kMaintenanceColumns +
+                   " FROM maintenance_windows WHERE ? IS NULL OR (end_ms > ? AND (ended_ms IS NULL OR ended_ms > ?)) "
+                   "ORDER BY id");
+    Use use{s};
+    for (int i = 1; i <= 3; ++i) {
+      if (now)
+        s.bind(i, ms(*now));
+      else
+        s.bind(i);
+    }
+    while (s.executeStep()) out.push_back(codec::decode_maintenance(Row{s}));
+    return out;
+  }
+  Result<std::vector<engine::HeartbeatState>> list_heartbeats() override {
+    return guarded("list_heartbeats", [&]() -> Result<std::vector<engine::HeartbeatState>> { return read_heartbeats(); });
+  }
+  std::vector<engine::HeartbeatState> read_heartbeats() {
+    std::vector<engine::HeartbeatState> out;
+    auto& s = stmt(std::string("SELECT ") + codec::kHeartbeatColumns + " FROM heartbeats ORDER BY service_id, name");
+    Use use{s};
+    while (s.executeStep()) out.push_back(codec::decode_heartbeat(Row{s}));
+    return out;
+  }
   Result<void> consume_token(const std::string& token_id, engine::TimePoint now) override;
   Result<void> probe_write(engine::TimePoint now) override;
   Result<std::optional<engine::TimePoint>> next_timer() override;
@@ -301,6 +352,17 @@ void SqliteBackend::write_timers(const engine::Incident& inc) {
 
 void SqliteBackend::write_effects(const engine::Effects& fx) {
   for (const auto& inc : fx.incidents) write_incident(inc);
+
+  for (const auto& h : fx.heartbeats) {
+    auto& s = stmt(std::string("INSERT INTO heartbeats (") + codec::kHeartbeatColumns +
+                   ") VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(service_id, name) DO UPDATE SET "
+                   "first_seen_ms = excluded.first_seen_ms, last_beat_ms = excluded.last_beat_ms, "
+                   "since_ms = excluded.since_ms, incident = excluded.incident");
+    Use use{s};
+    Binder b{s};
+    codec::bind_heartbeat(b, h);
+    s.exec();
+  }
 
   if (!fx.alerts.empty()) {
     const auto ref = codec::alert_ref(fx);
@@ -397,7 +459,7 @@ Result<void> SqliteBackend::apply(std::span<const engine::Effects* const> effect
   });
 }
 
-Result<LoadedState> SqliteBackend::load() {
+Result<LoadedState> SqliteBackend::load(std::optional<engine::TimePoint> now) {
   return guarded("load", [&]() -> Result<LoadedState> {
     LoadedState out;
     SQLite::Transaction tx(db);  // one consistent snapshot of all tables
@@ -416,6 +478,8 @@ Result<LoadedState> SqliteBackend::load() {
       auto overrides = read_overrides();
       out.overrides = std::move(overrides);
     }
+    out.heartbeats = read_heartbeats();
+    out.maintenance = read_maintenance(now);
     {
       auto& s = stmt(
           "SELECT (SELECT COALESCE(MAX(number), 0) FROM incidents), (SELECT COALESCE(MAX(id), 0) FROM outbox)");
@@ -525,6 +589,49 @@ Result<std::int64_t> SqliteBackend::prune_overrides(engine::TimePoint now) {
     Use use{s};
     s.bind(1, ms(now));
     return static_cast<std::int64_t>(s.exec());
+  });
+}
+
+Result<std::int64_t> SqliteBackend::add_maintenance(const engine::MaintenanceWindow& w) {
+  return guarded("add_maintenance", [&]() -> Result<std::int64_t> {
+    auto& s = stmt(
+        "INSERT INTO maintenance_windows (service_id, start_ms, end_ms, reason, created_by, ended_ms, ended_by) "
+        "VALUES (?, ?, ?, ?, ?, NULL, '')");
+    Use use{s};
+    s.bind(1, w.service_id);
+    s.bind(2, ms(w.start));
+    s.bind(3, ms(w.end));
+    s.bind(4, w.reason);
+    s.bind(5, w.created_by);
+    s.exec();
+    return static_cast<std::int64_t>(db.getLastInsertRowid());
+  });
+}
+
+Result<engine::MaintenanceWindow> SqliteBackend::end_maintenance(std::int64_t id, engine::TimePoint at,
+                                                                 const std::string& by) {
+  return guarded("end_maintenance", [&]() -> Result<engine::MaintenanceWindow> {
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    auto& sel = stmt(std::string("SELECT ") + codec::kMaintenanceColumns + " FROM maintenance_windows WHERE id = ?");
+    std::optional<engine::MaintenanceWindow> w;
+    {
+      Use use{sel};
+      sel.bind(1, id);
+      if (sel.executeStep()) w = codec::decode_maintenance(Row{sel});
+    }
+    if (!w) return fail(ErrorKind::not_found, "no maintenance window " + std::to_string(id));
+    if (w->effective_end() <= at)
+      return fail(ErrorKind::conflict, "maintenance window " + std::to_string(id) + " is already over");
+    auto& up = stmt("UPDATE maintenance_windows SET ended_ms = ?, ended_by = ? WHERE id = ?");
+    Use use{up};
+    up.bind(1, ms(at));
+    up.bind(2, by);
+    up.bind(3, id);
+    up.exec();
+    tx.commit();
+    w->ended_at = at;
+    w->ended_by = by;
+    return *w;
   });
 }
 
@@ -791,6 +898,7 @@ Result<std::unique_ptr<Backend>> open_sqlite(const std::string& path, Durability
     if (path != ":memory:" && !path.empty()) {
       db.exec("PRAGMA wal_autocheckpoint = 0");
       b->checkpointer = std::make_unique<Checkpointer>(path);
+      b->checkpointer->watch(db);
     }
     return {};
   });

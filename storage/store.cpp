@@ -86,9 +86,33 @@ Result<std::int64_t> Store::add_inbox(const std::string& kind, const std::string
   return backend_->add_inbox(kind, payload, origin);
 }
 
+Result<void> Store::add_inbox_batch(std::span<const InboxEntry> rows) {
+  for (const auto& r : rows)
+    if (r.kind != "alert" && r.kind != "command")
+      return fail(ErrorKind::invalid_request, "unknown inbox kind '" + r.kind + "'");
+  if (rows.empty()) return {};
+  return backend_->add_inbox_batch(rows);
+}
+
 Result<ClusterView> Store::cluster_view(engine::Millis live_within) { return backend_->cluster_view(live_within); }
 
-Result<LoadedState> Store::load() { return backend_->load(); }
+Result<LoadedState> Store::load(std::optional<engine::TimePoint> now) { return backend_->load(now); }
+
+Result<std::int64_t> Store::add_maintenance(const engine::MaintenanceWindow& w) {
+  if (w.service_id.empty()) return fail(ErrorKind::invalid_request, "a maintenance window needs a service");
+  if (w.end <= w.start) return fail(ErrorKind::invalid_request, "a maintenance window must end after it starts");
+  return backend_->add_maintenance(w);
+}
+
+Result<engine::MaintenanceWindow> Store::end_maintenance(std::int64_t id, engine::TimePoint at, const std::string& by) {
+  return backend_->end_maintenance(id, at, by);
+}
+
+Result<std::vector<engine::MaintenanceWindow>> Store::list_maintenance(std::optional<engine::TimePoint> now) {
+  return backend_->list_maintenance(now);
+}
+
+Result<std::vector<engine::HeartbeatState>> Store::list_heartbeats() { return backend_->list_heartbeats(); }
 
 Result<std::vector<engine::Incident>> Store::list_incidents(const IncidentQuery& q) {
   if (q.limit <= 0 || q.limit > 10000)

@@ -50,8 +50,18 @@ struct LoadedState {
   std::vector<engine::Incident> open_incidents;  ///< triggered or acknowledged, by number
   std::vector<OutboxEntry> pending_outbox;       ///< state pending, ordered by id
   std::vector<engine::Override> overrides;       ///< every stored runtime override, by id
+  std::vector<engine::HeartbeatState> heartbeats;  ///< every stored heartbeat state, by (service, name)
+  std::vector<engine::MaintenanceWindow> maintenance;  ///< one-off windows not over yet (see load()), by id
   std::int64_t next_incident = 1;                ///< max(number)+1
   std::int64_t next_notification = 1;            ///< max(outbox id)+1
+};
+
+/// A row for the inbox (PostgreSQL): "alert" or "command", JSON from
+/// storage/cluster.hpp, and the instance that took it.
+struct InboxEntry {
+  std::string kind;
+  std::string payload;
+  std::string origin;
 };
 
 struct IncidentQuery {
@@ -152,10 +162,15 @@ class Store {
   /// storage/cluster.hpp) and NOTIFY baton_inbox in one transaction; returns
   /// its id once committed. SQLite: invalid_request.
   Result<std::int64_t> add_inbox(const std::string& kind, const std::string& payload, const std::string& origin);
+  /// The same for several rows in one transaction, with one NOTIFY: all are
+  /// stored or none.
+  Result<void> add_inbox_batch(std::span<const InboxEntry> rows);
   /// PostgreSQL: the instances seen within `live_within` and the lease.
   /// SQLite: an empty view.
   Result<ClusterView> cluster_view(engine::Millis live_within);
-  Result<LoadedState> load();
+  /// Everything to resume with. `now`, when given, leaves out maintenance
+  /// windows that were over by then (they are history); without it, all.
+  Result<LoadedState> load(std::optional<engine::TimePoint> now = std::nullopt);
   /// Newest first.
   Result<std::vector<engine::Incident>> list_incidents(const IncidentQuery& q);
   Result<std::optional<engine::Incident>> get_incident(std::int64_t number);
@@ -174,6 +189,16 @@ class Store {
   /// Every stored override, by id (as load() gives them).
   Result<std::vector<engine::Override>> list_overrides();
   Result<std::int64_t> count_incidents(std::optional<engine::IncidentState> state);
+  /// Stores a one-off maintenance window (its own id and ended_* are ignored);
+  /// returns the new id. invalid_request if end <= start or the service is empty.
+  Result<std::int64_t> add_maintenance(const engine::MaintenanceWindow& w);
+  /// Ends window `id` early at `at`, by `by`; returns it as stored now.
+  /// not_found if absent; conflict if it was already over at `at`.
+  Result<engine::MaintenanceWindow> end_maintenance(std::int64_t id, engine::TimePoint at, const std::string& by);
+  /// One-off windows, by id: all of them, or those not over at `now`.
+  Result<std::vector<engine::MaintenanceWindow>> list_maintenance(std::optional<engine::TimePoint> now = std::nullopt);
+  /// Every stored heartbeat state (as load() gives them).
+  Result<std::vector<engine::HeartbeatState>> list_heartbeats();
   /// Records a single-use token id (e.g. signed action links); conflict if already used.
   Result<void> consume_token(const std::string& token_id, engine::TimePoint now);
   /// One small write transaction (the write_probe row): does the disk take

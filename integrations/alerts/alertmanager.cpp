@@ -160,6 +160,7 @@ tl::expected<engine::Alert, ParseErrors> parse_alertmanager(std::string_view bod
       ga.firing = pa.firing;
       ga.starts_at = starts_at.value_or("");
       ga.summary = pa.summary.value_or(pa.alertname.value_or(""));
+      ga.alertname = pa.alertname.value_or("");  // a heartbeat's alertname (Watchdog) beats it
       alert.group.push_back(std::move(ga));
       parsed.push_back(pa);
       details_alerts.emplace_back(std::move(out));

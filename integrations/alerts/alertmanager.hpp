@@ -27,7 +27,7 @@ inline constexpr std::size_t kMaxGroupAlerts = 10000;
 ///   critical, "high" -> error, "low" -> info, missing or other -> warning (case-insensitive);
 /// - client = "Alertmanager", client_url = externalURL;
 /// - group = one GroupAlert per alert (fingerprint, firing = status == "firing", startsAt,
-///   summary = annotations.summary else labels.alertname).
+///   summary = annotations.summary else labels.alertname, alertname = labels.alertname).
 /// endsAt "0001-01-01T00:00:00Z" (Go's zero time) means unset.
 /// Validates: body is an object; version == "4" (missing accepted); status firing|resolved;
 /// groupKey present; alerts a non-empty array of objects, each with status firing|resolved;

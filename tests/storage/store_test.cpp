@@ -122,18 +122,6 @@ TEST_CASE("the WAL is checkpointed into the database file and reused", "[storage
   CHECK(store->count_incidents(std::nullopt).value() == n);
 }
 
-// Under sustained writes (no pause for the WAL to be started over by itself)
-// the WAL stays bounded: the checkpoint thread restarts it past 64 MB. Without
-// that, 8,000 trigger commits leave a WAL of about 300 MB.
-TEST_CASE("the WAL stays bounded under sustained writes", "[storage][sqlite]") {
-  TempDir dir;
-  const auto path = dir.file();
-  auto store = open_store(path, storage::Durability::normal);  // no fsync: the test is about size
-  for (std::int64_t n = 1; n <= 8000; ++n) REQUIRE(apply_one(*store, make_trigger_effects(n, n)));
-  CHECK(std::filesystem::file_size(path + "-wal") < 160ull * 1024 * 1024);
-  CHECK(store->count_incidents(std::nullopt).value() == 8000);
-}
-
 // Every Incident field survives a write and a read, including optionals set and
 // unset, the policy snapshot, the contact chain and notified list.
 TEMPLATE_TEST_CASE("incident round trip keeps every field", "[storage]", BATON_STORAGE_BACKENDS) {

@@ -159,6 +159,8 @@ inline void check_same_incident(const engine::Incident& a, const engine::Inciden
   CHECK(a.contact.next_at == b.contact.next_at);
   CHECK(a.contact.moved_on == b.contact.moved_on);
   CHECK(a.notified == b.notified);
+  CHECK(a.suppressed_until == b.suppressed_until);
+  CHECK(a.suppressed_reason == b.suppressed_reason);
 }
 
 }  // namespace baton::test
