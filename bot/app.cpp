@@ -101,7 +101,7 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
   // Chat messages can still be updated for open incidents and for those with
   // undelivered notifications: their references are loaded into memory now.
   std::vector<std::int64_t> chat_incidents;
-  if (cfg->slack.enabled || cfg->teams.enabled) {
+  if (cfg->slack.enabled || cfg->teams.enabled || cfg->smtp.enabled) {  // email keeps its thread root
     for (const auto& inc : state->open_incidents) chat_incidents.push_back(inc.number);
     for (const auto& e : state->pending_outbox) chat_incidents.push_back(e.notification.incident);
     std::sort(chat_incidents.begin(), chat_incidents.end());
@@ -117,7 +117,7 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
     impl->incidents->enable_cluster(std::move(co));
   }
   impl->chat_refs = std::make_shared<StoredChatRefs>(impl->incidents->writer(), clock, chat_incidents);
-  if (cluster && (cfg->slack.enabled || cfg->teams.enabled))
+  if (cluster && (cfg->slack.enabled || cfg->teams.enabled || cfg->smtp.enabled))
     impl->incidents->on_takeover(
         [refs = std::weak_ptr<StoredChatRefs>(impl->chat_refs)](const std::vector<std::int64_t>& numbers) {
           if (auto r = refs.lock()) r->reload(numbers);

@@ -903,7 +903,7 @@ std::vector<engine::ContactRule> Loader::load_chain(const YAML::Node& n, const s
         method_used_at_.emplace(*m, f["method"].Mark());  // keeps the first
       } else {
         error(f["method"].Mark(), "unknown contact method " + quoted(*method) + " in " + what +
-                                      " (expected webhook, slack, teams, email or sms)");
+                                      " (expected webhook, slack, teams, email, sms or voice)");
         method.reset();
       }
     }

@@ -537,7 +537,7 @@ TEST_CASE("config: person validation", "[config][errors]") {
         Strings{                R"(t.yaml:2:18: 'phone' of person 'alice' must be in E.164 form like "+15551234567", not '555-1234')",
                 "t.yaml:2:37: 'email' of person 'alice' is not an email address: 'alice.example.com'",
                 "t.yaml:2:81: unknown contact method 'pager' in contact_chain entry 1 of person 'alice' (expected "
-                "webhook, slack, teams, email or sms)",
+                "webhook, slack, teams, email, sms or voice)",
                 "t.yaml:2:89: 'method' in contact_chain entry 2 of person 'alice' is required"});
 }
 
