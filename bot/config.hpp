@@ -118,7 +118,8 @@ struct SlackChannelConfig {
   std::string ca_file;
 };
 
-/// The Microsoft Teams channel (method `teams`). On when app_id is set.
+/// The Microsoft Teams channel (method `teams`). On when app_id is set, or with
+/// allow_unauthenticated (loopback only: Microsoft's Agents Playground, no credentials).
 struct TeamsChannelConfig {
   bool enabled = false;
   std::string app_id;        ///< the bot's Microsoft App ID (TEAMS_APP_ID)

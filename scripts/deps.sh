@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what baton needs to build, run and test on Debian 12 (as root).
-# Packages already present are left alone; nothing is downloaded outside apt.
+# Packages already present are left alone. Besides apt, only npm is used: the test-only
+# Agents Playground (tests/playground, pinned by its package-lock.json).
 set -euo pipefail
 packages=(
   build-essential cmake ccache pkg-config git ca-certificates tzdata

@@ -20,6 +20,12 @@
 namespace baton::teams {
 namespace {
 
+// One change of an incident: its time and the state it reached. Two changes
+// within one millisecond (an acknowledge and a resolve) are two changes.
+std::int64_t change_key(const engine::Incident& inc) {
+  return engine::to_ms(inc.updated_at) * 4 + static_cast<std::int64_t>(inc.state);
+}
+
 using integrations::ChatRef;
 using integrations::Delivery;
 
@@ -87,8 +93,8 @@ struct TeamsNotifier::Impl : std::enable_shared_from_this<TeamsNotifier::Impl> {
   std::map<std::int64_t, std::string> service_threads;             // incident -> thread conversation ("" = claimed)
   std::map<std::int64_t, std::string> incident_channels;           // incident -> channel id
   std::map<std::int64_t, std::string> incident_cards;              // incident -> card thread conversation ("" = claimed)
-  std::set<std::pair<std::int64_t, std::int64_t>> announced;       // (incident, updated_at ms) done or in flight
-  std::set<std::pair<std::string, std::int64_t>> replied;          // (thread, updated_at ms) whose line went out
+  std::set<std::pair<std::int64_t, std::int64_t>> announced;       // (incident, change_key) done or in flight
+  std::set<std::pair<std::string, std::int64_t>> replied;          // (thread, change_key) whose line went out
 
   void remember_person(const std::string& person_id, const std::string& name) {
     if (name.empty()) return;
@@ -319,7 +325,7 @@ struct TeamsNotifier::Impl : std::enable_shared_from_this<TeamsNotifier::Impl> {
   void announce(const DeliveryPtr& d, const std::shared_ptr<const std::string>& act,
                 const std::shared_ptr<const std::vector<ChatRef>>& saved, Done done) {
     const auto& inc = d->incident;
-    const std::int64_t changed_at = engine::to_ms(inc.updated_at);
+    const std::int64_t changed_at = change_key(inc);
     const std::pair<std::int64_t, std::int64_t> change{inc.number, changed_at};
     bool first = false;
     {
@@ -480,7 +486,7 @@ std::optional<engine::TimePoint> TeamsNotifier::reserve(const Delivery& d, engin
         if (d.person && person != d.person->id) continue;
         keys.insert(keys.end(), conversations.begin(), conversations.end());
       }
-      if (!m.announced.contains({number, engine::to_ms(d.incident.updated_at)})) {
+      if (!m.announced.contains({number, change_key(d.incident)})) {
         if (auto it = m.service_threads.find(number); it != m.service_threads.end() && !it->second.empty()) {
           keys.push_back(it->second);
         }

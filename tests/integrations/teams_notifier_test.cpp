@@ -240,6 +240,22 @@ TEST_CASE("TeamsNotifier: update refreshes every card and replies in the thread"
   CHECK(text_of(lines[2].json) == "Resolved");
 }
 
+// Regression: changes were told apart by their time alone, so a resolve in
+// the same millisecond as the acknowledge never updated the thread's card nor
+// replied in it.
+TEST_CASE("TeamsNotifier: two changes in one millisecond are both announced", "[teams][notifier]") {
+  Rig rig;
+  REQUIRE(rig.notifier->send(delivery(engine::NotificationKind::page, alice())));
+  REQUIRE(rig.notifier->send(update(engine::IncidentState::acknowledged, 2, kT0 + 60s)));
+  REQUIRE(rig.notifier->send(update(engine::IncidentState::resolved, 3, kT0 + 60s)));
+  const auto thread = rig.refs_of("teams-channel-thread").at(0);
+  CHECK(verbs(rig.fake.activity(thread.conversation, thread.message_id)->json).empty());
+  auto lines = rig.fake.activities(thread.conversation);
+  REQUIRE(lines.size() == 3);
+  CHECK(text_of(lines[1].json) == "Acknowledged by Alice Example");
+  CHECK(text_of(lines[2].json) == "Resolved");
+}
+
 // A card that is gone (404 on the PUT) is posted again in the same chat and
 // edited from then on.
 TEST_CASE("TeamsNotifier: a missing DM card is posted anew", "[teams][notifier]") {
