@@ -10,10 +10,14 @@
 #include "bot/app.hpp"
 #include "tests/support/fake_slack.hpp"
 #include "tests/support/fake_socket_mode.hpp"
+#include "tests/support/cluster_harness.hpp"
 #include "tests/support/pg_cluster.hpp"
 #include "tests/support/service_harness.hpp"
 
 using namespace baton;
+using test::owner;
+using test::scalar;
+using test::within_a_minute;
 namespace json = boost::json;
 
 namespace {
@@ -49,35 +53,12 @@ services:
 )";
 }
 
-/// Polls `pred` every 20 ms, at most 60 s (takeovers wait for a 3 s lease).
-template <typename Pred>
-bool within_a_minute(Pred pred) {
-  for (int i = 0; i < 3000; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
-
-std::string scalar(const std::string& uri, const std::string& sql) {
-  auto rows = test::PgCluster::query(uri, sql);
-  return rows.empty() || rows[0].empty() || !rows[0][0] ? std::string() : *rows[0][0];
-}
-
 std::string trigger(const std::string& dedup_key) {
   return R"({"routing_key":"key-pay","event_action":"trigger","dedup_key":")" + dedup_key +
          R"(","payload":{"summary":"db down","source":"db-1","severity":"critical"}})";
 }
 
-bool owner(test::ServiceHarness& s) { return s.app->incidents().cluster_status().owner; }
-
 }  // namespace
-
-#define BATON_REQUIRE_POSTGRES()                                  \
-  if (auto why = test::PgCluster::skip_reason()) {                \
-    WARN("BATON-SKIPPED: " << *why);                              \
-    return;                                                       \
-  }
 
 TEST_CASE("cluster: three instances, the owner dies mid-escalation and its successor pages the next step",
           "[cluster][postgres]") {

@@ -7,10 +7,14 @@
 #include <thread>
 
 #include "bot/app.hpp"
+#include "tests/support/cluster_harness.hpp"
 #include "tests/support/pg_cluster.hpp"
 #include "tests/support/service_harness.hpp"
 
 using namespace baton;
+using test::owner;
+using test::scalar;
+using test::within_a_minute;
 namespace json = boost::json;
 
 namespace {
@@ -41,22 +45,6 @@ services:
 )";
 }
 
-template <typename Pred>
-bool within_a_minute(Pred pred) {
-  for (int i = 0; i < 3000; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
-
-std::string scalar(const std::string& uri, const std::string& sql) {
-  auto rows = test::PgCluster::query(uri, sql);
-  return rows.empty() || rows[0].empty() || !rows[0][0] ? std::string() : *rows[0][0];
-}
-
-bool owner(test::ServiceHarness& s) { return s.app->incidents().cluster_status().owner; }
-
 }  // namespace
 
 TEST_CASE("cluster: a held incident and its window survive a takeover; others take beats and windows via the inbox",
@@ -67,10 +55,7 @@ TEST_CASE("cluster: a held incident and its window survive a takeover; others ta
   // (202) and the owner records it. a dies; b takes over with the incident
   // still held and the window in force: nothing is paged. Ending the window
   // on b pages the incident at once.
-  if (auto why = test::PgCluster::skip_reason()) {
-    WARN("BATON-SKIPPED: " << *why);
-    return;
-  }
+  BATON_REQUIRE_POSTGRES();
   const auto db = test::PgCluster::shared().create_database();
   test::FakeClock clock;
   auto a = std::make_unique<test::ServiceHarness>(clock, cluster_yaml(db));
