@@ -384,10 +384,12 @@ struct Incidents::Impl {
   std::function<void(const std::vector<std::int64_t>&)> takeover_hook;  // set before start()
   void apply_inbox(const storage::InboxRow& row, std::uint64_t stint);
 
-  /// A non-owner's alert: one inbox row, committed before `done` hears of it.
+  /// A non-owner's alert: one inbox row, committed before `done` hears of it,
+  /// or none for a repeat of an open incident's key (InboxEntry::probe_*).
   void queue_alert(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done);
 
   void queue(const char* kind, std::string payload, std::function<void(Result<void>)> done);
+  void queue_row(storage::InboxEntry row, std::function<void(Result<void>)> done);
   /// Non-owner: the open incidents `person` owns, as committed (this
   /// instance's engine is idle). Reads the database on the caller's thread.
   std::vector<engine::Incident> committed_open_for(const std::string& person) {

@@ -214,18 +214,33 @@ Result<void> Incidents::Impl::tell_owner_about_override(const char* what, const 
 }
 
 void Incidents::Impl::queue_alert(engine::Alert alert, std::function<void(Result<IngestOutcome>)> done) {
+  // A trigger with the sender's own key and no group alerts (Events v2) changes
+  // nothing when that key's incident is open: the writer may answer it with a
+  // read instead of an inbox row (storage::InboxEntry::probe_*).
+  std::string probe_service;
+  if (alert.action == engine::AlertAction::trigger && alert.group.empty() && !alert.dedup_key.empty())
+    if (const auto* svc = current_directory()->service_by_key(alert.integration_key)) probe_service = svc->id;
   if (alert.dedup_key.empty() && alert.action == engine::AlertAction::trigger)
     alert.dedup_key = "baton-" + cluster.instance_id + "-" + std::to_string(engine::to_ms(clock.now())) + "-" +
                       std::to_string(++key_seq);
   IngestOutcome outcome{alert.dedup_key, {}};
-  queue("alert", storage::encode_inbox_alert(alert), [done = std::move(done), outcome](Result<void> r) {
+  storage::InboxEntry row{"alert", storage::encode_inbox_alert(alert), cluster.instance_id, {}, {}};
+  if (!probe_service.empty()) {
+    row.probe_service = std::move(probe_service);
+    row.probe_dedup_key = alert.dedup_key;
+  }
+  queue_row(std::move(row), [done = std::move(done), outcome](Result<void> r) {
     if (!r) return done(tl::unexpected(r.error()));
     done(outcome);
   });
 }
 
 void Incidents::Impl::queue(const char* kind, std::string payload, std::function<void(Result<void>)> done) {
-  writer->submit_inbox(storage::InboxEntry{kind, std::move(payload), cluster.instance_id},
+  queue_row(storage::InboxEntry{kind, std::move(payload), cluster.instance_id, {}, {}}, std::move(done));
+}
+
+void Incidents::Impl::queue_row(storage::InboxEntry row, std::function<void(Result<void>)> done) {
+  writer->submit_inbox(std::move(row),
                        [done = std::move(done)](Result<void> r) {
                          if (!r && r.error().kind == ErrorKind::transient) {
                            auto e = r.error();

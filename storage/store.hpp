@@ -62,6 +62,14 @@ struct InboxEntry {
   std::string kind;
   std::string payload;
   std::string origin;
+  /// Set for a trigger that only repeats a dedup key (no group alerts): the
+  /// service and the key. If an incident of that service with that key is open
+  /// and the inbox holds no row, both read in one snapshot, the owner would
+  /// change nothing for it (Engine::ingest_alert), so the row is not written
+  /// and the trigger is answered as the duplicate it is. See
+  /// docs/architecture.md, "Duplicates on an instance that does not own the engine".
+  std::string probe_service;
+  std::string probe_dedup_key;
 };
 
 struct IncidentQuery {

@@ -172,6 +172,37 @@ TEST_CASE("cluster: the same dedup key sent to every instance at once makes one 
   CHECK(scalar(db, "SELECT COUNT(*) FROM outbox WHERE kind = 'page'") == "1");
 }
 
+TEST_CASE("cluster: a repeated trigger on a non-owner is answered without an inbox row; after a resolve it opens anew",
+          "[cluster][postgres]") {
+  BATON_REQUIRE_POSTGRES();
+  const auto db = test::PgCluster::shared().create_database();
+  test::FakeClock clock;
+  test::ServiceHarness a(clock, cluster_yaml(db));
+  REQUIRE(within_a_minute([&] { return owner(a); }));
+  test::ServiceHarness b(clock, cluster_yaml(db));
+  REQUIRE(within_a_minute([&] { return b.call("GET", "/readyz").status == 200; }));
+  REQUIRE_FALSE(owner(b));
+
+  // Inbox rows are deleted once applied; their identity sequence counts every row ever written.
+  auto rows_written = [&] { return scalar(db, "SELECT last_value FROM inbox_id_seq"); };
+  auto incidents = [&] { return scalar(db, "SELECT COUNT(*) FROM incidents WHERE dedup_key = 'repeat-key'"); };
+  REQUIRE(b.call("POST", "/v2/enqueue", trigger("repeat-key")).status == 202);  // new: through the inbox
+  REQUIRE(within_a_minute([&] { return incidents() == "1" && scalar(db, "SELECT COUNT(*) FROM inbox") == "0"; }));
+
+  const auto written = rows_written();
+  for (int i = 0; i < 3; ++i) CHECK(b.call("POST", "/v2/enqueue", trigger("repeat-key")).status == 202);
+  CHECK(rows_written() == written);  // answered by a read: nothing for the owner to do
+  CHECK(incidents() == "1");
+
+  // Once the incident is resolved the same key opens a new one, through the inbox.
+  const auto number = scalar(db, "SELECT number FROM incidents WHERE dedup_key = 'repeat-key'");
+  REQUIRE(a.call("POST", "/api/v1/incidents/" + number + "/resolve").status == 200);
+  REQUIRE(b.call("POST", "/v2/enqueue", trigger("repeat-key")).status == 202);
+  REQUIRE(within_a_minute([&] { return incidents() == "2"; }));
+  CHECK(rows_written() != written);
+  CHECK(scalar(db, "SELECT COUNT(*) FROM incidents WHERE dedup_key = 'repeat-key' AND state <> 'resolved'") == "1");
+}
+
 TEST_CASE("cluster: while the database is down instances answer 503, then recover by themselves", "[cluster][postgres]") {
   BATON_REQUIRE_POSTGRES();
   const auto db = test::PgCluster::shared().create_database();

@@ -176,3 +176,48 @@ TEST_CASE("cluster inbox: rows are notified to the listener and consumed exactly
   CHECK(db.scalar("SELECT COUNT(*) FROM incidents") == "1");
   listener.stop();
 }
+
+TEST_CASE("cluster inbox: a repeated trigger of an open incident is answered with a read, not a row",
+          "[storage][postgres][cluster]") {
+  BATON_TEST_DB_OF(db, BackendKind::postgres);
+  auto store = open_store(db.path());
+  REQUIRE(apply_one(*store, make_trigger_effects(1, 1)));  // payments / dedup-1, open
+
+  auto probe = [](std::string service, std::string key) {
+    storage::InboxEntry row{"alert", "{}", "x", {}, {}};
+    row.probe_service = std::move(service);
+    row.probe_dedup_key = std::move(key);
+    return row;
+  };
+  const auto rows = [&] { return db.scalar("SELECT COUNT(*) FROM inbox"); };
+
+  SECTION("a repeat of the open incident's key writes nothing") {
+    const storage::InboxEntry batch[] = {probe("payments", "dedup-1"), probe("payments", "dedup-1")};
+    REQUIRE(store->add_inbox_batch(batch));
+    CHECK(rows() == "0");
+  }
+  SECTION("another service's key, an unknown key, or a resolved incident's key is written") {
+    const storage::InboxEntry batch[] = {probe("payments", "dedup-1"), probe("search", "dedup-1"),
+                                         probe("payments", "dedup-9")};
+    REQUIRE(store->add_inbox_batch(batch));
+    CHECK(rows() == "2");
+    db.exec("DELETE FROM inbox");
+    db.exec("UPDATE incidents SET state = 'resolved' WHERE number = 1");
+    const storage::InboxEntry again[] = {probe("payments", "dedup-1")};
+    REQUIRE(store->add_inbox_batch(again));
+    CHECK(rows() == "1");
+  }
+  SECTION("while an accepted change still waits in the inbox, the repeat is written after it") {
+    // E.g. a resolve taken by this instance before the repeat arrived: the
+    // owner applies both in order, so the repeat opens a new incident.
+    REQUIRE(store->add_inbox("command", "{}", "x"));
+    const storage::InboxEntry batch[] = {probe("payments", "dedup-1")};
+    REQUIRE(store->add_inbox_batch(batch));
+    CHECK(rows() == "2");
+  }
+  SECTION("a batch that also carries a row without a probe keeps every row") {
+    const storage::InboxEntry batch[] = {probe("payments", "dedup-1"), storage::InboxEntry{"command", "{}", "x", {}, {}}};
+    REQUIRE(store->add_inbox_batch(batch));
+    CHECK(rows() == "2");
+  }
+}
