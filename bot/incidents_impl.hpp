@@ -211,6 +211,14 @@ struct Incidents::Impl {
     }
     for (const auto& inc : fx.incidents)
       if (inc.state == engine::IncidentState::resolved) metrics.resolved.fetch_add(1);
+    // Acknowledgements, for baton_time_to_acknowledge_seconds once committed.
+    std::vector<std::tuple<std::string, std::string, double>> acks;
+    for (const auto& e : fx.timeline)
+      if (e.kind == engine::TimelineKind::acknowledged)
+        for (const auto& inc : fx.incidents)
+          if (inc.number == e.incident)
+            acks.emplace_back(inc.service_id, engine::to_string(e.channel),
+                              std::chrono::duration<double>(e.at - inc.created_at).count());
     ++pending_commits;
     // Timeline rows that no page update announces (state changes are the
     // notifiers' own lines) go to the sink, e.g. the incident's Slack channel.
@@ -227,11 +235,13 @@ struct Incidents::Impl {
       return d.notification.kind == engine::NotificationKind::page;
     });
     auto on_done = [this, deliveries = std::move(deliveries), after = std::move(after), lines = std::move(lines),
-                    states = std::move(states), since = pages ? received : std::nullopt](Result<void> r) mutable {
+                    states = std::move(states), since = pages ? received : std::nullopt,
+                    acks = std::move(acks)](Result<void> r) mutable {
       if (r && since)
         metrics.time_to_commit.observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - *since).count());
       if (r) {
+        for (const auto& [service, channel, seconds] : acks) metrics.observe_time_to_acknowledge(service, channel, seconds);
         for (const auto& [number, is_quiet] : states) set_quiet(number, is_quiet);
         for (auto& d : deliveries) dispatcher->submit(std::move(d));
         if (!lines.empty()) lines_sink(std::move(lines));

@@ -45,6 +45,17 @@ void Metrics::count_notification(const std::string& channel, const std::string& 
   ++notifications_[{channel, result}];
 }
 
+void Metrics::observe_time_to_acknowledge(const std::string& service, const std::string& channel, double seconds) {
+  seconds = std::max(0.0, seconds);
+  std::lock_guard lock(mutex_);
+  auto& h = time_to_acknowledge_[{service, channel}];
+  std::size_t i = 0;
+  while (i < kAckBounds.size() && seconds > kAckBounds[i]) ++i;
+  ++h.buckets[i];
+  ++h.count;
+  h.sum += seconds;
+}
+
 namespace {
 void metric(std::string& out, const char* name, const char* type, const char* help, std::uint64_t value) {
   out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
@@ -69,6 +80,26 @@ std::string Metrics::render(const RuntimeState& st) const {
     for (const auto& [key, n] : notifications_)
       out += "baton_notifications_total{channel=\"" + key.first + "\",result=\"" + key.second + "\"} " +
              std::to_string(n) + "\n";
+    // Label values are config ids and channel names: nothing to escape.
+    out += "# HELP baton_time_to_acknowledge_seconds From an incident's creation to its acknowledgement, by service "
+           "and the channel it came through.\n# TYPE baton_time_to_acknowledge_seconds histogram\n";
+    for (const auto& [key, h] : time_to_acknowledge_) {
+      const std::string labels = "service=\"" + key.first + "\",channel=\"" + key.second + "\"";
+      std::uint64_t cumulative = 0;
+      char buf[64];
+      for (std::size_t i = 0; i < kAckBounds.size(); ++i) {
+        cumulative += h.buckets[i];
+        std::snprintf(buf, sizeof buf, "%g", kAckBounds[i]);
+        out += "baton_time_to_acknowledge_seconds_bucket{" + labels + ",le=\"" + buf + "\"} " +
+               std::to_string(cumulative) + "\n";
+      }
+      cumulative += h.buckets[kAckBounds.size()];
+      out += "baton_time_to_acknowledge_seconds_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(cumulative) +
+             "\n";
+      std::snprintf(buf, sizeof buf, "%.3f", h.sum);
+      out += "baton_time_to_acknowledge_seconds_sum{" + labels + "} " + buf + "\n";
+      out += "baton_time_to_acknowledge_seconds_count{" + labels + "} " + std::to_string(h.count) + "\n";
+    }
   }
   out += "# HELP baton_incidents Incidents by state.\n# TYPE baton_incidents gauge\n";
   out += "baton_incidents{state=\"triggered\"} " + std::to_string(st.triggered) + "\n";

@@ -63,6 +63,11 @@ class Metrics {
   void count_event(const std::string& source);
   void count_rejected(const std::string& source);
   void count_notification(const std::string& channel, const std::string& result);
+  /// baton_time_to_acknowledge_seconds{service,channel}: from an incident's
+  /// creation to its acknowledgement through `channel` (docs/reports.md).
+  void observe_time_to_acknowledge(const std::string& service, const std::string& channel, double seconds);
+  /// Its bucket bounds, in seconds.
+  static constexpr std::array<double, 12> kAckBounds{5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400};
   /// Renders everything, with the state owned by the engine, writer and server.
   std::string render(const RuntimeState& state) const;
 
@@ -76,6 +81,12 @@ class Metrics {
   std::map<std::string, std::uint64_t> events_;
   std::map<std::string, std::uint64_t> rejected_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> notifications_;
+  struct AckHistogram {
+    std::array<std::uint64_t, kAckBounds.size() + 1> buckets{};
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+  std::map<std::pair<std::string, std::string>, AckHistogram> time_to_acknowledge_;  ///< (service, channel)
 };
 
 }  // namespace baton::bot

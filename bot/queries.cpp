@@ -32,6 +32,11 @@ Result<std::int64_t> Queries::count_incidents(std::optional<engine::IncidentStat
   return reader_->count_incidents(state);
 }
 
+Result<storage::ResponseReport> Queries::response_report(const storage::ReportQuery& q) {
+  std::lock_guard lock(mutex_);
+  return reader_->response_report(q);
+}
+
 Result<std::vector<engine::Override>> Queries::overrides() {
   std::lock_guard lock(mutex_);
   return reader_->list_overrides();

@@ -35,6 +35,8 @@ class Queries {
   std::optional<std::int64_t> incident_for_conversation(const std::string& conversation);
   /// The Teams channels baton was added to (team id, channel id, service url), for admins.
   std::vector<std::array<std::string, 3>> teams_channels();
+  /// The response report (storage/reports.hpp, docs/reports.md).
+  Result<storage::ResponseReport> response_report(const storage::ReportQuery& q);
 
  private:
   std::mutex mutex_;

@@ -74,6 +74,11 @@ class Backend {
                                           const std::string& service_url, engine::TimePoint now) = 0;
   virtual Result<std::vector<std::array<std::string, 3>>> teams_channels() = 0;
   virtual int schema_version() const = 0;
+  /// The raw rows of the response report (storage/reports_sql.hpp), read in
+  /// one read transaction: incidents created in [from_ms, to_ms) (of
+  /// `service` only, when given), their acknowledged/escalated events and pages.
+  virtual Result<ReportData> report_data(std::int64_t from_ms, std::int64_t to_ms,
+                                         const std::optional<std::string>& service) = 0;
 
   // ---- whole-database copy (Store::copy_to) ----
 

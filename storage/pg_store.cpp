@@ -11,6 +11,7 @@
 #include "storage/backend.hpp"
 #include "storage/codec.hpp"
 #include "storage/migrations.hpp"
+#include "storage/reports_sql.hpp"
 #include "storage/pg_connection.hpp"
 
 namespace baton::storage {
@@ -141,6 +142,8 @@ class PgBackend final : public Backend {
   Result<void> save_teams_channel(const std::string& team_id, const std::string& channel_id,
                                   const std::string& service_url, engine::TimePoint now) override;
   Result<std::vector<std::array<std::string, 3>>> teams_channels() override;
+  Result<ReportData> report_data(std::int64_t from_ms, std::int64_t to_ms,
+                                 const std::optional<std::string>& service) override;
   int schema_version() const override { return version; }
   Result<void> export_tables(const RowSink& sink) override;
   Result<void> import_tables(const std::function<Result<void>(const RowSink& write)>& fill) override;
@@ -692,6 +695,45 @@ Result<void> PgBackend::save_teams_channel(const std::string& team_id, const std
         "added_ms = excluded.added_ms",
         p);
     return {};
+  });
+}
+
+static std::string report_param(int i, bool bigint) { return "$" + std::to_string(i) + (bigint ? "::bigint" : ""); }
+
+Result<ReportData> PgBackend::report_data(std::int64_t from_ms, std::int64_t to_ms,
+                                          const std::optional<std::string>& service) {
+  return guarded("report_data", [&]() -> Result<ReportData> {
+    ReportData out;
+    Transaction tx(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");  // one snapshot for the three reads
+    {
+      Params p;
+      p.i64(from_ms);
+      p.i64(to_ms);
+      if (service) p.text(*service);
+      auto r = conn.exec(report_sql::incidents(&report_param, service.has_value()), p);
+      out.incidents.reserve(static_cast<std::size_t>(r.size()));
+      for (int i = 0; i < r.size(); ++i) report_sql::decode_incident(r[i], out);
+    }
+    if (!out.incidents.empty()) {
+      Params p;
+      if (service) {
+        p.i64(from_ms);
+        p.i64(to_ms);
+        p.text(*service);
+      } else {
+        auto [lo, hi] = report_sql::number_range(out);
+        p.i64(lo);
+        p.i64(hi);
+      }
+      auto events = conn.exec(report_sql::events(&report_param, service.has_value()), p);
+      out.events.reserve(static_cast<std::size_t>(events.size()));
+      for (int i = 0; i < events.size(); ++i) report_sql::decode_event(events[i], out);
+      auto pages = conn.exec(report_sql::pages(&report_param, service.has_value()), p);
+      out.pages.reserve(static_cast<std::size_t>(pages.size()));
+      for (int i = 0; i < pages.size(); ++i) report_sql::decode_page(pages[i], out);
+    }
+    tx.commit();
+    return out;
   });
 }
 

@@ -15,6 +15,7 @@
 #include "storage/backend.hpp"
 #include "storage/codec.hpp"
 #include "storage/migrations.hpp"
+#include "storage/reports_sql.hpp"
 
 namespace baton::storage {
 namespace {
@@ -302,6 +303,8 @@ class SqliteBackend final : public Backend {
   Result<void> save_teams_channel(const std::string& team_id, const std::string& channel_id,
                                   const std::string& service_url, engine::TimePoint now) override;
   Result<std::vector<std::array<std::string, 3>>> teams_channels() override;
+  Result<ReportData> report_data(std::int64_t from_ms, std::int64_t to_ms,
+                                 const std::optional<std::string>& service) override;
   int schema_version() const override { return version; }
   Result<void> export_tables(const RowSink& sink) override;
   Result<void> import_tables(const std::function<Result<void>(const RowSink& write)>& fill) override;
@@ -751,6 +754,59 @@ Result<void> SqliteBackend::save_teams_channel(const std::string& team_id, const
     s.bind(4, ms(now));
     s.exec();
     return {};
+  });
+}
+
+static std::string report_param(int, bool) { return "?"; }
+
+// codec's Row plus a view of a text column without a copy (report_sql::name).
+struct ReportRow : Row {
+  std::string_view view(int c) const {
+    const auto col = s.getColumn(c);
+    return {col.getText(), static_cast<std::size_t>(col.getBytes())};
+  }
+};
+
+Result<ReportData> SqliteBackend::report_data(std::int64_t from_ms, std::int64_t to_ms,
+                                              const std::optional<std::string>& service) {
+  return guarded("report_data", [&]() -> Result<ReportData> {
+    ReportData out;
+    SQLite::Transaction tx(db);  // one snapshot for the three reads
+    {
+      auto& s = stmt(report_sql::incidents(&report_param, service.has_value()));
+      Use use{s};
+      s.bind(1, from_ms);
+      s.bind(2, to_ms);
+      if (service) s.bind(3, *service);
+      while (s.executeStep()) report_sql::decode_incident(ReportRow{{s}}, out);
+    }
+    if (out.incidents.empty()) return out;
+    auto [lo, hi] = report_sql::number_range(out);
+    auto bind = [&](SQLite::Statement& s) {
+      if (service) {
+        s.bind(1, from_ms);
+        s.bind(2, to_ms);
+        s.bind(3, *service);
+      } else {
+        s.bind(1, lo);
+        s.bind(2, hi);
+      }
+    };
+    {
+      auto& s = stmt(report_sql::events(&report_param, service.has_value()));
+      Use use{s};
+      bind(s);
+      out.events.reserve(out.incidents.size() * 2);
+      while (s.executeStep()) report_sql::decode_event(ReportRow{{s}}, out);
+    }
+    {
+      auto& s = stmt(report_sql::pages(&report_param, service.has_value()));
+      Use use{s};
+      bind(s);
+      out.pages.reserve(out.incidents.size() * 5);
+      while (s.executeStep()) report_sql::decode_page(ReportRow{{s}}, out);
+    }
+    return out;
   });
 }
 

@@ -197,6 +197,13 @@ Result<void> Store::save_teams_channel(const std::string& team_id, const std::st
 
 Result<std::vector<std::array<std::string, 3>>> Store::teams_channels() { return backend_->teams_channels(); }
 
+Result<ResponseReport> Store::response_report(const ReportQuery& q) {
+  if (auto ok = validate_report_query(q); !ok) return tl::unexpected(std::move(ok.error()));
+  auto data = backend_->report_data(engine::to_ms(q.from), engine::to_ms(q.to), q.service);
+  if (!data) return tl::unexpected(std::move(data.error()));
+  return compute_report(std::move(*data), q);
+}
+
 Result<std::vector<TableCount>> Store::copy_to(Store& target) {
   if (&target == this) return fail(ErrorKind::invalid_request, "cannot copy a database into itself");
   const auto& tables = codec::copy_tables();

@@ -16,6 +16,7 @@
 #include "engine/incident.hpp"
 #include "engine/model.hpp"
 #include "engine/result.hpp"
+#include "storage/reports.hpp"
 
 namespace baton::storage {
 
@@ -248,6 +249,12 @@ class Store {
   /// written); permanent if this database's schema is older than this baton's;
   /// invalid_request if `target` is this Store.
   Result<std::vector<TableCount>> copy_to(Store& target);
+
+  /// The response report (storage/reports.hpp, docs/reports.md) over the
+  /// incidents created in [q.from, q.to), from the timeline and the outbox.
+  /// invalid_request for a bad query (validate_report_query). Read-only: works
+  /// on an open_reader Store.
+  Result<ResponseReport> response_report(const ReportQuery& q);
 
   /// The highest migration applied (of this back end's migration set).
   int schema_version() const;
