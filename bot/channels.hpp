@@ -1,13 +1,17 @@
 #pragma once
 // The channels, built from the Config: a notifier per enabled channel
 // (webhook, email, SMS through Twilio or a gateway, Twilio voice calls, Slack, Teams) for the
-// dispatcher, and the Slack and Teams clients the frontends need. Built once
-// at start-up; the notifiers send through the non-blocking client on
-// `baton-net`. No Asio, Beast or curl here (forward declarations).
+// dispatcher, and the Slack and Teams clients the frontends need. The
+// dispatcher gets one switch per contact method at start-up; a reload
+// (rebuild()) puts newly built notifiers behind the switches, and sends in
+// flight finish on the old ones, which they hold. The notifiers send through
+// the non-blocking client on `baton-net`. No Asio, Beast or curl here
+// (forward declarations).
 #include <memory>
 #include <vector>
 
 #include "bot/config.hpp"
+#include "engine/result.hpp"
 #include "engine/time.hpp"
 
 namespace boost::asio {
@@ -43,8 +47,23 @@ class Channels {
   Channels(const Channels&) = delete;
   Channels& operator=(const Channels&) = delete;
 
-  /// The notifiers, for the dispatcher; a second call gets none.
+  /// The notifiers, for the dispatcher: one per contact method, each sending
+  /// through the channel built from the config in force (a method without a
+  /// channel fails its deliveries, permanent: "no channel configured for ...").
+  /// A second call gets none.
   std::vector<std::shared_ptr<integrations::Notifier>> take_notifiers();
+
+  /// A reload: rebuilds each channel whose settings differ between `cfg` and the
+  /// config last built from (its section, server.public_url and action_secret,
+  /// and for Slack and Teams the services' channels and the people's chat ids),
+  /// and switches the notifiers to them. The next delivery uses the new channel;
+  /// those in flight finish on the old one. Returns the channels rebuilt, by
+  /// method name ("webhook", "email", ...), with "(off)" for one switched off.
+  /// All or nothing: when a channel cannot be built (its client refuses the
+  /// settings), nothing changes and the error says why. Thread-safe.
+  /// The clients returned below (slack_api(), teams_connector(), ...) stay the
+  /// ones built at start-up: the frontends hold them until a restart.
+  Result<std::vector<std::string>> rebuild(const std::shared_ptr<const Config>& cfg);
 
   /// The Slack Web API client (10 s timeout), or null when Slack is not enabled.
   std::shared_ptr<const slack::SlackWebApi> slack_api() const;

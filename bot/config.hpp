@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,11 @@
 #include <tl/expected.hpp>
 
 #include "engine/model.hpp"
+#include "integrations/email/reply_config.hpp"
+#include "integrations/sms/sms_gateway_config.hpp"
+#include "integrations/teams/teams_config.hpp"
+#include "integrations/webhook/webhook_config.hpp"
+#include "storage/reports.hpp"
 
 namespace baton::bot {
 
@@ -34,19 +40,14 @@ struct ServerConfig {
   std::size_t max_body_bytes = 1 << 20;
   std::chrono::seconds request_timeout{30};
   std::string action_secret;  ///< signs action links; a warning when empty
+  /// How long a console sign-in lasts (the session cookie's lifetime); the
+  /// console's keys derive from action_secret (bot/console_auth.hpp).
+  std::chrono::seconds console_session{std::chrono::hours(12)};
 };
 
 struct StorageConfig {
   std::string path = "./baton.db";
   std::string durability = "full";  ///< full|normal
-};
-
-struct WebhookChannelConfig {
-  bool enabled = false;  ///< true when a url is set
-  std::string url;
-  std::vector<std::pair<std::string, std::string>> headers;  ///< in file order
-  std::chrono::milliseconds timeout{5000};
-  std::string signing_secret;
 };
 
 /// The email channel: SMTP submission (RFC 6409) through the non-blocking Asio client (integrations/email/smtp_client).
@@ -63,6 +64,7 @@ struct SmtpChannelConfig {
   std::string ca_file;       ///< PEM bundle; empty = the system store
   bool verify_peer = true;   ///< false is warned about loudly
   std::chrono::milliseconds timeout{10000};
+  integrations::EmailRepliesConfig replies;  ///< smtp.replies (bot/config_replies.cpp)
 };
 
 /// The SMS channel through Twilio's Messages API.
@@ -90,18 +92,6 @@ struct TwilioChannelConfig {
   std::chrono::seconds ring_timeout{30};  ///< Twilio's Timeout, 5s..600s: then the call is no-answer
 };
 
-/// The SMS channel through a generic HTTP SMS gateway. At most one SMS channel
-/// (twilio or sms_gateway) is enabled.
-struct SmsGatewayChannelConfig {
-  bool enabled = false;  ///< true when a url is set
-  std::string url;
-  std::string method = "POST";  ///< POST or PUT
-  std::vector<std::pair<std::string, std::string>> headers;  ///< in file order
-  std::string content_type = "application/json";
-  std::string body_template;  ///< required when enabled; rendered by the sender
-  double messages_per_second = 1.0;  ///< > 0
-};
-
 /// The Slack channel (method `slack`). On when bot_token is set.
 struct SlackChannelConfig {
   bool enabled = false;
@@ -116,22 +106,6 @@ struct SlackChannelConfig {
   /// WebSocket server; empty = the system store. The peer and its host name are
   /// always verified.
   std::string ca_file;
-};
-
-/// The Microsoft Teams channel (method `teams`). On when app_id is set, or with
-/// allow_unauthenticated (loopback only: Microsoft's Agents Playground, no credentials).
-struct TeamsChannelConfig {
-  bool enabled = false;
-  std::string app_id;        ///< the bot's Microsoft App ID (TEAMS_APP_ID)
-  std::string app_password;  ///< client secret (TEAMS_APP_PASSWORD)
-  std::string tenant_id;     ///< single-tenant bots (TEAMS_TENANT_ID)
-  std::string login_base = "https://login.microsoftonline.com";
-  std::string openid_metadata_url = "https://login.botframework.com/v1/.well-known/openidconfiguration";
-  std::string connector_base = "https://smba.trafficmanager.net/teams/";
-  std::string graph_base = "https://graph.microsoft.com/v1.0";
-  /// Local development with Microsoft's Agents Playground (sends no JWT): off by
-  /// default, refused unless baton listens on loopback, loudly logged.
-  bool allow_unauthenticated = false;
 };
 
 struct DispatchConfig {
@@ -150,17 +124,23 @@ struct Config {
   std::string file;  ///< the label errors were reported with
   ServerConfig server;
   StorageConfig storage;
-  WebhookChannelConfig webhook;
+  integrations::WebhookConfig webhook;
   SmtpChannelConfig smtp;
   TwilioChannelConfig twilio;
-  SmsGatewayChannelConfig sms_gateway;
+  /// At most one SMS channel (twilio or sms_gateway) is enabled.
+  integrations::SmsGatewayConfig sms_gateway;
   SlackChannelConfig slack;
-  TeamsChannelConfig teams;
+  /// Microsoft Teams (method `teams`): on when app_id is set, or with allow_unauthenticated
+  /// (loopback only: Microsoft's Agents Playground, no credentials).
+  teams::TeamsConfig teams;
   DispatchConfig dispatch;
   /// Never null on success. Its `channels`: webhook when webhook.enabled, email when
   /// smtp.enabled, sms when twilio or sms_gateway is enabled, voice when twilio.voice is on;
   /// just webhook when none is.
   engine::DirectoryPtr directory;
+  /// people.<id>.working_hours (bot/config_working_hours.cpp), for the response report's
+  /// out-of-hours pages (docs/reports.md); a person without one: Mon-Fri 09:00-18:00.
+  std::map<std::string, storage::WorkingHours, std::less<>> working_hours;
   std::vector<std::string> warnings;  ///< "file:line:col: message", for the start-up log
 };
 

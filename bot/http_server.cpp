@@ -31,6 +31,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "integrations/common/text.hpp"
+
 namespace baton::bot {
 
 namespace net = boost::asio;
@@ -51,28 +53,7 @@ std::optional<std::string_view> Request::query_param(std::string_view name) cons
 }
 
 namespace {
-std::string json_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
+using integrations::json_escape;
 }  // namespace
 
 Response json_error(int status, std::string_view message) {

@@ -1,3 +1,4 @@
+#include "integrations/common/text.hpp"
 #include "integrations/email/smtp_client.hpp"
 
 #include <openssl/evp.h>
@@ -172,14 +173,6 @@ std::optional<Reply> take_reply(std::string& in) {
       return reply;
     }
   }
-}
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return out;
 }
 
 // What EHLO's reply offers (RFC 5321 section 4.1.1.1; AUTH, RFC 4954 section 3).
@@ -453,6 +446,10 @@ struct SmtpClient::Impl::Session : std::enable_shared_from_this<Session> {
 
   void auth() {
     const EmailConfig& c = config();
+    if (login_only && !c.username.empty() && !ext.auth) {
+      fail(Failure::auth, "SMTP: a username is configured but the server's EHLO reply offers no AUTH");
+      return;
+    }
     if (c.username.empty() || !ext.auth) return mail_from();
     auto self = shared_from_this();
     if (ext.plain) {
@@ -482,6 +479,10 @@ struct SmtpClient::Impl::Session : std::enable_shared_from_this<Session> {
   }
 
   void mail_from() {
+    if (login_only) {  // check_login(): connected, TLS and AUTH done; no transaction
+      report({});
+      return quit();
+    }
     command("MAIL FROM:<" + mail.from + ">", "MAIL FROM", [self = shared_from_this()](Reply r) {
       if (r.code != 250) return self->refused("MAIL FROM", r);
       self->rcpt_to(0);
@@ -661,6 +662,7 @@ struct SmtpClient::Impl::Session : std::enable_shared_from_this<Session> {
   SmtpMail mail;
   Done done;
 
+  bool login_only = false;  // check_login()
   Stage stage = Stage::resolve;
   std::string doing = "before connecting";  // for messages: what the session waits for
   bool tls_on = false;
@@ -697,6 +699,21 @@ void SmtpClient::send(SmtpMail mail, Done done) {
     }
   }
   session->closed = true;  // never started: no socket to close, nothing to forget
+  asio::post(session->strand, [session] { session->report({Failure::cancelled, 0, std::string(kCancelled)}); });
+}
+
+void SmtpClient::check_login(Done done) {
+  auto session = std::make_shared<Impl::Session>(impl_, SmtpMail{}, std::move(done));
+  session->login_only = true;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->shut_down) {
+      impl_->sessions.emplace(session.get(), session);
+      asio::post(session->strand, [session] { session->start(); });
+      return;
+    }
+  }
+  session->closed = true;
   asio::post(session->strand, [session] { session->report({Failure::cancelled, 0, std::string(kCancelled)}); });
 }
 

@@ -78,6 +78,12 @@ class SmtpClient {
   /// a second.
   void send(SmtpMail mail, Done done);
 
+  /// Checks the login without sending mail (`baton check-config --online`):
+  /// connects, negotiates TLS as send() does, authenticates when a username is
+  /// set (Failure::auth when the server offers no AUTH or refuses it), then
+  /// QUITs. Failure::none = all of that worked. Same threading as send().
+  void check_login(Done done);
+
   /// Thread-safe, idempotent, never blocks: every session is closed (a send
   /// not yet answered completes with Failure::cancelled, message "cancelled:
   /// ..."), and so is every later send.

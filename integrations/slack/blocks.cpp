@@ -1,3 +1,4 @@
+#include "integrations/common/text.hpp"
 #include "integrations/slack/blocks.hpp"
 
 #include <boost/json.hpp>
@@ -14,11 +15,7 @@ constexpr std::size_t kFieldMax = 2000;
 constexpr std::size_t kContextMax = 2000;
 constexpr std::size_t kFallbackMax = 3000;
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
+using integrations::upper;
 
 std::string capitalized(std::string_view s) {
   std::string out(s);
@@ -36,10 +33,7 @@ std::string fit(std::string text, std::size_t max) {
   return out + "...";
 }
 
-std::string trim_slashes(std::string_view url) {
-  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
-  return std::string(url);
-}
+using integrations::trim_slashes;
 
 std::string slack_date(engine::TimePoint t) {
   const auto secs = std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();

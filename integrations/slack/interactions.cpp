@@ -2,7 +2,7 @@
 
 #include <boost/json.hpp>
 
-#include "integrations/sms/twilio_signature.hpp"
+#include "integrations/common/form.hpp"
 
 namespace baton::slack {
 namespace {

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "integrations/common/text.hpp"
 #include "integrations/slack/blocks.hpp"
 #include "integrations/slack/channel_name.hpp"
 
@@ -28,11 +29,7 @@ constexpr const char* kIncidentChannel = "slack-incident-channel";
 constexpr int kMaxNameAttempts = 5;     // retries after name_taken
 constexpr std::size_t kTopicMax = 250;  // conversations.setTopic limit
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
+using integrations::upper;
 
 tl::unexpected<Error> unexpected(Error e) { return tl::unexpected<Error>(std::move(e)); }
 

@@ -13,7 +13,8 @@
 #include <utility>
 
 #include "integrations/common/async_http.hpp"
-#include "integrations/sms/twilio_signature.hpp"
+#include "integrations/common/text.hpp"
+#include "integrations/common/form.hpp"
 
 namespace baton::slack {
 namespace json = boost::json;
@@ -49,10 +50,7 @@ constexpr std::array<std::pair<std::string_view, ErrorKind>, 20> kErrorTable{{
     {"request_timeout", ErrorKind::transient},
 }};
 
-std::string trim_slashes(std::string_view url) {
-  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
-  return std::string(url);
-}
+using integrations::trim_slashes;
 
 std::string str(const json::object& obj, std::string_view key) {
   const auto* v = obj.if_contains(key);

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <tuple>
 
-#include "integrations/sms/send_pacer.hpp"
+#include "integrations/common/send_pacer.hpp"
 
 namespace baton::slack {
 namespace {

@@ -4,51 +4,14 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "integrations/common/text.hpp"
+#include "integrations/common/thread_client.hpp"
 #include "integrations/http_client.hpp"
 #include "integrations/sms/sms_text.hpp"
-#include "integrations/sms/twilio_signature.hpp"
+#include "integrations/common/form.hpp"
 
 namespace baton::integrations {
 namespace {
-
-HttpClient& thread_client() {
-  thread_local HttpClient client;
-  return client;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-// The inside of a JSON string: quotes, backslashes and control characters
-// escaped; UTF-8 passes through.
-std::string json_escape(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[(c >> 4) & 0x0f]);
-          out.push_back(kHex[c & 0x0f]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out;
-}
 
 std::string escape(std::string_view value, TemplateEscaping escaping) {
   switch (escaping) {

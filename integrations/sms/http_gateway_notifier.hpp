@@ -13,23 +13,10 @@
 #include "integrations/common/async_http.hpp"
 #include "integrations/http_client.hpp"
 #include "integrations/notifier.hpp"
-#include "integrations/sms/send_pacer.hpp"
+#include "integrations/common/send_pacer.hpp"
+#include "integrations/sms/sms_gateway_config.hpp"
 
 namespace baton::integrations {
-
-struct SmsGatewayConfig {
-  std::string url;  ///< may hold placeholders too, percent-encoded there
-  std::string method = "POST";
-  std::vector<std::pair<std::string, std::string>> headers;  ///< sent as is (auth...)
-  std::string content_type = "application/json";
-  /// Placeholders {to} {text} {incident}, escaped for the content type: JSON
-  /// string escaping (without the quotes) for a JSON type, percent-encoding
-  /// for application/x-www-form-urlencoded, as is otherwise. Other braces are
-  /// left alone.
-  std::string body_template;
-  double messages_per_second = 1.0;
-  std::chrono::milliseconds timeout{10000};
-};
 
 /// Sends the body template filled from the delivery (text: page_text()) with
 /// Content-Type `content_type` (unless a configured header sets it) and

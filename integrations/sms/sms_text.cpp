@@ -1,3 +1,4 @@
+#include "integrations/common/text.hpp"
 #include "integrations/sms/sms_text.hpp"
 
 #include <algorithm>
@@ -99,12 +100,6 @@ SegmentInfo measure(const std::vector<Char>& chars) {
   }
   info.segments = info.units <= single ? 1 : segments;
   return info;
-}
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // Whitespace runs (ASCII controls included) become one space; trimmed.

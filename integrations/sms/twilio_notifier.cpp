@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "integrations/common/text.hpp"
+#include "integrations/common/thread_client.hpp"
 #include "integrations/sms/sms_text.hpp"
 #include "integrations/sms/twilio_signature.hpp"
 
@@ -14,16 +16,6 @@ namespace {
 
 constexpr std::int64_t kMaxValiditySeconds = 36000;
 constexpr std::size_t kSnippetBytes = 200;
-
-HttpClient& thread_client() {
-  thread_local HttpClient client;
-  return client;
-}
-
-std::string trim_slashes(std::string_view url) {
-  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
-  return std::string(url);
-}
 
 struct TwilioError {
   std::optional<std::int64_t> code;

@@ -12,7 +12,7 @@
 #include "integrations/common/async_http.hpp"
 #include "integrations/http_client.hpp"
 #include "integrations/notifier.hpp"
-#include "integrations/sms/send_pacer.hpp"
+#include "integrations/common/send_pacer.hpp"
 
 namespace baton::integrations {
 

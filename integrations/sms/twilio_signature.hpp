@@ -1,14 +1,14 @@
 #pragma once
-// Twilio's X-Twilio-Signature (twilio.com/docs/usage/webhooks/webhooks-security) and the
-// application/x-www-form-urlencoded helpers that Twilio's requests use. Pure.
+// Twilio's X-Twilio-Signature (twilio.com/docs/usage/webhooks/webhooks-security).
+// The form encoding helpers it uses are in integrations/common/form.hpp. Pure.
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-namespace baton::integrations {
+#include "integrations/common/form.hpp"
 
-using FormParams = std::vector<std::pair<std::string, std::string>>;
+namespace baton::integrations {
 
 /// base64(HMAC-SHA1(auth_token, url + key1 + value1 + key2 + value2 ...)) with
 /// the params sorted byte-wise by key, then value; a repeated identical
@@ -27,20 +27,5 @@ bool verify_twilio_signature(std::string_view auth_token, std::string_view url, 
 /// the raw `body`. False when the parameter is missing.
 bool verify_twilio_body_signature(std::string_view auth_token, std::string_view url_with_query,
                                   std::string_view body, std::string_view signature);
-
-/// Decodes a form body or query string: pairs split on '&', key and value on
-/// the first '=', '+' is a space, %XX a byte (a malformed escape stays as is),
-/// empty pieces skipped, order and repeated keys kept.
-FormParams parse_form(std::string_view text);
-
-/// "k=v&k2=v2" with every byte but A-Z a-z 0-9 - . _ ~ as %XX (space as %20,
-/// as Twilio's SDK sends it).
-std::string form_encode(const FormParams& params);
-
-/// One value percent-encoded as in form_encode().
-std::string percent_encode(std::string_view value);
-
-/// RFC 4648 section 4 base64, with padding (Basic auth, Twilio signatures).
-std::string base64_encode(std::string_view bytes);
 
 }  // namespace baton::integrations

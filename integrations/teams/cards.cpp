@@ -5,6 +5,8 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "integrations/common/text.hpp"
+
 namespace baton::teams {
 namespace json = boost::json;
 namespace {
@@ -13,11 +15,7 @@ constexpr std::size_t kSummaryMax = 2000;
 constexpr std::size_t kShortMax = 200;
 constexpr std::size_t kTextMax = 4000;
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
+using integrations::upper;
 
 std::string capitalized(std::string_view s) {
   std::string out(s);
@@ -37,10 +35,7 @@ std::string fit(std::string_view text, std::size_t max) {
   return utf8_prefix(text, max - 3) + "...";
 }
 
-std::string trim_slashes(std::string_view url) {
-  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
-  return std::string(url);
-}
+using integrations::trim_slashes;
 
 // "2026-01-01T00:01:00Z": the RFC 3339 form the card's DATE()/TIME() functions take (no fraction).
 std::string rfc3339_seconds(engine::TimePoint t) {

@@ -9,7 +9,8 @@
 #include <utility>
 
 #include "integrations/common/async_http.hpp"
-#include "integrations/sms/twilio_signature.hpp"
+#include "integrations/common/text.hpp"
+#include "integrations/common/form.hpp"
 #include "integrations/teams/async_wait.hpp"
 
 namespace baton::teams {
@@ -306,11 +307,6 @@ std::size_t TokenProvider::fetches() const {
 // --- requests with a token --------------------------------------------------
 
 namespace detail {
-
-std::string trim_slashes(std::string_view url) {
-  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
-  return std::string(url);
-}
 
 bool is_loopback_url(std::string_view url) {
   if (const auto scheme = url.find("://"); scheme != std::string_view::npos) url.remove_prefix(scheme + 3);

@@ -16,6 +16,7 @@
 
 #include "engine/result.hpp"
 #include "engine/time.hpp"
+#include "integrations/common/text.hpp"
 #include "integrations/http_client.hpp"
 #include "integrations/teams/teams_config.hpp"
 
@@ -100,8 +101,8 @@ void send_authorized(std::shared_ptr<TokenProvider> tokens, TokenScope scope,
                      std::shared_ptr<integrations::AsyncHttpClient> http, std::string key,
                      integrations::HttpRequest request, std::function<void(Result<integrations::HttpResponse>)> done);
 
-/// `url` without trailing '/'.
-std::string trim_slashes(std::string_view url);
+/// A base URL without its trailing slashes (integrations/common/text.hpp).
+using integrations::trim_slashes;
 
 /// True when the URL's host is loopback: "localhost" (or a name under
 /// ".localhost"), 127.0.0.0/8 or [::1]. Ports, paths and case do not matter.

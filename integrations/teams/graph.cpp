@@ -12,7 +12,7 @@
 #include "integrations/common/async_http.hpp"
 #include "integrations/http_client.hpp"
 #include "integrations/teams/async_wait.hpp"
-#include "integrations/sms/twilio_signature.hpp"
+#include "integrations/common/form.hpp"
 
 namespace baton::teams {
 namespace json = boost::json;

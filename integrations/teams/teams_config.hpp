@@ -8,11 +8,15 @@
 namespace baton::teams {
 
 struct TeamsConfig {
+  /// The `teams` section is in use: app_id is set, or allow_unauthenticated
+  /// (bot/config.hpp holds this struct as is).
+  bool enabled = false;
   std::string app_id;        ///< MicrosoftAppId: the bot's Entra application id (the JWT audience)
   std::string app_password;  ///< MicrosoftAppPassword: the client secret
   std::string tenant_id;     ///< single-tenant bots; empty = "botframework.com" (legacy multi-tenant)
   std::string login_base = "https://login.microsoftonline.com";
   std::string openid_metadata_url = "https://login.botframework.com/v1/.well-known/openidconfiguration";
+  /// The Bot Connector's default service URL (`connector_base` in the file).
   std::string connector_service_url = "https://smba.trafficmanager.net/teams/";
   std::string graph_base = "https://graph.microsoft.com/v1.0";
   std::chrono::milliseconds timeout{10000};  ///< per HTTP request

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "integrations/common/text.hpp"
 #include "integrations/teams/activities.hpp"
 #include "integrations/teams/async_wait.hpp"
 #include "integrations/teams/cards.hpp"
@@ -37,11 +38,7 @@ constexpr int kMaxNameAttempts = 5;           // retries after a taken channel n
 constexpr std::size_t kDescriptionMax = 1000;  // Graph allows 1024 characters
 
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
+using integrations::upper;
 
 std::string utf8_cut(std::string_view text, std::size_t max_bytes) {
   if (text.size() <= max_bytes) return std::string(text);

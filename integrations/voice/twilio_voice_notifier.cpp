@@ -2,21 +2,13 @@
 
 #include <stdexcept>
 
+#include "integrations/common/text.hpp"
+#include "integrations/common/thread_client.hpp"
 #include "integrations/sms/twilio_notifier.hpp"
 #include "integrations/sms/twilio_signature.hpp"
 
 namespace baton::integrations {
 namespace {
-
-HttpClient& thread_client() {
-  thread_local HttpClient client;
-  return client;
-}
-
-std::string trim_slashes(std::string_view url) {
-  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
-  return std::string(url);
-}
 
 bool places_call(const Delivery& d) { return d.notification.kind == engine::NotificationKind::page; }
 

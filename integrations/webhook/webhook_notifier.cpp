@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "integrations/common/thread_client.hpp"
 #include "integrations/crypto.hpp"
 #include "integrations/http_client.hpp"
 
@@ -28,11 +29,6 @@ json::value iso_or_null(const std::optional<engine::TimePoint>& t) {
 std::string base_url(std::string_view url) {
   while (!url.empty() && url.back() == '/') url.remove_suffix(1);
   return std::string(url);
-}
-
-HttpClient& thread_client() {
-  thread_local HttpClient client;
-  return client;
 }
 
 }  // namespace

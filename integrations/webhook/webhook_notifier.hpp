@@ -12,16 +12,9 @@
 #include "integrations/common/async_http.hpp"
 #include "integrations/http_client.hpp"
 #include "integrations/notifier.hpp"
+#include "integrations/webhook/webhook_config.hpp"
 
 namespace baton::integrations {
-
-struct WebhookConfig {
-  std::string url;
-  std::vector<std::pair<std::string, std::string>> headers;  ///< sent with every request
-  std::chrono::milliseconds timeout{5000};
-  std::string signing_secret;  ///< optional: adds X-Baton-Signature
-  std::string public_url;      ///< base of links, e.g. http://127.0.0.1:8080
-};
 
 /// Headers: Content-Type application/json, Idempotency-Key (the notification's),
 /// User-Agent baton/0.1, the configured ones, and with a signing secret

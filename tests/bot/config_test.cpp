@@ -1017,7 +1017,7 @@ TEST_CASE("config: the teams section", "[config]") {
                              "  tenant_id: \"${TEAMS_TENANT_ID}\"\n  connector_base: http://127.0.0.1:9/\n",
                      env_of({{"TEAMS_APP_ID", "app-1"}, {"TEAMS_APP_PASSWORD", "pw"}, {"TEAMS_TENANT_ID", "t-1"}}));
   CHECK(cfg.teams.enabled);
-  CHECK(cfg.teams.connector_base == "http://127.0.0.1:9/");
+  CHECK(cfg.teams.connector_service_url == "http://127.0.0.1:9/");
   CHECK(cfg.directory->service("svc")->teams_channel == "19:abc@thread.tacv2");
   CHECK(cfg.directory->service("svc")->teams_team == "g-1");
   CHECK(cfg.directory->has_channel(engine::MethodKind::teams));

@@ -6,7 +6,7 @@
 
 #include "integrations/dispatcher.hpp"
 #include "integrations/sms/http_gateway_notifier.hpp"
-#include "integrations/sms/send_pacer.hpp"
+#include "integrations/common/send_pacer.hpp"
 #include "integrations/sms/twilio_notifier.hpp"
 #include "tests/support/fake_clock.hpp"
 #include "tests/support/http_peer.hpp"

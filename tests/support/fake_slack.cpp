@@ -33,6 +33,7 @@ struct FakeSlack::State {
   std::map<std::string, std::deque<int>, std::less<>> rate_limits;
   std::string socket_url = "wss://wss-primary.slack.com/link/?ticket=fake-ticket&app_id=A0BATON";
   bool down = false;
+  std::string scopes;  // the x-oauth-scopes header; "" = not sent
   const engine::Clock* clock = nullptr;
   int next_channel = 1;
   std::int64_t next_ts = 1;
@@ -163,7 +164,7 @@ json::object channel_json(const FakeSlackChannel& c) {
           {"is_im", c.is_im},
           {"is_private", c.is_private},
           {"is_archived", c.archived},
-          {"is_member", true},
+          {"is_member", std::find(c.members.begin(), c.members.end(), FakeSlack::kBotUser) != c.members.end()},
           {"creator", FakeSlack::kBotUser},
           {"topic", json::object{{"value", c.topic}, {"creator", c.topic.empty() ? "" : FakeSlack::kBotUser}}}};
 }
@@ -188,7 +189,7 @@ json::object message_json(const FakeSlackMessage& m) {
 // Methods Slack documents as read methods: arguments as form or query only.
 bool form_only(std::string_view method) {
   return method == "users.lookupByEmail" || method == "users.info" || method == "auth.test" ||
-         method == "apps.connections.open";
+         method == "apps.connections.open" || method == "conversations.info";
 }
 
 }  // namespace
@@ -259,6 +260,8 @@ std::optional<ScriptedResponse> FakeSlack::State::answer(const RecordedRequest& 
   }
   if (bad_json) return error("invalid_json");
   auto response = route(method, args);
+  // Slack names the token's scopes on every Web API answer (api.slack.com/authentication/oauth-v2).
+  if (!scopes.empty()) response.headers.emplace_back("x-oauth-scopes", scopes);
   if (auto it = delays.find(method); it != delays.end() && !it->second.empty()) {
     response.delay = it->second.front();
     it->second.pop_front();
@@ -296,6 +299,12 @@ ScriptedResponse FakeSlack::State::route(const std::string& method, const json::
     if (users_arg.find(',') != std::string::npos) return error("not_implemented_in_fake");
     if (!find_user(users_arg)) return error("user_not_found");
     return ok({{"channel", json::object{{"id", dm(users_arg).id}}}});
+  }
+  if (method == "conversations.info") {
+    const auto* c = find_channel(arg("channel"));
+    const bool member = c && std::find(c->members.begin(), c->members.end(), kBotUser) != c->members.end();
+    if (!c || (c->is_private && !member)) return error("channel_not_found");  // private ones are hidden
+    return ok({{"channel", channel_json(*c)}});
   }
   if (method == "conversations.create") {
     const auto name = arg("name");
@@ -363,7 +372,10 @@ ScriptedResponse FakeSlack::State::route(const std::string& method, const json::
     auto* c = find_channel(channel_id);
     if (!c) return error("channel_not_found");
     if (c->archived) return error("is_archived");
-    if (std::find(c->members.begin(), c->members.end(), kBotUser) == c->members.end()) return error("not_in_channel");
+    // chat:write.public: a public channel takes posts without the bot as a member.
+    const bool write_public = !c->is_private && !c->is_im && (","+scopes+",").find(",chat:write.public,") != std::string::npos;
+    if (!write_public && std::find(c->members.begin(), c->members.end(), kBotUser) == c->members.end())
+      return error("not_in_channel");
     const auto blocks = blocks_arg(args);
     if (blocks && blocks->empty()) return error("invalid_blocks");
     const auto text = arg("text");
@@ -405,6 +417,11 @@ FakeSlack::FakeSlack(std::string bot_token, std::string app_token) : state_(std:
 }
 
 std::string FakeSlack::base_url() const { return peer_.url() + "/api"; }
+
+void FakeSlack::set_scopes(std::string comma_list) {
+  std::lock_guard lock(state_->mutex);
+  state_->scopes = std::move(comma_list);
+}
 
 void FakeSlack::add_user(FakeSlackUser user) {
   std::lock_guard lock(state_->mutex);

@@ -79,6 +79,10 @@ class FakeSlack {
   std::string add_channel(std::string name, bool is_private = false, bool bot_member = true);
   /// Calls are stamped with `clock`'s time (SlackCall::at); it must outlive the fake.
   void set_clock(const engine::Clock* clock);
+  /// The token's scopes ("chat:write,channels:read"), sent as x-oauth-scopes on
+  /// every answer; with chat:write.public the bot may post in a public channel it
+  /// is not a member of. Default "": no header.
+  void set_scopes(std::string comma_list);
   /// What apps.connections.open answers as `url`.
   void set_socket_url(std::string url);
 

@@ -1,6 +1,7 @@
 #pragma once
-// A per-sender rate limit for SMS providers (messages per second per sending
-// number), in the shape of Notifier::reserve(). Pure apart from its mutex.
+// A per-sender rate limit (messages per second per sending number for SMS and
+// voice, per conversation for Slack's posts), in the shape of
+// Notifier::reserve(). Pure apart from its mutex.
 #include <map>
 #include <mutex>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "integrations/sms/send_pacer.hpp"
+#include "integrations/common/send_pacer.hpp"
 
 #include <cmath>
 #include <stdexcept>
