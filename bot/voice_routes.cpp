@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bot/app.hpp"
+#include "bot/commands.hpp"
 #include "bot/queries.hpp"
 #include "integrations/common/utf8.hpp"
 #include "integrations/sms/twilio_signature.hpp"
@@ -170,15 +171,19 @@ void gather(CallPtr call, Responder respond) {
       return respond(twiml(ig::twiml_say_hangup("baton could not record your answer. Please try again in baton.")));
     }
     call->note(pressed);
-    call->app.incidents().command(
-        call->ref.incident, command, engine::Actor{call->ref.person, engine::Source::voice},
-        [respond, number, key](Result<engine::Incident> done) {
-          if (!done)
-            return respond(twiml(ig::twiml_say_hangup("Incident " + number + " was not changed: " +
-                                                      done.error().message + ". Goodbye.")));
-          if (is_queued(*done))
+    // The same command layer as chat and SMS: the person the call was placed to acts.
+    call->app.commands().act(
+        call->ref.incident, command, call->ref.person, engine::Source::voice,
+        [respond, number, key](CommandAnswer done) {
+          if (done.status == AnswerStatus::accepted)
             return respond(
                 twiml(ig::twiml_say_hangup("Your answer for incident " + number + " was accepted. Goodbye.")));
+          if (done.status != AnswerStatus::done) {
+            // "Incident #N: <why>": spoken without the prefix.
+            auto why = done.headline;
+            if (auto colon = why.find(": "); colon != std::string::npos) why = why.substr(colon + 2);
+            return respond(twiml(ig::twiml_say_hangup("Incident " + number + " was not changed: " + why + ". Goodbye.")));
+          }
           const char* what = key == ig::VoiceKey::acknowledge ? "acknowledged. Thank you"
                              : key == ig::VoiceKey::resolve   ? "resolved"
                                                               : "escalated to the next step";

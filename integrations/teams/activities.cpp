@@ -9,8 +9,6 @@ namespace baton::teams {
 namespace json = boost::json;
 namespace {
 
-using Kind = TeamsCommand::Kind;
-
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 std::string_view trim(std::string_view s) {
@@ -23,18 +21,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
   return out;
-}
-
-std::vector<std::string> split_words(std::string_view text) {
-  std::vector<std::string> words;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && is_space(text[i])) ++i;
-    const std::size_t begin = i;
-    while (i < text.size() && !is_space(text[i])) ++i;
-    if (i > begin) words.emplace_back(text.substr(begin, i - begin));
-  }
-  return words;
 }
 
 // "42", "#42" or "inc-42" (any case); positive, at most 18 digits.
@@ -122,12 +108,6 @@ std::string strip_mentions(std::string text, const json::object& root, std::stri
   return std::string(trim(text));
 }
 
-TeamsCommand of_kind(Kind kind) {
-  TeamsCommand c;
-  c.kind = kind;
-  return c;
-}
-
 }  // namespace
 
 Result<TeamsActivity> parse_activity(std::string_view text, std::string_view bot_app_id) {
@@ -189,54 +169,6 @@ Result<TeamsActivity> parse_activity(std::string_view text, std::string_view bot
     a.bot_added = str(root, "action") == "add";
   }
   return a;
-}
-
-TeamsCommand parse_teams_command(std::string_view text) {
-  auto words = split_words(text);
-  if (words.empty()) return of_kind(Kind::help);
-  for (auto& w : words) w = lower(w);
-  std::size_t i = 0;
-  bool after_incident = false;
-  if (words[0] == "incident" && words.size() >= 2) {
-    if (words[1] == "list" && words.size() == 2) return of_kind(Kind::incident_list);
-    after_incident = true;
-    i = 1;
-  }
-  const std::string& verb = words[i];
-  std::optional<Kind> kind;
-  if (verb == "ack" || verb == "acknowledge") kind = Kind::ack;
-  if (verb == "resolve") kind = Kind::resolve;
-  if (verb == "escalate") kind = Kind::escalate;
-  if (kind) {
-    TeamsCommand c = of_kind(*kind);
-    if (words.size() == i + 1) return c;
-    if (words.size() == i + 2) {
-      if (auto n = parse_number(words[i + 1])) {
-        c.incident = n;
-        return c;
-      }
-    }
-  } else if (!after_incident) {
-    if (verb == "help" && words.size() == 1) return of_kind(Kind::help);
-    if (verb == "oncall" && words.size() <= 2) {
-      TeamsCommand c = of_kind(Kind::oncall);
-      if (words.size() == 2) c.target = std::string(split_words(text)[1]);  // ids keep their case
-      return c;
-    }
-  }
-  TeamsCommand unknown = of_kind(Kind::unknown);
-  unknown.target = std::string(trim(text));
-  return unknown;
-}
-
-std::string teams_help_text() {
-  return "baton commands:\n"
-         "ack [N] - acknowledge incident N (or this channel's incident)\n"
-         "resolve [N] - resolve incident N\n"
-         "escalate [N] - page the next step of incident N\n"
-         "oncall [service] - who is on call now\n"
-         "incident list - the open incidents\n"
-         "help - this list";
 }
 
 std::string text_activity(std::string_view text) {

@@ -1,6 +1,7 @@
 #pragma once
 // Inbound Bot Framework activities as Teams sends them (Bot Framework Activity schema, learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-activities;
-// A4), the text-command grammar of the bot, and plain replies. Pure; the JWT
+// A4) and plain replies; typed commands use baton's one grammar
+// (integrations/common/command_grammar.hpp). Pure; the JWT
 // check (jwt.hpp) runs before any of this. Boost.JSON stays in the .cpp.
 #include <cstdint>
 #include <optional>
@@ -51,23 +52,6 @@ struct TeamsActivity {
 /// activity's recipient is the bot's too (the only way to know it without an
 /// app id, as with the Agents Playground).
 Result<TeamsActivity> parse_activity(std::string_view json, std::string_view bot_app_id);
-
-/// One command typed to the bot. Only the fields its kind uses are set.
-struct TeamsCommand {
-  enum class Kind { ack, resolve, escalate, oncall, incident_list, help, unknown } kind = Kind::unknown;
-  /// ack/resolve/escalate: "42", "#42" or "INC-42"; none = the conversation's incident, if any.
-  std::optional<std::int64_t> incident;
-  std::string target;  ///< oncall: the service or schedule, may be empty; unknown: the text as typed
-};
-
-/// Case-insensitive words split on whitespace:
-///   ack|acknowledge [N] | resolve [N] | escalate [N]   (also after "incident")
-///   oncall [service|schedule] | incident list | help   (an empty text is help)
-/// A bad incident number or anything else is unknown.
-TeamsCommand parse_teams_command(std::string_view text);
-
-/// The reply to "help": the commands above, one a line.
-std::string teams_help_text();
 
 /// A plain-text message activity: {"type":"message","textFormat":"plain","text":text}.
 std::string text_activity(std::string_view text);

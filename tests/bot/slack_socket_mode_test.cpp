@@ -8,15 +8,16 @@
 #include <mutex>
 #include <thread>
 
-#include "bot/slack_socket_mode.hpp"
+#include "integrations/common/command_grammar.hpp"
 #include "integrations/slack/commands.hpp"
+#include "integrations/slack/socket_mode.hpp"
 #include "integrations/slack/interactions.hpp"
 #include "integrations/slack/web_api.hpp"
 #include "tests/support/fake_slack.hpp"
 #include "tests/support/fake_socket_mode.hpp"
 
 using namespace baton;
-using namespace baton::bot;
+using namespace baton::slack;
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
@@ -165,7 +166,8 @@ TEST_CASE("Socket Mode: a slash command is acked later, from another thread, wit
   CHECK(env.accepts_response_payload);
   auto request = slack::parse_slash_json(env.payload_json);
   REQUIRE(request);
-  CHECK(slack::parse_slash_command(request->command, request->text).kind == slack::SlashCommand::Kind::help);
+  CHECK(integrations::parse_command(*slack::command_text(request->command, request->text)).verb ==
+        integrations::Verb::help);
 
   json::object reply{{"response_type", "ephemeral"}, {"text", slack::usage_text()}};
   AckFn ack = inbox.take_ack();

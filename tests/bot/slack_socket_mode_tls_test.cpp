@@ -15,7 +15,7 @@
 #include <thread>
 #include <unistd.h>
 
-#include "bot/slack_socket_mode.hpp"
+#include "integrations/slack/socket_mode.hpp"
 #include "tests/support/fake_slack.hpp"
 #include "tests/support/service_harness.hpp"
 
@@ -120,14 +120,14 @@ TEST_CASE("Socket Mode over wss:// verifies the peer, sends SNI and acks", "[soc
   TestCert cert("localhost");
   TlsPeer peer(cert);
   std::atomic<int> handled{0};
-  baton::bot::SocketModeOptions options;
+  baton::slack::SocketModeOptions options;
   options.ca_file = cert.cert();
   options.initial_backoff = 50ms;
   options.max_backoff = 200ms;
   options.open_url = [&]() -> baton::Result<std::string> {
     return "wss://localhost:" + std::to_string(peer.port()) + "/link/?ticket=1";
   };
-  baton::bot::SlackSocketMode client(options, [&](const baton::bot::Envelope&, baton::bot::AckFn ack) {
+  baton::slack::SlackSocketMode client(options, [&](const baton::slack::Envelope&, baton::slack::AckFn ack) {
     ++handled;
     ack(std::nullopt);
   });
@@ -147,14 +147,14 @@ TEST_CASE("Socket Mode over wss:// refuses a peer its CA does not vouch for", "[
   TestCert other("localhost-other");
   TlsPeer peer(served);
   std::atomic<int> handled{0};
-  baton::bot::SocketModeOptions options;
+  baton::slack::SocketModeOptions options;
   options.ca_file = other.cert();
   options.initial_backoff = 50ms;
   options.max_backoff = 200ms;
   options.open_url = [&]() -> baton::Result<std::string> {
     return "wss://localhost:" + std::to_string(peer.port()) + "/link/?ticket=1";
   };
-  baton::bot::SlackSocketMode client(options, [&](const baton::bot::Envelope&, baton::bot::AckFn ack) {
+  baton::slack::SlackSocketMode client(options, [&](const baton::slack::Envelope&, baton::slack::AckFn ack) {
     ++handled;
     ack(std::nullopt);
   });

@@ -465,7 +465,7 @@ TEST_CASE("slack socket mode: slow identity lookups hold no thread, and every co
   }
   REQUIRE(test::eventually([&] { return fake.calls("users.info").size() == kUsers; }));
   CHECK(threads_named("baton-lookup") == 0);
-  CHECK(threads_named("baton-slack") == 1);
+  CHECK(threads_named("baton-commands") == 1);  // the command layer's one worker
   REQUIRE(socket.wait_for_acks(kUsers, 20s));
   for (const auto& ack : socket.acks()) {
     REQUIRE(ack.payload_json);

@@ -4,29 +4,33 @@
 
 namespace baton::fuzz {
 
-slack::SlashCommand check_slash_command(std::string_view command, std::string_view text) {
-  using Kind = slack::SlashCommand::Kind;
-  slack::SlashCommand c = slack::parse_slash_command(command, text);
+integrations::ParsedCommand check_slash_command(std::string_view command, std::string_view text) {
+  using integrations::Verb;
+  auto line = slack::command_text(command, text);
+  if (!line) return {};
+  const integrations::ParsedCommand c = integrations::parse_command(*line);
   if (c.incident) require(*c.incident > 0, "an incident number is positive", text);
-  switch (c.kind) {
-    case Kind::usage_error: require(!c.error.empty(), "a usage error says what was wrong", text); break;
-    case Kind::incident_new: require(!c.summary.empty(), "incident new has a summary", text); break;
-    case Kind::incident_reassign:
-      require(c.incident.has_value() && !c.user_id.empty(), "reassign has an incident and a user", text);
+  switch (c.verb) {
+    case Verb::invalid: require(!c.error.empty(), "a usage error says what was wrong", text); break;
+    case Verb::incident_new: require(!c.text.empty(), "incident new has a summary", text); break;
+    case Verb::reassign:
+      require(c.incident.has_value() && !c.person.empty(), "reassign has an incident and a person", text);
       break;
-    case Kind::incident_status: require(c.incident.has_value(), "status has an incident", text); break;
-    case Kind::page: require(!c.user_id.empty() && !c.message.empty(), "page has a user and a message", text); break;
+    case Verb::page: require(!c.person.empty() && !c.text.empty(), "page has a person and a message", text); break;
+    case Verb::maintenance_start:
+      require(!c.target.empty() && c.duration && c.duration->count() > 0, "maintenance has a service and a duration",
+              text);
+      break;
     default: break;
   }
-  if (!c.user_id.empty())
-    require(c.user_id.find_first_of("<>|@ ") == std::string::npos, "a user id is bare", c.user_id);
+  if (c.person.starts_with("<@"))
+    require(c.person.ends_with(">") && c.person.find_first_of("|@ ", 2) == std::string::npos,
+            "a mention is bare: <@ID>", c.person);
   if (is_utf8(text) && is_utf8(command)) {
-    check_utf8("SlashCommand.target", c.target);
-    check_utf8("SlashCommand.summary", c.summary);
-    check_utf8("SlashCommand.service", c.service);
-    check_utf8("SlashCommand.user_id", c.user_id);
-    check_utf8("SlashCommand.message", c.message);
-    check_utf8("SlashCommand.error", c.error);
+    check_utf8("ParsedCommand.target", c.target);
+    check_utf8("ParsedCommand.text", c.text);
+    check_utf8("ParsedCommand.person", c.person);
+    check_utf8("ParsedCommand.error", c.error);
   }
   return c;
 }

@@ -1,16 +1,18 @@
 #pragma once
-// Checks shared by the Slack targets: the /baton grammar and button presses.
+// Checks shared by the Slack targets: /baton command lines and button presses.
 #include <string_view>
 
+#include "integrations/common/command_grammar.hpp"
 #include "integrations/slack/commands.hpp"
 #include "integrations/slack/interactions.hpp"
 
 namespace baton::fuzz {
 
-/// parse_slash_command(command, text) and its invariants: each kind carries the
+/// slack::command_text(command, text) through the one grammar
+/// (integrations::parse_command) and its invariants: each verb carries the
 /// fields it needs (an incident number is positive, a mention an id, a usage
 /// error a message) and, when `text` is UTF-8, every field is UTF-8 too.
-slack::SlashCommand check_slash_command(std::string_view command, std::string_view text);
+integrations::ParsedCommand check_slash_command(std::string_view command, std::string_view text);
 
 /// An accepted slash request: command and user_id set, every field UTF-8; its
 /// command line then goes through check_slash_command.

@@ -1,8 +1,9 @@
 // Bot Framework activities as Teams posts them (message, invoke,
-// conversationUpdate, installationUpdate), the bot's text-command grammar, and
+// conversationUpdate, installationUpdate), the one command grammar on what was typed, and
 // the plain reply built from what was typed.
 #include <boost/json.hpp>
 
+#include "integrations/common/command_grammar.hpp"
 #include "integrations/teams/activities.hpp"
 #include "tests/fuzz/fuzz_checks.hpp"
 
@@ -14,9 +15,9 @@ namespace {
 constexpr std::string_view kAppId = "00000000-0000-0000-0000-0000000000b0";
 
 void check_command(std::string_view text) {
-  const teams::TeamsCommand c = teams::parse_teams_command(text);
+  const auto c = integrations::parse_command(text);
   if (c.incident) fuzz::require(*c.incident > 0, "an incident number is positive", text);
-  if (fuzz::is_utf8(text)) fuzz::check_utf8("TeamsCommand.target", c.target);
+  if (fuzz::is_utf8(text)) fuzz::check_utf8("ParsedCommand.target", c.target);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "integrations/common/command_grammar.hpp"
 #include "integrations/slack/commands.hpp"
 #include "integrations/slack/interactions.hpp"
 #include "integrations/slack/signature.hpp"
@@ -8,7 +9,6 @@
 using namespace baton;
 using namespace baton::slack;
 using namespace std::chrono_literals;
-using Kind = SlashCommand::Kind;
 
 namespace {
 
@@ -96,105 +96,16 @@ TEST_CASE("Slack signature: missing or malformed headers", "[slack][signature]")
 
 // --- slash commands ----------------------------------------------------------
 
-TEST_CASE("Slash commands: oncall with and without a target, and the /oncall alias", "[slack][commands]") {
-  auto c = parse_slash_command("/baton", "oncall payments");
-  CHECK(c.kind == Kind::oncall);
-  CHECK(c.target == "payments");
-  CHECK(parse_slash_command("/baton", "  ONCALL  ").kind == Kind::oncall);
-  CHECK(parse_slash_command("/baton", "oncall").target.empty());
-  // The alias is the first word: /oncall x == /baton oncall x.
-  auto a = parse_slash_command("/oncall", "payments");
-  CHECK(a.kind == Kind::oncall);
-  CHECK(a.target == "payments");
-  CHECK(parse_slash_command("/oncall", "").kind == Kind::oncall);
-  auto bad = parse_slash_command("/oncall", "payments extra");
-  CHECK(bad.kind == Kind::usage_error);
-  CHECK_FALSE(bad.error.empty());
-}
-
-TEST_CASE("Slash commands: incident new with a summary and an optional trailing service", "[slack][commands]") {
-  auto c = parse_slash_command("/baton", "incident new Checkout  returns 500s service:payments");
-  CHECK(c.kind == Kind::incident_new);
-  CHECK(c.summary == "Checkout  returns 500s");  // the user's own spacing is kept
-  CHECK(c.service == "payments");
-  auto no_service = parse_slash_command("/incident", "new db-7 disk full");
-  CHECK(no_service.kind == Kind::incident_new);
-  CHECK(no_service.summary == "db-7 disk full");
-  CHECK(no_service.service.empty());
-  // service: only counts as the last word.
-  auto middle = parse_slash_command("/baton", "incident new service:x is weird");
-  CHECK(middle.summary == "service:x is weird");
-  CHECK(middle.service.empty());
-  CHECK(parse_slash_command("/baton", "incident new").kind == Kind::usage_error);
-  CHECK(parse_slash_command("/baton", "incident new service:payments").kind == Kind::usage_error);
-  CHECK(parse_slash_command("/baton", "incident new outage service:").kind == Kind::usage_error);
-}
-
-TEST_CASE("Slash commands: ack, resolve and escalate with an optional number", "[slack][commands]") {
-  auto ack = parse_slash_command("/baton", "incident ack 4");
-  CHECK(ack.kind == Kind::incident_ack);
-  CHECK(ack.incident == 4);
-  // /incident ack 4 == /baton incident ack 4, and "#4" is accepted.
-  auto alias = parse_slash_command("/incident", "ack #4");
-  CHECK(alias.kind == Kind::incident_ack);
-  CHECK(alias.incident == 4);
-  // Without a number the caller uses the channel's incident.
-  auto bare = parse_slash_command("/incident", "resolve");
-  CHECK(bare.kind == Kind::incident_resolve);
-  CHECK_FALSE(bare.incident.has_value());
-  CHECK(parse_slash_command("/baton", "incident Escalate 12").kind == Kind::incident_escalate);
-  for (std::string_view text : {"incident ack four", "incident ack 0", "incident ack -3", "incident ack 4 5",
-                                "incident ack 1234567890123456789"}) {
-    auto c = parse_slash_command("/baton", text);
-    CHECK(c.kind == Kind::usage_error);
-    CHECK_FALSE(c.error.empty());
-  }
-}
-
-TEST_CASE("Slash commands: reassign, list, status", "[slack][commands]") {
-  auto r = parse_slash_command("/baton", "incident reassign 42 <@U123ABC|ana>");
-  CHECK(r.kind == Kind::incident_reassign);
-  CHECK(r.incident == 42);
-  CHECK(r.user_id == "U123ABC");
-  CHECK(parse_slash_command("/incident", "reassign 42 <@W9>").user_id == "W9");
-  // A plain @name was not linked by Slack: say so.
-  auto plain = parse_slash_command("/baton", "incident reassign 42 @ana");
-  CHECK(plain.kind == Kind::usage_error);
-  CHECK(plain.error.find("@ana") != std::string::npos);
-  CHECK(parse_slash_command("/baton", "incident reassign 42").kind == Kind::usage_error);
-  CHECK(parse_slash_command("/baton", "incident reassign <@U1> 42").kind == Kind::usage_error);
-
-  CHECK(parse_slash_command("/baton", "incident list").kind == Kind::incident_list);
-  CHECK(parse_slash_command("/baton", "incident list all").kind == Kind::usage_error);
-  auto s = parse_slash_command("/incident", "status 7");
-  CHECK(s.kind == Kind::incident_status);
-  CHECK(s.incident == 7);
-  CHECK(parse_slash_command("/incident", "status").kind == Kind::usage_error);
-  CHECK(parse_slash_command("/incident", "").kind == Kind::usage_error);
-  auto unknown = parse_slash_command("/incident", "close 7");
-  CHECK(unknown.kind == Kind::usage_error);
-  CHECK(unknown.error.find("close") != std::string::npos);
-}
-
-TEST_CASE("Slash commands: page, help and unknown input", "[slack][commands]") {
-  auto p = parse_slash_command("/baton", "page <@U0ONCALL|ana>   db-7 is down,\ncall me");
-  CHECK(p.kind == Kind::page);
-  CHECK(p.user_id == "U0ONCALL");
-  CHECK(p.message == "db-7 is down,\ncall me");
-  CHECK(parse_slash_command("/baton", "page <@U0ONCALL>").kind == Kind::usage_error);
-  CHECK(parse_slash_command("/baton", "page ana hello").kind == Kind::usage_error);
-  CHECK(parse_slash_command("/baton", "page").kind == Kind::usage_error);
-
-  CHECK(parse_slash_command("/baton", "help").kind == Kind::help);
-  CHECK(parse_slash_command("/baton", "").kind == Kind::help);
-  CHECK(parse_slash_command("/BATON", "HELP").kind == Kind::help);
-  auto unknown = parse_slash_command("/baton", "deploy prod");
-  CHECK(unknown.kind == Kind::usage_error);
-  CHECK(unknown.error.find("deploy") != std::string::npos);
-  CHECK(parse_slash_command("/deploy", "prod").kind == Kind::usage_error);
-
+TEST_CASE("Slash commands: /baton and the /oncall and /incident aliases give text of the one grammar", "[slack][commands]") {
+  CHECK(command_text("/baton", "oncall payments") == "oncall payments");
+  CHECK(command_text("/BATON", "HELP") == "HELP");
+  CHECK(command_text("/oncall", "payments") == "oncall payments");
+  CHECK(command_text("/incident", "ack #4") == "incident ack #4");
+  CHECK(command_text(" /baton ", "") == "");
+  CHECK_FALSE(command_text("/deploy", "prod"));
   const auto usage = usage_text();
-  for (std::string_view word : {"oncall", "incident new", "service:", "reassign", "status", "page", "help"})
+  for (std::string_view word : {"/baton oncall", "incident new", "service:", "reassign", "status", "page", "help",
+                                "maintenance", "/oncall"})
     CHECK(usage.find(word) != std::string::npos);
 }
 
@@ -212,7 +123,7 @@ TEST_CASE("Slash requests: from a form body and from a Socket Mode payload", "[s
   auto with_text = parse_slash_form("command=%2Fbaton&user_id=U1&text=incident+ack+%234&channel_id=C1");
   REQUIRE(with_text);
   CHECK(with_text->text == "incident ack #4");
-  CHECK(parse_slash_command(with_text->command, with_text->text).incident == 4);
+  CHECK(integrations::parse_command(*command_text(with_text->command, with_text->text)).incident == 4);
   CHECK_FALSE(parse_slash_form("user_id=U1&text=x"));
   CHECK_FALSE(parse_slash_form("command=%2Fbaton"));
 

@@ -13,7 +13,6 @@ using namespace baton;
 using namespace baton::integrations;
 using namespace std::chrono_literals;
 namespace json = boost::json;
-using ReplyKind = SmsReply::Kind;
 
 namespace {
 
@@ -317,72 +316,6 @@ TEST_CASE("page_text: updates", "[sms][text]") {
 // ("242" is unknown); trailing '.'/'!' are ignored; a negative, zero or
 // trailing-garbage number makes the reply unknown rather than guessing;
 // opt-out keywords count only alone.
-TEST_CASE("parse_sms_reply", "[sms][reply]") {
-  struct Row {
-    const char* body;
-    ReplyKind kind;
-    std::optional<std::int64_t> incident;
-  };
-  const Row rows[] = {
-      {"ACK", ReplyKind::ack, std::nullopt},
-      {"ack 42", ReplyKind::ack, 42},
-      {" Ack #42 ", ReplyKind::ack, 42},
-      {"ACK42", ReplyKind::ack, 42},
-      {"ack # 42", ReplyKind::ack, 42},
-      {"Ack.", ReplyKind::ack, std::nullopt},
-      {"ack 42!", ReplyKind::ack, 42},
-      {"ACKNOWLEDGE 42", ReplyKind::ack, 42},
-      {"RESOLVE 42", ReplyKind::resolve, 42},
-      {"RES 42", ReplyKind::resolve, 42},
-      {"res", ReplyKind::resolve, std::nullopt},
-      {"ESC 42", ReplyKind::escalate, 42},
-      {"Escalate", ReplyKind::escalate, std::nullopt},
-      {"1", ReplyKind::ack, std::nullopt},
-      {"2 42", ReplyKind::resolve, 42},
-      {"2#42", ReplyKind::resolve, 42},
-      {"3", ReplyKind::escalate, std::nullopt},
-      {"\t3\n", ReplyKind::escalate, std::nullopt},
-      {"ack 0042", ReplyKind::ack, 42},
-      {"ack 999999999999999999", ReplyKind::ack, 999999999999999999},
-      {"STOP", ReplyKind::stop, std::nullopt},
-      {"stopall", ReplyKind::stop, std::nullopt},
-      {"UNSUBSCRIBE", ReplyKind::stop, std::nullopt},
-      {"Cancel", ReplyKind::stop, std::nullopt},
-      {"END", ReplyKind::stop, std::nullopt},
-      {"quit", ReplyKind::stop, std::nullopt},
-      {"START", ReplyKind::start, std::nullopt},
-      {"yes", ReplyKind::start, std::nullopt},
-      {"UNSTOP", ReplyKind::start, std::nullopt},
-      {"HELP", ReplyKind::help, std::nullopt},
-      {"info", ReplyKind::help, std::nullopt},
-      // garbage
-      {"", ReplyKind::unknown, std::nullopt},
-      {"   ", ReplyKind::unknown, std::nullopt},
-      {"ACK42x", ReplyKind::unknown, std::nullopt},
-      {"ACK -1", ReplyKind::unknown, std::nullopt},
-      {"ACK 0", ReplyKind::unknown, std::nullopt},
-      {"ACK 42 43", ReplyKind::unknown, std::nullopt},
-      {"ACK #", ReplyKind::unknown, std::nullopt},
-      {"ACKX", ReplyKind::unknown, std::nullopt},
-      {"ack 9999999999999999999", ReplyKind::unknown, std::nullopt},
-      {"4", ReplyKind::unknown, std::nullopt},
-      {"0", ReplyKind::unknown, std::nullopt},
-      {"242", ReplyKind::unknown, std::nullopt},
-      {"1x", ReplyKind::unknown, std::nullopt},
-      {"STOP 42", ReplyKind::unknown, std::nullopt},
-      {"please stop", ReplyKind::unknown, std::nullopt},
-      {"ok thanks", ReplyKind::unknown, std::nullopt},
-      {"#42", ReplyKind::unknown, std::nullopt},
-      {"ÄCK 42", ReplyKind::unknown, std::nullopt},
-  };
-  for (const auto& row : rows) {
-    INFO("body: '" << row.body << "'");
-    const auto reply = parse_sms_reply(row.body);
-    CHECK(reply.kind == row.kind);
-    CHECK(reply.incident == row.incident);
-  }
-}
-
 // TwiML: the exact documents, with XML special characters escaped and
 // characters XML 1.0 forbids dropped.
 TEST_CASE("twiml_message and twiml_empty", "[sms][reply]") {

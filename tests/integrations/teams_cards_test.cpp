@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "integrations/common/command_grammar.hpp"
 #include "integrations/teams/activities.hpp"
 #include "integrations/teams/cards.hpp"
 
@@ -208,7 +209,7 @@ TEST_CASE("parse_activity: channel message with a mention", "[teams][activities]
   CHECK(a->text == "ack 42");
   CHECK(a->value_json.empty());
   CHECK_FALSE(a->incident);
-  CHECK(parse_teams_command(a->text).kind == TeamsCommand::Kind::ack);
+  CHECK(integrations::parse_command(a->text).verb == integrations::Verb::ack);
 }
 
 // Mentions of other people stay; a leading <at> without entities is taken to
@@ -345,53 +346,3 @@ TEST_CASE("parse_activity: malformed input", "[teams][activities]") {
 
 // ---------------------------------------------------------------- commands
 
-TEST_CASE("parse_teams_command: the grammar", "[teams][commands]") {
-  using K = TeamsCommand::Kind;
-  struct Row {
-    const char* text;
-    K kind;
-    std::optional<std::int64_t> incident;
-    const char* target;
-  };
-  const Row rows[] = {
-      {"ack 42", K::ack, 42, ""},
-      {"ACK #42", K::ack, 42, ""},
-      {"acknowledge INC-42", K::ack, 42, ""},
-      {"ack", K::ack, std::nullopt, ""},
-      {"resolve 42", K::resolve, 42, ""},
-      {"  Resolve\t7 ", K::resolve, 7, ""},
-      {"escalate 42", K::escalate, 42, ""},
-      {"incident ack 9", K::ack, 9, ""},
-      {"incident escalate", K::escalate, std::nullopt, ""},
-      {"oncall", K::oncall, std::nullopt, ""},
-      {"oncall Payments", K::oncall, std::nullopt, "Payments"},
-      {"incident list", K::incident_list, std::nullopt, ""},
-      {"INCIDENT LIST", K::incident_list, std::nullopt, ""},
-      {"help", K::help, std::nullopt, ""},
-      {"", K::help, std::nullopt, ""},
-      {"   ", K::help, std::nullopt, ""},
-      {"ack forty-two", K::unknown, std::nullopt, "ack forty-two"},
-      {"ack 0", K::unknown, std::nullopt, "ack 0"},
-      {"ack 42 43", K::unknown, std::nullopt, "ack 42 43"},
-      {"ack 9999999999999999999", K::unknown, std::nullopt, "ack 9999999999999999999"},
-      {"oncall a b", K::unknown, std::nullopt, "oncall a b"},
-      {"incident list all", K::unknown, std::nullopt, "incident list all"},
-      {"incident", K::unknown, std::nullopt, "incident"},
-      {"incident help", K::unknown, std::nullopt, "incident help"},
-      {"status 42", K::unknown, std::nullopt, "status 42"},
-  };
-  for (const auto& row : rows) {
-    INFO("text: '" << row.text << "'");
-    const auto c = parse_teams_command(row.text);
-    CHECK(c.kind == row.kind);
-    CHECK(c.incident == row.incident);
-    CHECK(c.target == row.target);
-  }
-}
-
-TEST_CASE("teams_help_text names every command", "[teams][commands]") {
-  const auto help = teams_help_text();
-  for (const char* word : {"ack", "resolve", "escalate", "oncall", "incident list", "help"}) {
-    CHECK(help.find(word) != std::string::npos);
-  }
-}

@@ -11,7 +11,7 @@
 
 #include "engine/result.hpp"
 
-namespace baton::bot {
+namespace baton::slack {
 
 struct SocketModeOptions {
   std::string app_token;  ///< xapp-...: for whoever implements open_url; never logged
@@ -104,4 +104,4 @@ class SlackSocketMode {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace baton::bot
+}  // namespace baton::slack

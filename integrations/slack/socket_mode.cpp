@@ -3,7 +3,7 @@
 // in a coroutine with errors as values, writes through a queue with one write
 // in flight. The stream types (plain for ws:// in tests, TLS for wss://) are
 // instantiated here and nowhere else.
-#include "bot/slack_socket_mode.hpp"
+#include "integrations/slack/socket_mode.hpp"
 
 #include <pthread.h>
 
@@ -42,7 +42,7 @@
 
 #include "integrations/slack/interactions.hpp"
 
-namespace baton::bot {
+namespace baton::slack {
 
 namespace net = boost::asio;
 namespace ssl = net::ssl;
@@ -385,7 +385,7 @@ struct SlackSocketMode::Impl : std::enable_shared_from_this<SlackSocketMode::Imp
       return;
     }
 
-    env.content_key = slack::content_key(env.type, env.payload_json);
+    env.content_key = content_key(env.type, env.payload_json);
     // Slack may deliver an envelope again under a new id (retry_attempt > 0):
     // its content says it is the same action.
     const bool fresh = remember(env.envelope_id) && (env.content_key.empty() || remember(env.content_key));
@@ -728,4 +728,4 @@ SocketModeStats SlackSocketMode::stats() const {
   return impl_->stats;
 }
 
-}  // namespace baton::bot
+}  // namespace baton::slack
