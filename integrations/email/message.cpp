@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "integrations/crypto.hpp"
+#include "integrations/email/reply_token.hpp"
 
 namespace baton::integrations {
 namespace {
@@ -253,13 +254,7 @@ std::string url_host(std::string_view url) {
   return std::string(rest.substr(0, rest.find(':')));
 }
 
-bool valid_domain(std::string_view d) {
-  if (d.empty() || d.front() == '.' || d.back() == '.') return false;
-  for (char c : d) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') return false;
-  }
-  return true;
-}
+bool valid_domain(std::string_view d) { return is_valid_mail_domain(d); }
 
 std::string id_domain(const EmailConfig& c) {
   if (valid_domain(c.message_id_domain)) return c.message_id_domain;
@@ -277,6 +272,7 @@ struct Facts {
   std::string headline;
   std::vector<std::pair<std::string, std::string>> rows;
   Links links;
+  bool replies = false;  ///< replies are read (smtp.replies): the footer says how to answer
 };
 
 std::string display_name(const engine::Person& p) {
@@ -364,7 +360,9 @@ std::string text_body(const Facts& f) {
     }
     out += "Each link opens a confirmation page and expires in 24 hours.\n";
   }
-  out += "\nIncident: " + f.links.incident + "\n\n-- \nbaton: an automated message; replies are not read.\n";
+  out += "\nIncident: " + f.links.incident + "\n\n-- \n" +
+         (f.replies ? "baton: reply ack, resolve or escalate (or 1, 2, 3) as the first word to act.\n"
+                    : "baton: an automated message; replies are not read.\n");
   return out;
 }
 
@@ -388,7 +386,10 @@ std::string html_body(const Facts& f, std::string_view subject) {
     out += "</p>\n<p><small>Each link opens a confirmation page and expires in 24 hours.</small></p>\n";
   }
   out += "<p><a href=\"" + html_escape(f.links.incident) + "\">" + html_escape(f.links.incident) +
-         "</a></p>\n<p><small>baton: an automated message; replies are not read.</small></p>\n</body></html>\n";
+         "</a></p>\n<p><small>" +
+         (f.replies ? std::string("baton: reply ack, resolve or escalate (or 1, 2, 3) as the first word to act.")
+                    : std::string("baton: an automated message; replies are not read.")) +
+         "</small></p>\n</body></html>\n";
   return out;
 }
 
@@ -422,16 +423,6 @@ std::vector<std::string> encode_header_words(std::string_view text) {
   return words;
 }
 
-bool is_valid_email_address(std::string_view address) {
-  const auto at = address.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == address.size() || address.size() > 254) return false;
-  for (char c : address) {
-    if (c <= 0x20 || c >= 0x7F) return false;
-    if (std::string_view("<>()[]\\,;:\"").find(c) != std::string_view::npos) return false;
-  }
-  return valid_domain(address.substr(at + 1));
-}
-
 std::string email_link_secret(std::string_view action_secret) {
   return hmac_sha256(action_secret, "baton action links: email");
 }
@@ -443,8 +434,15 @@ EmailMessage build_email(const Delivery& d, const EmailConfig& c, const ActionSi
 
   EmailMessage m;
   m.from = c.from;
+  // With replies on, the id ends in the reply token's tag, so a reply's
+  // In-Reply-To proves which page it answers (reply_token.hpp).
+  std::string reply_token;
+  if (!c.reply_secret.empty() && d.person)
+    reply_token = ReplyTokenSigner(c.reply_secret).token(inc.number, d.notification.id, d.person->id);
   m.message_id = "<incident-" + std::to_string(inc.number) + ".notification-" +
-                 std::to_string(d.notification.id) + "." + sender_id + "@" + id_domain(c) + ">";
+                 std::to_string(d.notification.id) + "." + sender_id +
+                 (reply_token.empty() ? "" : "." + reply_token.substr(reply_token.rfind('.') + 1)) + "@" +
+                 id_domain(c) + ">";
   std::string to_address;
   if (d.person && is_valid_email_address(d.person->email)) {
     to_address = d.person->email;
@@ -452,7 +450,8 @@ EmailMessage build_email(const Delivery& d, const EmailConfig& c, const ActionSi
   }
 
   const std::string subject = subject_for(d);
-  const Facts facts = facts_for(d, c, signer, now);
+  Facts facts = facts_for(d, c, signer, now);
+  facts.replies = !reply_token.empty();
   // "=_" never occurs in quoted-printable output, so the boundary cannot
   // collide with a part's content.
   const std::string boundary = "=_baton_" + to_hex(random_bytes(12));
@@ -462,6 +461,9 @@ EmailMessage build_email(const Delivery& d, const EmailConfig& c, const ActionSi
   out += mailbox_header("From", clean_line(c.from_name), c.from);
   if (!to_address.empty()) {
     out += mailbox_header("To", d.person ? display_name(*d.person) : std::string(), to_address);
+  }
+  if (!reply_token.empty() && is_valid_email_address(c.reply_address)) {
+    out += "Reply-To: <" + reply_plus_address(c.reply_address, reply_token) + ">\r\n";
   }
   out += fold_header("Subject", text_tokens(subject, 7));
   out += "Message-ID: " + m.message_id + "\r\n";

@@ -8,6 +8,7 @@
 
 #include "engine/time.hpp"
 #include "integrations/action_links.hpp"
+#include "integrations/email/address.hpp"
 #include "integrations/notifier.hpp"
 
 namespace baton::integrations {
@@ -24,6 +25,11 @@ struct EmailConfig {
   std::chrono::milliseconds timeout{10000};  ///< whole transaction, connect included
   std::string public_url;         ///< base of links, e.g. https://baton.example.com
   std::string message_id_domain;  ///< default: host of public_url, else "baton.local"
+  /// Email replies (smtp.replies, README "Email replies"): with a key, a mail to
+  /// a person carries a reply token (integrations/email/reply_token.hpp) in its
+  /// Message-ID and, with `reply_address`, a Reply-To plus-address.
+  std::string reply_secret;
+  std::string reply_address;
 };
 
 struct EmailMessage {
@@ -84,8 +90,5 @@ std::string rfc5322_date(engine::TimePoint t);
 /// between words (CRLF SP), which decoders ignore between encoded-words.
 std::vector<std::string> encode_header_words(std::string_view text);
 
-/// A conservative check of an addr-spec: local@domain, printable ASCII, no
-/// spaces, quotes, angle brackets, commas or control characters.
-bool is_valid_email_address(std::string_view address);
 
 }  // namespace baton::integrations
