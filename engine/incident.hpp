@@ -24,7 +24,7 @@ enum class AlertAction { trigger, acknowledge, resolve };
 const char* to_string(AlertAction a);
 
 /// Where a command or alert came from.
-enum class Source { events_v2, alertmanager, api, cli, webhook, slack, teams, email, sms, voice, engine };
+enum class Source { events_v2, alertmanager, api, cli, webhook, slack, teams, email, sms, voice, engine, console };
 const char* to_string(Source s);
 std::optional<Source> parse_source(std::string_view s);
 

@@ -97,13 +97,14 @@ const char* to_string(Source s) {
     case Source::sms: return "sms";
     case Source::voice: return "voice";
     case Source::engine: return "engine";
+    case Source::console: return "console";
   }
   return "engine";
 }
 std::optional<Source> parse_source(std::string_view s) {
   return parse_by_name(s, std::array{Source::events_v2, Source::alertmanager, Source::api, Source::cli,
                                      Source::webhook, Source::slack, Source::teams, Source::email,
-                                     Source::sms, Source::voice, Source::engine});
+                                     Source::sms, Source::voice, Source::engine, Source::console});
 }
 
 const char* to_string(TimelineKind k) {
