@@ -8,7 +8,10 @@
 #include <spdlog/spdlog.h>
 
 #include "bot/app.hpp"
+#include "bot/console_auth.hpp"
+#include "bot/console_routes.hpp"
 #include "bot/maintenance_routes.hpp"
+#include "bot/report_routes.hpp"
 #include "bot/queries.hpp"
 #include "engine/oncall.hpp"
 #include "integrations/action_links.hpp"
@@ -18,12 +21,12 @@
 #include "integrations/crypto.hpp"
 #include "integrations/email/message.hpp"
 #include "bot/slack_frontend.hpp"
+#include "bot/sms_routes.hpp"
 #include "bot/teams_frontend.hpp"
 #include "bot/voice_routes.hpp"
 #include "integrations/slack/commands.hpp"
 #include "integrations/slack/interactions.hpp"
 #include "integrations/slack/signature.hpp"
-#include "integrations/sms/sms_reply.hpp"
 #include "integrations/sms/twilio_signature.hpp"
 
 namespace baton::bot {
@@ -229,7 +232,7 @@ class Router {
     }
     if (path == "/sms/twilio" || path == "/sms/twilio/status") {
       if (!method_is(req, "POST")) return respond(not_allowed());
-      return twilio(path == "/sms/twilio/status", std::move(req), std::move(respond));
+      return twilio_sms(app_, std::move(req), std::move(respond));
     }
     if (path.starts_with("/voice/twilio/")) {
       if (!method_is(req, "POST")) return respond(not_allowed());
@@ -241,14 +244,25 @@ class Router {
     constexpr std::string_view kHeartbeats = "/api/v1/heartbeats/";
     if (path.starts_with(kHeartbeats))
       return heartbeat_route(app_, std::string(path.substr(kHeartbeats.size())), req, std::move(respond));
+    if (is_console_path(path)) return console_route(app_, std::move(req), std::move(respond));
     if (path.starts_with("/api/v1/")) {
       auto who = authenticate(req);
+      // A person signed in to the console (no Authorization header: a bearer
+      // token, valid or not, always decides); state changes need X-CSRF-Token.
+      std::optional<std::string> person;
+      if (!who && !req.header("authorization")) {
+        if (auto s = console_session(*app_.config(), req, app_.clock().now())) {
+          if (!console_csrf_ok(*s, req)) return respond(json_error(403, "missing or invalid X-CSRF-Token"));
+          who = "console:" + s->person;
+          person = s->person;
+        }
+      }
       if (!who) {
         auto r = json_error(401, "missing or invalid bearer token");
         r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"baton\"");
         return respond(std::move(r));
       }
-      return api(*who, std::move(req), std::move(respond));
+      return api(*who, person, std::move(req), std::move(respond));
     }
     respond(json_error(404, "no route for " + std::string(path)));
   }
@@ -326,7 +340,12 @@ class Router {
     });
   }
 
-  void api(const std::string& token_name, Request&& req, Responder respond) {
+  /// `person`: the console session's person (then token_name is "console:<person>").
+  void api(const std::string& token_name, const std::optional<std::string>& person, Request&& req,
+           Responder respond) {
+    // Who acts: the signed-in person via the console, or the API token.
+    const engine::Actor actor = person ? engine::Actor{*person, engine::Source::console}
+                                       : engine::Actor{"api:" + token_name, engine::Source::api};
     const std::string_view path = req.path;
     if (path == "/api/v1/incidents") {
       if (!method_is(req, "GET")) return respond(not_allowed());
@@ -351,6 +370,8 @@ class Router {
     if (path.starts_with(kSchedules)) {
       auto rest = path.substr(kSchedules.size());
       auto slash = rest.find('/');
+      if (slash != std::string_view::npos && rest.substr(slash) == "/timeline")
+        return schedule_timeline(app_, std::string(rest.substr(0, slash)), req, std::move(respond));
       if (slash == std::string_view::npos || rest.substr(slash) != "/overrides")
         return respond(json_error(404, "no route for " + std::string(path)));
       return schedule_overrides(std::string(rest.substr(0, slash)), token_name, req, std::move(respond));
@@ -364,6 +385,7 @@ class Router {
       if (!r) return respond(error_response(r.error()));
       return respond(json_response(200, json::object{{"status", "deleted"}, {"id", *id}}));
     }
+    if (path == "/api/v1/reports/response") return report_route(app_, req, std::move(respond));
     constexpr std::string_view kServices = "/api/v1/services/";
     if (path.starts_with(kServices))
       return maintenance_route(app_, token_name, path.substr(kServices.size()), req, std::move(respond));
@@ -378,15 +400,36 @@ class Router {
         return show(*number, std::move(respond));
       }
       auto action = rest.substr(slash + 1);
+      if (action == "reassign") {
+        if (!method_is(req, "POST")) return respond(not_allowed());
+        return reassign(*number, actor, req, std::move(respond));
+      }
       std::optional<Command> cmd;
       if (action == "ack" || action == "acknowledge") cmd = Command::acknowledge;
       if (action == "resolve") cmd = Command::resolve;
       if (action == "escalate") cmd = Command::escalate;
       if (!cmd) return respond(json_error(404, "unknown action '" + std::string(action) + "'"));
       if (!method_is(req, "POST")) return respond(not_allowed());
-      return act(*number, *cmd, engine::Actor{"api:" + token_name, engine::Source::api}, std::move(respond));
+      return act(*number, *cmd, actor, std::move(respond));
     }
     respond(json_error(404, "no route for " + std::string(path)));
+  }
+
+  // POST /api/v1/incidents/N/reassign {"person": id}: makes that person the owner and pages them.
+  void reassign(std::int64_t number, engine::Actor actor, const Request& req, Responder respond) {
+    if (!is_json(req)) return respond(json_error(415, "Content-Type must be application/json"));
+    boost::system::error_code ec;
+    auto body = json::parse(req.body, ec);
+    const auto* p = !ec && body.is_object() ? body.as_object().if_contains("person") : nullptr;
+    if (!p || !p->is_string()) return respond(json_error(400, "the body must be {\"person\": \"<person id>\"}"));
+    std::string person(p->as_string());
+    if (!app_.config()->directory->person(person)) return respond(json_error(404, "unknown person '" + person + "'"));
+    app_.incidents().reassign(number, std::move(person), std::move(actor),
+                              [this, respond = std::move(respond)](Result<Incident> r) {
+                                if (!r) return respond(error_response(r.error()));
+                                if (is_queued(*r)) return respond(queued_response(r->number));
+                                respond(json_response(200, incident_json(*r, *app_.config()->directory)));
+                              });
   }
 
   static json::object override_json(const engine::Override& o) {
@@ -468,7 +511,8 @@ class Router {
     } else {
       o["next"] = nullptr;
     }
-    respond(json_response(200, o));
+    // Pollers (the console) send If-None-Match and get 304 when nothing changed.
+    respond(with_etag(req, json_response(200, o)));
   }
 
   void show(std::int64_t number, Responder respond) {
@@ -675,130 +719,6 @@ class Router {
     auto press = slack::parse_block_actions(*payload);
     if (!press) return reply_json("");  // other interaction kinds are not baton's
     frontend->button(*press, reply_json);
-  }
-
-  static Response twiml(std::string body) {
-    Response r;
-    r.content_type = "text/xml; charset=utf-8";
-    r.body = std::move(body);
-    return r;
-  }
-
-  // Twilio webhooks: inbound replies and status callbacks. Both are verified
-  // with X-Twilio-Signature over server.public_url + the request target.
-  void twilio(bool status_callback, Request&& req, Responder respond) {
-    auto cfg = app_.config();
-    if (!cfg->twilio.enabled) return respond(json_error(404, "the twilio channel is not configured"));
-    auto ct = req.header("content-type");
-    if (!ct || !ct->starts_with("application/x-www-form-urlencoded"))
-      return respond(json_error(415, "Content-Type must be application/x-www-form-urlencoded"));
-    auto params = integrations::parse_form(req.body);
-    auto signature = req.header("x-twilio-signature");
-    const std::string url = cfg->server.public_url + req.target;
-    if (!signature || !integrations::verify_twilio_signature(cfg->twilio.auth_token, url, params, *signature)) {
-      app_.count_rejected("twilio");
-      return respond(json_error(403, "invalid or missing X-Twilio-Signature"));
-    }
-    // Verified over the bytes as sent; from here on, text that can reach the
-    // timeline must be UTF-8 (a %FF in ErrorCode would break the JSON API).
-    auto param = [&params](std::string_view name) -> std::string {
-      for (const auto& [k, v] : params)
-        if (k == name) return integrations::repair_utf8(v);
-      return "";
-    };
-    if (status_callback) return twilio_status(req, param("MessageStatus"), param("ErrorCode"), std::move(respond));
-
-    // A replayed request (same MessageSid) is answered and changes nothing.
-    if (auto sid = param("MessageSid"); !sid.empty()) {
-      auto fresh = app_.incidents().consume_token("twilio-sms:" + sid);
-      if (!fresh) {
-        if (fresh.error().kind == ErrorKind::conflict) return respond(twiml(integrations::twiml_empty()));
-        return respond(json_error(503, fresh.error().message));
-      }
-    }
-    const std::string from = param("From");
-    const engine::Person* person = nullptr;
-    for (const auto& [id, p] : cfg->directory->people)
-      if (!p.phone.empty() && p.phone == from) person = &p;
-    if (!person) {
-      spdlog::info("SMS reply from an unknown number ignored");
-      return respond(twiml(integrations::twiml_message("This number is not registered with baton.")));
-    }
-    using Kind = integrations::SmsReply::Kind;
-    const auto reply = integrations::parse_sms_reply(param("Body"));
-    switch (reply.kind) {
-      case Kind::help:
-        return respond(twiml(integrations::twiml_message(
-            "baton paging: reply ACK <n>, RESOLVE <n> or ESC <n> (1, 2, 3 for your page). Reply STOP to opt out.")));
-      case Kind::stop:
-      case Kind::start:
-        // Twilio itself confirms opt-out and opt-in keywords for the number.
-        spdlog::info("SMS {} from {}", reply.kind == Kind::stop ? "opt-out" : "opt-in", person->id);
-        return respond(twiml(integrations::twiml_empty()));
-      case Kind::unknown:
-        return respond(twiml(integrations::twiml_message(
-            "Not understood. Reply ACK <n>, RESOLVE <n> or ESC <n>, or HELP.")));
-      default: break;
-    }
-    const Command cmd = reply.kind == Kind::ack       ? Command::acknowledge
-                        : reply.kind == Kind::resolve ? Command::resolve
-                                                      : Command::escalate;
-    std::int64_t number = 0;
-    if (reply.incident) {
-      number = *reply.incident;
-    } else {
-      auto open = app_.incidents().open_for_person(person->id);
-      if (cmd == Command::acknowledge)
-        std::erase_if(open, [](const Incident& i) { return i.state != engine::IncidentState::triggered; });
-      if (open.empty()) return respond(twiml(integrations::twiml_message("You have no open pages.")));
-      if (open.size() > 1) {
-        std::string list;
-        for (std::size_t i = 0; i < open.size() && i < 5; ++i) list += (i ? ", #" : "#") + std::to_string(open[i].number);
-        return respond(twiml(integrations::twiml_message("You have " + std::to_string(open.size()) +
-                                                         " open pages: " + list +
-                                                         ". Reply with the number, e.g. ACK " +
-                                                         std::to_string(open[0].number) + ".")));
-      }
-      number = open.front().number;
-    }
-    app_.incidents().command(number, cmd, engine::Actor{person->id, engine::Source::sms},
-                 [respond = std::move(respond), number](Result<Incident> r) {
-                   if (!r) return respond(twiml(integrations::twiml_message(
-                       "Incident #" + std::to_string(number) + ": " + r.error().message)));
-                   if (is_queued(*r))
-                     return respond(twiml(integrations::twiml_message("Incident #" + std::to_string(number) + ": accepted.")));
-                   respond(twiml(integrations::twiml_message("Incident #" + std::to_string(number) + " " +
-                                                             engine::to_string(r->state) + ".")));
-                 });
-  }
-
-  void twilio_status(const Request& req, const std::string& status, const std::string& error_code,
-                     Responder respond) {
-    auto n = req.query_param("n");
-    auto i = req.query_param("i");
-    auto nid = n ? parse_int(*n) : std::nullopt;
-    auto inc = i ? parse_int(*i) : std::nullopt;
-    Response done;
-    done.status = 204;
-    done.content_type = "text/xml";
-    if (!nid || !inc) return respond(done);  // a callback we did not ask for: nothing to record
-    const std::int64_t incident = *inc;
-    static const std::set<std::string> kRecorded{"queued", "sent", "delivered", "undelivered", "failed"};
-    if (!kRecorded.contains(status)) return respond(done);
-    auto outbox = app_.queries().outbox(incident);
-    if (!outbox) return respond(json_error(503, outbox.error().message));
-    const storage::OutboxEntry* entry = nullptr;
-    for (const auto& e : *outbox)
-      if (e.notification.id == *nid) entry = &e;
-    if (!entry) return respond(done);
-    const auto& note = entry->notification;
-    const auto* p = app_.config()->directory->person(note.person);
-    std::string text = "SMS " + std::string(engine::to_string(note.kind)) + " to " + (p ? p->name : note.person) + ": " + status;
-    if (!error_code.empty()) text += " (Twilio error " + error_code + ")";
-    app_.incidents().note(incident, text, engine::Actor{"twilio", engine::Source::sms});
-    if ((status == "undelivered" || status == "failed") && note.kind == engine::NotificationKind::page)
-      app_.incidents().delivery_failed(note, "SMS " + status + (error_code.empty() ? "" : " (Twilio error " + error_code + ")"));
-    respond(done);
   }
 
   App& app_;

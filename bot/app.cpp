@@ -17,14 +17,17 @@
 
 #include "bot/channels.hpp"
 #include "bot/chat_refs.hpp"
+#include "bot/commands.hpp"
+#include "bot/config_diff.hpp"
+#include "bot/email_replies.hpp"
 #include "bot/http_server.hpp"
 #include "bot/metrics.hpp"
 #include "bot/queries.hpp"
 #include "bot/slack_frontend.hpp"
-#include "bot/slack_socket_mode.hpp"
 #include "bot/teams_frontend.hpp"
 #include "integrations/chat_refs.hpp"
 #include "integrations/common/async_http.hpp"
+#include "integrations/slack/socket_mode.hpp"
 #include "integrations/slack/web_api.hpp"
 #include "storage/cluster.hpp"
 #include "storage/store.hpp"
@@ -50,9 +53,11 @@ struct App::Impl {
   std::unique_ptr<Incidents> incidents;
   std::shared_ptr<StoredChatRefs> chat_refs;  // also held by Incidents and the Slack/Teams notifiers
   std::unique_ptr<Channels> channels;
+  std::unique_ptr<Commands> commands;  // after what it uses, before the frontends that use it
+  std::unique_ptr<EmailReplies> email_replies;  // smtp.replies: the IMAP poller (baton-imap)
   std::unique_ptr<HttpServer> server;
   std::unique_ptr<SlackFrontend> slack_frontend;
-  std::unique_ptr<SlackSocketMode> slack_socket;
+  std::unique_ptr<slack::SlackSocketMode> slack_socket;
   std::unique_ptr<TeamsFrontend> teams_frontend;
 
   Impl(std::shared_ptr<const Config> c, const engine::Clock& clk) : config(std::move(c)), clock(clk) {}
@@ -139,6 +144,8 @@ Result<std::unique_ptr<App>> App::create(Config config, const engine::Clock& clo
 
   auto app = std::unique_ptr<App>(new App(std::move(impl)));
   auto& d = *app->impl_;
+  d.commands = std::make_unique<Commands>(*app);
+  d.email_replies = EmailReplies::create(*app, d.net_loop);
   if (auto api = d.channels->slack_api()) {
     d.slack_frontend = std::make_unique<SlackFrontend>(*app, api, d.channels->slack_lookup_api());
     // Timeline rows that no page update announces go to the incident's Slack channel.
@@ -167,21 +174,24 @@ Result<std::uint16_t> App::start() {
   d.incidents->start();
   auto port = d.server->start();
   if (!port) return port;
+  if (d.email_replies) d.email_replies->start();
   if (d.slack_frontend && cfg->slack.mode == "socket") {
-    SocketModeOptions so;
+    slack::SocketModeOptions so;
     so.app_token = cfg->slack.app_token;
     so.ca_file = cfg->slack.ca_file;
     so.open_url_async = [api = d.channels->slack_api(), token = cfg->slack.app_token](auto done) {
       api->open_connection_async(token, std::move(done));
     };
-    EnvelopeHandler handler = [&d](const Envelope& e, AckFn ack) { handle_envelope(*d.slack_frontend, e, std::move(ack)); };
+    slack::EnvelopeHandler handler = [&d](const slack::Envelope& e, slack::AckFn ack) {
+      handle_envelope(*d.slack_frontend, e, std::move(ack));
+    };
     if (d.incidents->cluster_status().enabled) {
       // Every instance holds its own connection, and Slack may hand a retry of
       // an envelope that was not acknowledged in time to any of them, even
       // under a new envelope id (https://api.slack.com/apis/socket-mode): its
       // content key (else its envelope id) is claimed in the shared database
       // first, so that exactly one instance handles it.
-      handler = [&d, inner = std::move(handler)](const Envelope& e, AckFn ack) {
+      handler = [&d, inner = std::move(handler)](const slack::Envelope& e, slack::AckFn ack) {
         d.incidents->consume_token_async(e.content_key.empty() ? "slack-envelope:" + e.envelope_id : e.content_key,
                                          [e, ack = std::move(ack), inner](Result<void> claimed) mutable {
                                            if (!claimed && claimed.error().kind == ErrorKind::conflict) {
@@ -198,7 +208,7 @@ Result<std::uint16_t> App::start() {
                                          });
       };
     }
-    d.slack_socket = std::make_unique<SlackSocketMode>(so, std::move(handler));
+    d.slack_socket = std::make_unique<slack::SlackSocketMode>(so, std::move(handler));
     d.slack_socket->start();
   }
   spdlog::info("baton listening on {}:{}", hopt.host, *port);
@@ -208,6 +218,7 @@ Result<std::uint16_t> App::start() {
 void App::stop() {
   auto& d = *impl_;
   if (!d.incidents->begin_stop()) return;
+  if (d.email_replies) d.email_replies->stop();
   if (d.slack_socket) d.slack_socket->stop();
   if (d.server) d.server->stop(std::chrono::seconds(10));
   // Commits what the engine accepted, stops the dispatcher, cancels the sends
@@ -221,19 +232,26 @@ void App::stop() {
   d.stop_net();
 }
 
-void App::reload(Config config) {
+Result<void> App::reload(Config config) {
+  auto& d = *impl_;
+  const auto current = this->config();
+  // What only a restart applies keeps its running value (bot/config_diff.hpp).
+  const auto restart = keep_restart_only(*current, config);
   auto cfg = std::make_shared<const Config>(std::move(config));
-  auto current = this->config();
-  if (cfg->server.listen != current->server.listen || cfg->storage.path != current->storage.path ||
-      cfg->webhook.url != current->webhook.url)
-    spdlog::warn("reload: server, storage and channel settings apply at the next restart");
-  {
-    std::lock_guard lock(impl_->config_mutex);
-    impl_->config = cfg;
+  // The changed channels are built first; then the config, the channels and the
+  // directory switch together. Sends in flight finish on the old channels.
+  auto rebuilt = d.channels->rebuild(cfg);
+  if (!rebuilt) {
+    spdlog::error("reload refused, the running configuration stays: {}", rebuilt.error().message);
+    return tl::unexpected(rebuilt.error());
   }
-  impl_->incidents->set_directory(cfg->directory);
-  spdlog::info("configuration reloaded: {} services, {} schedules, {} people", cfg->directory->services.size(),
-               cfg->directory->schedules.size(), cfg->directory->people.size());
+  {
+    std::lock_guard lock(d.config_mutex);
+    d.config = cfg;
+  }
+  d.incidents->set_directory(cfg->directory);
+  log_reload(*current, *cfg, restart, *rebuilt, d.slack_frontend != nullptr, d.teams_frontend != nullptr);
+  return {};
 }
 
 std::string App::metrics_text() {
@@ -260,6 +278,8 @@ std::string App::metrics_text() {
 void App::count_rejected(const std::string& source) { impl_->metrics.count_rejected(source); }
 
 Incidents& App::incidents() { return *impl_->incidents; }
+
+Commands& App::commands() { return *impl_->commands; }
 
 Queries& App::queries() { return *impl_->queries; }
 

@@ -17,6 +17,7 @@
 
 namespace baton::bot {
 
+class Commands;
 class Queries;
 class SlackFrontend;
 class StoredChatRefs;
@@ -35,12 +36,20 @@ class App {
   /// stop the dispatcher (undelivered notifications stay in the outbox).
   void stop();
 
-  /// Validated config swap (SIGHUP). People, schedules, policies and services
-  /// change at once; running escalations keep their snapshots.
-  void reload(Config config);
+  /// Validated config swap (SIGHUP; bot/config_reload.hpp loads the file).
+  /// Every section applies at once: people, schedules, policies and services
+  /// (running escalations keep their snapshots), and the channels whose
+  /// settings changed are rebuilt (sends in flight finish on the old ones).
+  /// What only a restart applies (server.listen, storage, dispatch, Slack's
+  /// Socket Mode connection) keeps its running value and is logged as "needs a
+  /// restart". Every change is logged per section, secrets masked. An error
+  /// (a channel that cannot be built) changes nothing.
+  Result<void> reload(Config config);
 
   /// Commands and the engine's state.
   Incidents& incidents();
+  /// The chat command layer (bot/commands.hpp): every channel's verbs.
+  Commands& commands();
   /// Reads of committed state.
   Queries& queries();
   /// Chat message references and Teams identities.

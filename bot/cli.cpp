@@ -12,6 +12,10 @@
 
 #include "bot/app.hpp"
 #include "bot/config.hpp"
+#include "bot/config_reload.hpp"
+#include "bot/console_auth.hpp"
+#include "bot/online_check.hpp"
+#include "bot/report_table.hpp"
 #include "engine/oncall.hpp"
 #include "integrations/http_client.hpp"
 #include "storage/store.hpp"
@@ -23,16 +27,18 @@ namespace json = boost::json;
 
 constexpr const char* kUsage = R"(usage:
   baton serve [--config FILE] [--listen HOST:PORT] [--db PATH]
-  baton check-config FILE
+  baton check-config FILE [--online]
   baton oncall [SCHEDULE] [--at TIME] [--config FILE]
   baton incident list [--state STATE] [--limit N] [--url URL]
   baton incident show N [--url URL]
   baton incident ack N | resolve N | escalate N [--url URL]
+  baton report [--from TIME] [--to TIME] [--service S] [--person P] [--tz ZONE] [--json] [--url URL]
   baton migrate --from SQLITE_FILE --to postgres://USER@HOST/DB
+  baton console-link --person PERSON [--config FILE]
 
-  FILE defaults to $BATON_CONFIG, else ./baton.yaml. The incident commands use
-  the API of a running baton (default: the config's server.listen) with the
-  token in $BATON_API_TOKEN.
+  FILE defaults to $BATON_CONFIG, else ./baton.yaml. The incident and report
+  commands use the API of a running baton (default: the config's server.listen)
+  with the token in $BATON_API_TOKEN.
 
   migrate copies an SQLite database (incidents open or resolved, with their
   timers and pending notifications, timeline, alerts, overrides, chat messages,
@@ -51,7 +57,9 @@ std::optional<Args> parse_args(const std::vector<std::string>& in, std::ostream&
   Args a;
   for (std::size_t i = 0; i < in.size(); ++i) {
     const auto& s = in[i];
-    if (s.starts_with("--")) {
+    if (s == "--online" || s == "--json") {  // the flags without a value
+      a.flags[s.substr(2)] = "";
+    } else if (s.starts_with("--")) {
       auto eq = s.find('=');
       if (eq != std::string::npos) {
         a.flags[s.substr(2, eq - 2)] = s.substr(eq + 1);
@@ -84,9 +92,30 @@ std::optional<Config> load(const std::string& path, std::ostream& err) {
   return std::move(*cfg);
 }
 
+// A one-time sign-in link to the web console (docs/console.md), signed with the
+// config's keys: no running baton is needed to make one, the server that
+// receives it enforces its single use.
+int cmd_console_link(const Args& a, std::ostream& out, std::ostream& err) {
+  auto person = a.flags.find("person");
+  if (a.positional.size() != 1 || person == a.flags.end()) {
+    err << "usage: baton console-link --person PERSON [--config FILE]\n";
+    return 2;
+  }
+  auto cfg = load(default_config_path(a), err);
+  if (!cfg) return 1;
+  auto link = console_link(*cfg, person->second, engine::SystemClock().now());
+  if (!link) {
+    err << "baton: " << link.error().message << "\n";
+    return 1;
+  }
+  out << *link << "\n";
+  err << "valid for " << kConsoleLinkTtl.count() << " minutes, once\n";
+  return 0;
+}
+
 int cmd_check_config(const Args& a, std::ostream& out, std::ostream& err) {
   if (a.positional.size() != 2) {
-    err << "usage: baton check-config FILE\n";
+    err << "usage: baton check-config FILE [--online]\n";
     return 2;
   }
   auto cfg = load(a.positional[1], err);
@@ -95,7 +124,17 @@ int cmd_check_config(const Args& a, std::ostream& out, std::ostream& err) {
   const auto& d = *cfg->directory;
   out << a.positional[1] << ": ok (" << d.services.size() << " services, " << d.policies.size()
       << " escalation policies, " << d.schedules.size() << " schedules, " << d.people.size() << " people)\n";
-  return 0;
+  if (!a.flags.contains("online")) return 0;
+  // Credentials and targets against the real services (bot/online_check.hpp).
+  const auto checks = run_online_checks(*cfg);
+  int failed = 0;
+  for (const auto& c : checks) {
+    out << c.line() << "\n";
+    failed += c.ok ? 0 : 1;
+  }
+  if (checks.empty()) out << "online: no channel with credentials to check (slack, twilio, smtp, teams)\n";
+  if (failed) err << failed << " online check(s) failed\n";
+  return failed ? 1 : 0;
 }
 
 int cmd_serve(const Args& a, std::ostream& out, std::ostream& err) {
@@ -128,16 +167,8 @@ int cmd_serve(const Args& a, std::ostream& out, std::ostream& err) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      spdlog::info("SIGHUP: reloading {}", path);
-      auto next = load_config_file(path);
-      if (!next) {
-        for (const auto& e : next.error()) spdlog::error("reload refused: {}", e.to_string());
-        spdlog::error("reload refused: the running configuration stays");
-        continue;
-      }
-      next->server.listen = cfg->server.listen;
-      next->storage.path = cfg->storage.path;
-      (*app)->reload(std::move(*next));
+      spdlog::info("SIGHUP");
+      (void)reload_config_file(**app, path);  // logs what changed, or why nothing did
       continue;
     }
     spdlog::info("{}: shutting down gracefully", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -356,7 +387,9 @@ int run_cli(const std::vector<std::string>& in, std::ostream& out, std::ostream&
   if (cmd == "check-config") return cmd_check_config(*args, out, err);
   if (cmd == "oncall") return cmd_oncall(*args, out, err);
   if (cmd == "incident") return cmd_incident(*args, out, err);
+  if (cmd == "report") return run_report_command(args->flags, args->positional.size(), default_config_path(*args), out, err);
   if (cmd == "migrate") return cmd_migrate(*args, out, err);
+  if (cmd == "console-link") return cmd_console_link(*args, out, err);
   err << "baton: unknown command '" << cmd << "'\n" << kUsage;
   return 2;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what baton needs to build, run and test on Debian 12 (as root).
 # Packages already present are left alone. Besides apt, only npm is used: the test-only
-# Agents Playground (tests/playground, pinned by its package-lock.json).
+# Agents Playground (tests/playground) and playwright-core (tests/console), each pinned
+# by its package-lock.json.
 set -euo pipefail
 packages=(
   build-essential cmake ccache pkg-config git ca-certificates tzdata
@@ -11,7 +12,9 @@ packages=(
   postgresql-15  # tests/support/pg_cluster.cpp: initdb/pg_ctl/postgres for a throwaway test cluster
   catch2 libyaml-cpp-dev libhowardhinnant-date-dev libexpected-dev
   python3-aiosmtpd openssl
+  dovecot-imapd  # tests/support/dovecot.cpp: a throwaway IMAP server for the email-reply tests
   clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer with ASan and UBSan
+  chromium       # tests/bot/console_browser_test.cpp: the web console in headless Chromium
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -44,3 +47,15 @@ if [[ "$playground_have" != "$playground_want" ]]; then
   (cd "$playground_dir" && npm ci --ignore-scripts --no-audit --no-fund)
 fi
 # --- end of the Agents Playground ---------------------------------------------
+
+# --- playwright-core: tests/bot/console_browser_test.cpp ---------------------
+# Drives Debian's chromium (above; no browser download) for the web console's
+# browser test, at the version pinned in tests/console/package-lock.json.
+console_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/console"
+console_want=$(cd "$console_dir" && node -p "require('./package-lock.json').packages['node_modules/playwright-core'].version")
+console_have=$(cd "$console_dir" && node -p "try { require('./node_modules/playwright-core/package.json').version } catch { '' }")
+if [[ "$console_have" != "$console_want" ]]; then
+  echo "installing: playwright-core@$console_want into tests/console"
+  (cd "$console_dir" && npm ci --ignore-scripts --no-audit --no-fund)
+fi
+# --- end of playwright-core ------------------------------------------------------
