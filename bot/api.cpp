@@ -28,8 +28,10 @@
 #include "integrations/slack/interactions.hpp"
 #include "integrations/slack/signature.hpp"
 #include "integrations/sms/twilio_signature.hpp"
+#include "integrations/common/text.hpp"
 
 namespace baton::bot {
+using integrations::html_escape;
 namespace {
 
 namespace json = boost::json;
@@ -128,21 +130,6 @@ bool is_json(const Request& req) {
   std::string lower(base);
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return lower == "application/json";
-}
-
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 Response html_page(int status, std::string_view title, std::string_view body_html) {

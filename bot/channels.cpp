@@ -27,6 +27,20 @@
 #include "integrations/webhook/webhook_notifier.hpp"
 
 namespace baton::bot {
+
+integrations::EmailConfig email_config(const Config& cfg) {
+  integrations::EmailConfig ec;
+  ec.url = cfg.smtp.url;
+  ec.from = cfg.smtp.from;
+  ec.from_name = cfg.smtp.from_name;
+  ec.username = cfg.smtp.username;
+  ec.password = cfg.smtp.password;
+  ec.require_starttls = cfg.smtp.require_starttls;
+  ec.ca_file = cfg.smtp.ca_file;
+  ec.verify_peer = cfg.smtp.verify_peer;
+  ec.timeout = cfg.smtp.timeout;
+  return ec;
+}
 namespace {
 
 using engine::MethodKind;
@@ -128,16 +142,7 @@ struct Channels::Impl {
 
   std::shared_ptr<Notifier> email(const Config& cfg) {
     if (!cfg.smtp.enabled) return nullptr;
-    integrations::EmailConfig ec;
-    ec.url = cfg.smtp.url;
-    ec.from = cfg.smtp.from;
-    ec.from_name = cfg.smtp.from_name;
-    ec.username = cfg.smtp.username;
-    ec.password = cfg.smtp.password;
-    ec.require_starttls = cfg.smtp.require_starttls;
-    ec.ca_file = cfg.smtp.ca_file;
-    ec.verify_peer = cfg.smtp.verify_peer;
-    ec.timeout = cfg.smtp.timeout;
+    integrations::EmailConfig ec = email_config(cfg);
     ec.public_url = cfg.server.public_url;
     if (cfg.smtp.replies.enabled) {  // replies carry a token (README "Email replies")
       ec.reply_secret = integrations::email_reply_secret(cfg.server.action_secret, cfg.smtp.replies.password);

@@ -14,6 +14,10 @@
 #include "engine/result.hpp"
 #include "engine/time.hpp"
 
+namespace baton::integrations {
+struct EmailConfig;
+}
+
 namespace boost::asio {
 class io_context;
 }
@@ -34,6 +38,9 @@ class JwtValidator;
 }  // namespace baton::teams
 
 namespace baton::bot {
+
+/// The smtp section as the SMTP client takes it (sending only: no links, no reply token).
+integrations::EmailConfig email_config(const Config& cfg);
 
 class Channels {
  public:

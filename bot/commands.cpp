@@ -10,8 +10,10 @@
 #include "bot/background.hpp"
 #include "bot/console_auth.hpp"
 #include "bot/queries.hpp"
+#include "integrations/common/text.hpp"
 
 namespace baton::bot {
+using integrations::lower;
 namespace {
 
 using Done = std::function<void(CommandAnswer)>;
@@ -55,11 +57,6 @@ Verb verb_of(bot::Command c) {
 
 bot::Command command_of(Verb v) {
   return v == Verb::ack ? bot::Command::acknowledge : v == Verb::resolve ? bot::Command::resolve : bot::Command::escalate;
-}
-
-std::string lower(std::string v) {
-  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return v;
 }
 
 std::vector<AnswerLine> help_lines() {

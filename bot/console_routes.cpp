@@ -13,8 +13,10 @@
 #include "bot/console_auth.hpp"
 #include "engine/oncall.hpp"
 #include "integrations/crypto.hpp"
+#include "integrations/common/text.hpp"
 
 namespace baton::bot {
+using integrations::html_escape;
 namespace {
 
 namespace json = boost::json;
@@ -55,21 +57,6 @@ std::string content_type_of(std::string_view path) {
   if (ext == "json") return "application/json";
   if (ext == "txt") return "text/plain; charset=utf-8";
   return "application/octet-stream";
-}
-
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 // The sign-in pages: plain HTML with the console's stylesheet, no script.

@@ -8,6 +8,7 @@
 #include "bot/app.hpp"
 #include "bot/commands.hpp"
 #include "bot/queries.hpp"
+#include "bot/channels.hpp"
 #include "integrations/crypto.hpp"
 #include "integrations/email/imap_poller.hpp"
 #include "integrations/email/reply_confirmation.hpp"
@@ -21,20 +22,6 @@ namespace {
 
 constexpr auto kClaimWait = std::chrono::seconds(10);
 constexpr const char* kHelp = "Reply with ack, resolve or escalate (or 1, 2, 3) as the first word.";
-
-ig::EmailConfig smtp_config(const Config& cfg) {
-  ig::EmailConfig ec;
-  ec.url = cfg.smtp.url;
-  ec.from = cfg.smtp.from;
-  ec.from_name = cfg.smtp.from_name;
-  ec.username = cfg.smtp.username;
-  ec.password = cfg.smtp.password;
-  ec.require_starttls = cfg.smtp.require_starttls;
-  ec.ca_file = cfg.smtp.ca_file;
-  ec.verify_peer = cfg.smtp.verify_peer;
-  ec.timeout = cfg.smtp.timeout;
-  return ec;
-}
 
 Command command_of(ig::Action a) {
   switch (a) {
@@ -72,7 +59,7 @@ struct EmailReplies::Impl {
       : app(a),
         cfg(std::move(c)),
         signer(ig::email_reply_secret(cfg->server.action_secret, cfg->smtp.replies.password)),
-        smtp(std::make_unique<ig::SmtpClient>(net, smtp_config(*cfg))) {}
+        smtp(std::make_unique<ig::SmtpClient>(net, email_config(*cfg))) {}
 
   // Marks `key` used in the database (once per message across restarts and
   // instances); waits on the writer, never on the network.

@@ -4,14 +4,11 @@
 
 #include "bot/app.hpp"
 #include "bot/background.hpp"
+#include "integrations/common/text.hpp"
 
 namespace baton::bot {
+using integrations::lower;
 namespace {
-
-std::string lower(std::string v) {
-  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return v;
-}
 
 std::string cache_key(const ChannelUser& user) { return std::string(engine::to_string(user.channel)) + ":" + user.id; }
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <utility>
 #include <vector>
+#include "integrations/common/text.hpp"
 
 namespace baton::integrations {
 namespace {
@@ -31,22 +32,9 @@ std::vector<Word> split_words(std::string_view text) {
   return words;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 /// Also drops the trailing '.' and '!' of a short reply ("Ack.", "ack 42!").
 std::string_view trim_reply(std::string_view s) {
-  s = trim(s);
+  s = trim_space(s);
   while (!s.empty() && (is_space(s.back()) || s.back() == '.' || s.back() == '!')) s.remove_suffix(1);
   return s;
 }
@@ -191,7 +179,7 @@ ParsedCommand parse_page(std::string_view text, const std::vector<Word>& words) 
   if (words.size() < 2) return invalid("page needs a message after the person, e.g. page ana db-7 is down");
   ParsedCommand c = of(Verb::page);
   c.person = std::move(*person);
-  c.text = std::string(trim(text.substr(words[1].begin)));
+  c.text = std::string(trim_space(text.substr(words[1].begin)));
   return c;
 }
 
@@ -218,7 +206,7 @@ ParsedCommand parse_incident_new(std::string_view text, const std::vector<Word>&
     end = words.back().begin;
   }
   const std::size_t begin = words.front().begin;
-  c.text = std::string(trim(text.substr(begin, end > begin ? end - begin : 0)));
+  c.text = std::string(trim_space(text.substr(begin, end > begin ? end - begin : 0)));
   if (c.text.empty()) return invalid("incident new needs a summary before service:");
   return c;
 }
@@ -266,7 +254,7 @@ ParsedCommand parse_maintenance(std::string_view text, const std::vector<Word>& 
   if (!c.duration)
     return invalid("'" + std::string(words[1].text) +
                    "' is not a duration of at most 30 days, e.g. 30m, 1h, 1h30m or 2d");
-  if (words.size() > 2) c.text = std::string(trim(text.substr(words[2].begin)));
+  if (words.size() > 2) c.text = std::string(trim_space(text.substr(words[2].begin)));
   return c;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // Small text helpers every integration uses (one copy each): ASCII case,
-// URL bases and JSON string escaping. No dependencies beyond the standard library.
+// white space, URL bases, JSON and HTML escaping. No dependencies beyond the standard library.
 #include <string>
 #include <string_view>
 
@@ -18,6 +18,12 @@ std::string trim_slashes(std::string_view url);
 /// The inside of a JSON string (RFC 8259 section 7): quotes, backslashes and
 /// control characters escaped; other bytes, UTF-8 included, pass through.
 std::string json_escape(std::string_view s);
+
+/// Without ASCII white space (space, tab, CR, LF, VT, FF) at either end.
+std::string_view trim_space(std::string_view s);
+
+/// Text for HTML element content and attribute values: & < > " ' escaped.
+std::string html_escape(std::string_view s);
 
 /// A URL for messages and logs: the user information ("user:password@") left
 /// out, so that credentials written into a URL never reach a log.

@@ -8,6 +8,7 @@
 
 #include "integrations/crypto.hpp"
 #include "integrations/email/reply_token.hpp"
+#include "integrations/common/text.hpp"
 
 namespace baton::integrations {
 namespace {
@@ -218,28 +219,6 @@ std::string quoted_printable(std::string_view text) {
     out += "\r\n";
     start = end + 1;
   }
-  return out;
-}
-
-std::string html_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = char(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 

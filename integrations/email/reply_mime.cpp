@@ -3,24 +3,13 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include "integrations/common/text.hpp"
 
 namespace baton::integrations {
 namespace {
 
 constexpr std::size_t kMaxFields = 500;
 constexpr int kMaxDepth = 8;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
@@ -67,7 +56,7 @@ std::pair<std::string_view, std::string_view> split_entity(std::string_view enti
 }
 
 std::string decode_part(std::string_view body, const MailHeaders& h, const ContentType& ct) {
-  const auto encoding = lower(trim(h.get("content-transfer-encoding").value_or("")));
+  const auto encoding = lower(trim_space(h.get("content-transfer-encoding").value_or("")));
   std::string bytes;
   if (encoding == "base64") bytes = decode_base64(body);
   else if (encoding == "quoted-printable") bytes = decode_quoted_printable(body);
@@ -114,7 +103,7 @@ struct Walk {
       const std::size_t line_start = pos;
       const auto line = next_line(body, pos);
       if (line.rfind(dash, 0) != 0) continue;
-      const auto tail = trim(line.substr(dash.size()));
+      const auto tail = trim_space(line.substr(dash.size()));
       if (!tail.empty() && tail != "--") continue;
       if (start) parts.push_back(body.substr(*start, line_start - *start));
       if (tail == "--") return parts;
@@ -149,13 +138,13 @@ MailHeaders parse_headers(std::string_view block) {
     if (line.empty()) break;
     if ((line.front() == ' ' || line.front() == '\t')) {
       if (!h.fields.empty() && h.fields.back().second.size() < 64 * 1024)
-        h.fields.back().second += " " + std::string(trim(line));
+        h.fields.back().second += " " + std::string(trim_space(line));
       continue;
     }
     const auto colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) continue;  // not a field: skipped
     if (h.fields.size() >= kMaxFields) break;
-    h.fields.emplace_back(lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+    h.fields.emplace_back(lower(trim_space(line.substr(0, colon))), std::string(trim_space(line.substr(colon + 1))));
   }
   return h;
 }
@@ -218,12 +207,12 @@ std::vector<std::string> parse_addresses(std::string_view value) {
   bool quoted = false;
   int comment = 0;
   auto finish = [&out](std::string e) {
-    std::string_view v = trim(e);
+    std::string_view v = trim_space(e);
     if (const auto open = v.rfind('<'); open != std::string_view::npos) {
       const auto close = v.find('>', open);
       v = v.substr(open + 1, close == std::string_view::npos ? std::string_view::npos : close - open - 1);
     }
-    v = trim(v);
+    v = trim_space(v);
     if (v.find('@') != std::string_view::npos && v.find(' ') == std::string_view::npos) out.emplace_back(v);
   };
   for (std::size_t i = 0; i < value.size(); ++i) {
@@ -272,15 +261,15 @@ std::string ContentType::param(std::string_view name) const {
 ContentType parse_content_type(std::string_view value) {
   ContentType ct;
   auto semi = value.find(';');
-  const auto type = lower(trim(value.substr(0, semi)));
+  const auto type = lower(trim_space(value.substr(0, semi)));
   if (type.find('/') != std::string::npos) ct.type = type;
   while (semi != std::string_view::npos) {
     value.remove_prefix(semi + 1);
     const auto eq = value.find('=');
     if (eq == std::string_view::npos) break;
-    const auto name = lower(trim(value.substr(0, eq)));
+    const auto name = lower(trim_space(value.substr(0, eq)));
     value.remove_prefix(eq + 1);
-    value = trim(value);
+    value = trim_space(value);
     std::string v;
     if (!value.empty() && value.front() == '"') {
       std::size_t k = 1;
@@ -292,7 +281,7 @@ ContentType parse_content_type(std::string_view value) {
       semi = value.find(';');
     } else {
       semi = value.find(';');
-      v = std::string(trim(value.substr(0, semi)));
+      v = std::string(trim_space(value.substr(0, semi)));
     }
     ct.params.emplace_back(name, std::move(v));
   }
@@ -351,7 +340,7 @@ std::string decode_quoted_printable(std::string_view text) {
 }
 
 std::string to_utf8(std::string_view bytes, std::string_view charset) {
-  const auto cs = lower(trim(charset));
+  const auto cs = lower(trim_space(charset));
   const bool latin1 = cs == "iso-8859-1" || cs == "latin1" || cs == "iso8859-1" || cs == "iso_8859-1" ||
                       cs == "windows-1252" || cs == "cp1252" || cs == "iso-8859-15";
   if (!latin1) return std::string(bytes);

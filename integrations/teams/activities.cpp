@@ -4,24 +4,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include "integrations/common/text.hpp"
 
 namespace baton::teams {
 namespace json = boost::json;
+using integrations::lower;
+using integrations::trim_space;
 namespace {
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 // "42", "#42" or "inc-42" (any case); positive, at most 18 digits.
 std::optional<std::int64_t> parse_number(std::string_view w) {
@@ -105,7 +94,7 @@ std::string strip_mentions(std::string text, const json::object& root, std::stri
   replace_all(text, "&quot;", "\"");
   replace_all(text, "&#39;", "'");
   replace_all(text, "&amp;", "&");
-  return std::string(trim(text));
+  return std::string(trim_space(text));
 }
 
 }  // namespace

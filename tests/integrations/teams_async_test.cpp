@@ -182,7 +182,10 @@ TEST_CASE("teams async: a 401 answered to many calls refetches the token once", 
     refused += call.status == 401;
     accepted += call.status / 100 == 2;
   }
-  CHECK(refused == kSends);
+  // Each send that went out with the revoked token was refused once; one that
+  // the scheduler started after the new token arrived needed no refusal.
+  CHECK(refused >= 1);
+  CHECK(refused <= kSends);
   CHECK(accepted == kSends);
 
   // A second 401 on the retry is the answer: auth_revoked, no third try.
