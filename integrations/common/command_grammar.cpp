@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 #include "integrations/common/text.hpp"
+#include "integrations/common/utf8.hpp"
 
 namespace baton::integrations {
 namespace {
@@ -75,11 +76,20 @@ std::optional<std::optional<std::int64_t>> parse_target(std::string_view rest, b
   return std::optional<std::int64_t>{n};
 }
 
+// The error quotes what the user typed, which may be cut mid-character or not
+// be UTF-8 at all: it is repaired, since every channel shows it as text.
 ParsedCommand invalid(std::string error) {
   ParsedCommand c;
   c.verb = Verb::invalid;
-  c.error = std::move(error);
+  c.error = repair_utf8(error);
   return c;
+}
+
+// At most `n` bytes of `w`, not ending inside a UTF-8 sequence.
+std::string clip(std::string_view w, std::size_t n) {
+  if (w.size() <= n) return std::string(w);
+  while (n > 0 && (static_cast<unsigned char>(w[n]) & 0xC0) == 0x80) --n;
+  return std::string(w.substr(0, n));
 }
 
 ParsedCommand of(Verb verb) {
@@ -326,7 +336,7 @@ ParsedCommand parse_command(std::string_view text) {
   const auto alone = lower(trim_reply(text));
   for (const auto& [name, verb] : kKeywords)
     if (alone == name) return of(verb);
-  return invalid("unknown command '" + std::string(words[0].text.substr(0, 40)) + "'; try help");
+  return invalid("unknown command '" + clip(words[0].text, 40) + "'; try help");
 }
 
 std::string command_usage(std::string_view prefix) {

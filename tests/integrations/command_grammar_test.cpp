@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "integrations/common/command_grammar.hpp"
+#include "integrations/common/utf8.hpp"
 
 using namespace baton::integrations;
 using namespace std::chrono_literals;
@@ -183,4 +184,19 @@ TEST_CASE("grammar: the usage text names every verb", "[commands][grammar]") {
                            "incident status", "page", "maintenance", "maintenance end", "console", "help"})
     CHECK(help.find(word) != std::string::npos);
   CHECK(command_usage("/baton ").find("/baton oncall") != std::string::npos);
+}
+
+TEST_CASE("grammar: an error quoting the input is valid UTF-8 (found by the slack_form and slack_payload fuzzers)",
+          "[commands][grammar]") {
+  // An unknown word is quoted up to 40 bytes: the cut used to split a
+  // character ("✅" is 3 bytes, starting at byte 39 here).
+  const std::string long_word = std::string(39, 'x') + "\xE2\x9C\x85" + "yyyy";
+  auto c = parse_command(long_word);
+  REQUIRE(c.verb == Verb::invalid);
+  CHECK(valid_utf8(c.error));
+  CHECK(c.error.find(std::string(39, 'x') + "'") != std::string::npos);
+  // Input that is not UTF-8 at all comes back repaired.
+  auto bad = parse_command("page%2\xCC\xCC\xCC");
+  REQUIRE(bad.verb == Verb::invalid);
+  CHECK(valid_utf8(bad.error));
 }
